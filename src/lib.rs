@@ -1,4 +1,62 @@
 //! pardl: a parallel file downloader built on two levels of hand-written thread pools.
+//!
+//! Files are downloaded in parallel by an outer [`ThreadPool`]; each file's download builds its own
+//! child [`ThreadPool`] that fetches HTTP `Range` chunks of that file concurrently into one `.part`
+//! file, renamed to its final name only when every chunk is there. Blocking threads throughout, no
+//! async runtime.
+//!
+//! A tour of the modules, in the order a byte meets them:
+//!
+//! | module | its one job |
+//! |---|---|
+//! | [`links`] | read the links file as a stream of [`Link`]s, with line numbers for errors |
+//! | [`name`] | turn a link into a safe, unique file name inside the output directory |
+//! | [`pool`] | the hand-written `ThreadPool` (bounded queue, `wait_completion`, panics caught) |
+//! | [`download`] | the outer pool over links, and the steps of one file's download |
+//! | [`probe`] | the first request: learn size and `Range` support while fetching the first chunk |
+//! | [`plan`] | the [`ChunkPlan`]: chunks and their progress, one explicit structure |
+//! | [`chunk`] | fetch one chunk: check the `206`, then read → positioned write → counters |
+//! | [`stream`] | fetch a file as one stream when ranges are not possible |
+//! | [`part`] | the `.part` file: positioned writes, sync, atomic rename |
+//! | [`retry`] | when to try again and how long to wait |
+//! | [`progress`] | the atomic counters and the live status line drawn from them |
+//! | [`report`] | each link's [`Outcome`] and the run's [`Summary`] |
+//! | [`http`] | the shared `ureq` agent and `Content-Range` parsing |
+//! | [`config`] | the settings and their defaults |
+//! | [`error`] | the one [`Error`] type |
+//!
+//! ```no_run
+//! use pardl::{Config, Downloader, LinkReader};
+//!
+//! let links = LinkReader::new(std::io::BufReader::new(std::fs::File::open("links.txt")?));
+//! let downloader = Downloader::new(Config { jobs: 3, connections: 8, ..Config::default() });
+//! let summary = downloader.run(links, |outcome| eprintln!("{}", outcome.line()));
+//! print!("{}", summary.text());
+//! std::process::exit(summary.exit_code());
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod chunk;
+pub mod config;
+pub mod download;
+pub mod error;
+pub mod http;
 pub mod links;
 pub mod name;
+pub mod part;
+pub mod plan;
 pub mod pool;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod retry;
+pub mod stream;
+
+pub use config::Config;
+pub use download::Downloader;
+pub use error::Error;
+pub use links::{Link, LinkError, LinkReader, Origin};
+pub use plan::ChunkPlan;
+pub use pool::ThreadPool;
+pub use report::{Outcome, Status, Summary};

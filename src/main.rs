@@ -1,1 +1,201 @@
-fn main(){}
+//! The `pardl` command: parses the command line into a [`Config`] and a stream of links, runs the
+//! [`Downloader`], and turns its [`Summary`](pardl::Summary) into output and an exit status.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, CommandFactory, Parser};
+use pardl::config::parse_size;
+use pardl::progress::{Console, LiveLine};
+use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
+
+/// Download files in parallel, each over several connections.
+///
+/// Reads URLs (one per line) from a links file and downloads them: several files at once (-j), each
+/// split into HTTP Range chunks fetched over several connections (-x). A file appears under its final
+/// name only when it is complete; an existing file is skipped, so rerunning fetches only what is missing.
+///
+/// Links file: one URL per line; blank lines and lines starting with '#' are ignored; options may follow
+/// the URL, separated by spaces: out=NAME sets the file name.
+///
+/// Exit status: 0 all links downloaded or skipped; 1 some link failed; 2 usage error or unreadable
+/// links file.
+#[derive(Debug, Parser)]
+#[command(name = "pardl", version, max_term_width = 100)]
+struct Cli {
+    /// URLs to download (before those of the links file).
+    #[arg(value_name = "URL")]
+    urls: Vec<String>,
+
+    /// Read links from FILE ('-' for standard input). Without URLs and without -i, ./links.txt is read if
+    /// it exists.
+    #[arg(short = 'i', long = "input-file", value_name = "FILE")]
+    input_file: Option<PathBuf>,
+
+    /// Directory to save files in (created if missing).
+    #[arg(short = 'd', long = "dir", value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+
+    /// Files downloaded at once (workers of the outer pool).
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+
+    /// Connections per file (workers of each file's chunk pool).
+    #[arg(short = 'x', long = "connections", value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: u16,
+
+    /// Smallest chunk worth its own request, e.g. 512K, 1M, 20M.
+    #[arg(short = 'k', long = "min-chunk", value_name = "SIZE", default_value = "1M",
+          value_parser = parse_min_chunk)]
+    min_chunk: u64,
+
+    /// Replace files that already exist instead of skipping their links.
+    #[arg(long)]
+    overwrite: bool,
+
+    /// Tries per request before its file fails (1 = no retries).
+    #[arg(long = "max-tries", value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_tries: u32,
+
+    /// Seconds to wait before the first retry; doubled after each further failure (max 30 s).
+    #[arg(long = "retry-wait", value_name = "SECS", default_value_t = 1.0, value_parser = parse_seconds)]
+    retry_wait: f64,
+
+    /// Seconds allowed to establish a connection.
+    #[arg(long = "connect-timeout", value_name = "SECS", default_value_t = 30.0, value_parser = parse_seconds)]
+    connect_timeout: f64,
+
+    /// Seconds without any data (waiting for an answer, or between reads) before a request is dropped and
+    /// retried.
+    #[arg(long = "timeout", value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds)]
+    timeout: f64,
+
+    /// Print only errors and the final summary.
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// More log output on stderr: -v for info, -vv for every request (RUST_LOG also works).
+    #[arg(short = 'v', long, action = ArgAction::Count)]
+    verbose: u8,
+}
+
+fn parse_min_chunk(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("the minimum chunk must be at least 1 byte".into()),
+        size => Ok(size),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+fn main() {
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+
+    let links = match link_source(&cli) {
+        Ok(links) => links,
+        Err(message) => {
+            let mut command = Cli::command();
+            command
+                .error(clap::error::ErrorKind::Io, message)
+                .print()
+                .ok();
+            return 2;
+        }
+    };
+    let config = Config {
+        dir: cli.dir.clone(),
+        jobs: usize::from(cli.jobs),
+        connections: usize::from(cli.connections),
+        min_chunk: cli.min_chunk,
+        overwrite: cli.overwrite,
+        max_tries: cli.max_tries,
+        retry_wait: Duration::from_secs_f64(cli.retry_wait),
+        connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
+        read_timeout: Duration::from_secs_f64(cli.timeout),
+        ..Config::default()
+    };
+    let downloader = Downloader::new(config);
+    let console = Arc::new(Console::stderr(cli.quiet));
+    let live = LiveLine::start(downloader.progress(), Arc::clone(&console));
+    let summary = {
+        let console = Arc::clone(&console);
+        downloader.run(links, move |outcome| {
+            if !console.is_quiet() {
+                console.line(&outcome.line());
+            }
+        })
+    };
+    drop(live);
+    console.line(summary.text().trim_end());
+    summary.exit_code()
+}
+
+/// The links to download: command-line URLs first, then the links file (`-i`, or `./links.txt` when
+/// neither is given). Streams; nothing is read ahead.
+fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkError>>>, String> {
+    let arguments: Vec<Result<Link, LinkError>> = cli
+        .urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| Link::parse(url, Origin::Argument(i + 1)))
+        .collect();
+    let file: Option<Box<dyn BufRead>> = match &cli.input_file {
+        Some(path) if path.as_os_str() == "-" => Some(Box::new(BufReader::new(io::stdin()))),
+        Some(path) => {
+            Some(Box::new(BufReader::new(File::open(path).map_err(|e| {
+                format!("cannot read links file {}: {e}", path.display())
+            })?)))
+        }
+        None if cli.urls.is_empty() => {
+            let default = PathBuf::from("links.txt");
+            match File::open(&default) {
+                Ok(file) => Some(Box::new(BufReader::new(file))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(
+                        "no links: give URLs, -i FILE, or create links.txt in this directory"
+                            .into(),
+                    )
+                }
+                Err(e) => return Err(format!("cannot read links file links.txt: {e}")),
+            }
+        }
+        None => None,
+    };
+    let from_file = file.into_iter().flat_map(LinkReader::new);
+    Ok(Box::new(arguments.into_iter().chain(from_file)))
+}
+
+/// Warnings by default, errors only with -q; -v/-vv raise the level; RUST_LOG refines it per module.
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => log::LevelFilter::Error,
+        (false, 0) => log::LevelFilter::Warn,
+        (false, 1) => log::LevelFilter::Info,
+        (false, 2) => log::LevelFilter::Debug,
+        (false, _) => log::LevelFilter::Trace,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level).format_timestamp_millis();
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder.init();
+}

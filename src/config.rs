@@ -1,0 +1,135 @@
+//! The settings of a run, with the defaults documented in one place.
+//!
+//! [`Config`] is plain data: the command line fills it in `main.rs`, and library users build it
+//! themselves (`Config::default()` then change fields), so nothing here depends on clap.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a [`crate::Downloader`] needs to know about how to download.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory the files are written to; created if missing. Default: the current directory.
+    pub dir: PathBuf,
+    /// Files downloaded at once: the number of workers of the outer pool. Default 5 (as aria2's `-j`).
+    pub jobs: usize,
+    /// Connections per file: the number of workers of each file's child pool. Default 4 (as axel's `-n`).
+    pub connections: usize,
+    /// No chunk is smaller than this many bytes, so small files are not split into wasteful requests.
+    /// Default 1 MiB.
+    pub min_chunk: u64,
+    /// Replace a file that already exists under its final name instead of skipping the link.
+    pub overwrite: bool,
+    /// How many times one request is tried before its chunk (and so its file) fails. Default 5.
+    pub max_tries: u32,
+    /// Wait before the first retry; it doubles after each further failure (capped at 30 s). Default 1 s.
+    pub retry_wait: Duration,
+    /// Limit for establishing a connection. Default 30 s.
+    pub connect_timeout: Duration,
+    /// Limit for the response head and for each read of the body: a stall longer than this fails the
+    /// request (and it is retried). Default 60 s.
+    pub read_timeout: Duration,
+    /// Redirects followed before giving up. Default 10.
+    pub max_redirects: u32,
+    /// Sent as `User-Agent`. Default `pardl/<version>`.
+    pub user_agent: String,
+    /// Take a proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` as ureq reads them. Default true.
+    pub proxy_from_env: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            dir: PathBuf::from("."),
+            jobs: 5,
+            connections: 4,
+            min_chunk: 1024 * 1024,
+            overwrite: false,
+            max_tries: 5,
+            retry_wait: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+            max_redirects: 10,
+            user_agent: format!("pardl/{}", env!("CARGO_PKG_VERSION")),
+            proxy_from_env: true,
+        }
+    }
+}
+
+/// Parses a byte size as users write it: `1048576`, `512K`, `1M`, `1.5G` (binary multiples; a trailing
+/// `B` or `iB` is accepted too).
+///
+/// ```
+/// use pardl::config::parse_size;
+///
+/// assert_eq!(parse_size("1M"), Ok(1024 * 1024));
+/// assert_eq!(parse_size("512k"), Ok(512 * 1024));
+/// assert_eq!(parse_size("1.5GiB"), Ok(3 * 512 * 1024 * 1024));
+/// assert_eq!(parse_size("4096"), Ok(4096));
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    let without_b = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (number, multiplier) = match without_b.chars().last() {
+        Some('k') => (&without_b[..without_b.len() - 1], 1u64 << 10),
+        Some('m') => (&without_b[..without_b.len() - 1], 1 << 20),
+        Some('g') => (&without_b[..without_b.len() - 1], 1 << 30),
+        Some('t') => (&without_b[..without_b.len() - 1], 1 << 40),
+        _ => (without_b, 1),
+    };
+    let invalid = || format!("invalid size '{trimmed}' (expected e.g. 4096, 512K, 1M, 2G)");
+    let value: f64 = number.trim().parse().map_err(|_| invalid())?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(invalid());
+    }
+    let bytes = value * multiplier as f64;
+    if bytes > u64::MAX as f64 {
+        return Err(format!("size '{trimmed}' is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// Formats a byte count for people: `1023 B`, `1.5 KiB`, `12.3 MiB`.
+///
+/// ```
+/// assert_eq!(pardl::config::human_bytes(1536), "1.5 KiB");
+/// assert_eq!(pardl::config::human_bytes(10), "10 B");
+/// ```
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_reject_negative_and_empty() {
+        assert!(parse_size("-1M").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("M").is_err());
+        assert_eq!(parse_size(" 2 M "), Ok(2 << 20));
+        assert_eq!(parse_size("0"), Ok(0));
+    }
+
+    #[test]
+    fn human_bytes_switches_units() {
+        assert_eq!(human_bytes(1024 * 1024), "1.0 MiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+}

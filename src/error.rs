@@ -1,0 +1,170 @@
+//! The one error type of the library.
+//!
+//! Every failure a link can meet ends up as an [`Error`], and its `Display` is the sentence a user reads
+//! next to the link in the final summary. Each variant carries what is needed to act on it: the URL for
+//! network trouble, the path for local trouble, the status for an HTTP refusal. URLs inside messages have
+//! their password masked (see [`crate::http::redact_url`]).
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::http::redact_url;
+
+/// Why a download (or a part of one) failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The link is not something pardl can fetch (bad scheme, no host, unparsable).
+    InvalidUrl {
+        /// The link as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server answered with a status that is not a success.
+    Status {
+        /// The URL that was requested.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The request or the transfer of the body failed: DNS, connect, TLS, reset, timeout.
+    Network {
+        /// The URL that was requested.
+        url: String,
+        /// What ureq reported.
+        source: ureq::Error,
+    },
+    /// The server's answer broke a promise pardl relies on: a `Content-Range` other than the one asked
+    /// for, a body shorter than announced, a server that stopped honouring ranges.
+    Protocol {
+        /// The URL that was requested.
+        url: String,
+        /// What was wrong with the answer.
+        message: String,
+    },
+    /// A local file operation failed: creating the directory, writing, syncing, renaming.
+    Io {
+        /// What pardl was doing, such as "write" or "rename".
+        action: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// A line of the links file (or a command-line argument) that is not a link pardl understands.
+    MalformedLink {
+        /// The offending text (shortened if very long).
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server ignored a `Range` request for a part of the file after having honoured one before:
+    /// the answer was a `200` with the whole file, which must not be written at the chunk's offset.
+    RangeIgnored {
+        /// The URL that was requested.
+        url: String,
+    },
+    /// A worker task panicked while downloading; this is a bug in pardl, reported instead of hanging.
+    Panicked {
+        /// The URL whose download panicked.
+        url: String,
+    },
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] for `action` on `path`.
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether trying the same request again could succeed: network hiccups, server overload and short
+    /// bodies are transient; a 404, a TLS failure or a full disk are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::Network { source, .. } => !matches!(
+                source,
+                ureq::Error::HostNotFound
+                    | ureq::Error::BadUri(_)
+                    | ureq::Error::Tls(_)
+                    | ureq::Error::Rustls(_)
+                    | ureq::Error::Pem(_)
+                    | ureq::Error::TooManyRedirects
+                    | ureq::Error::RedirectFailed
+                    | ureq::Error::InvalidProxyUrl
+                    | ureq::Error::Http(_)
+            ),
+            Error::Protocol { .. } => true,
+            Error::InvalidUrl { .. }
+            | Error::MalformedLink { .. }
+            | Error::RangeIgnored { .. }
+            | Error::Io { .. }
+            | Error::Panicked { .. } => false,
+        }
+    }
+
+    /// A short machine-friendly name for the kind of failure (used in summaries and reports).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "invalid-url",
+            Error::Status { .. } => "http-status",
+            Error::Network { .. } => "network",
+            Error::Protocol { .. } => "protocol",
+            Error::Io { .. } => "local-io",
+            Error::MalformedLink { .. } => "malformed-link",
+            Error::RangeIgnored { .. } => "range-ignored",
+            Error::Panicked { .. } => "panic",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl { url, reason } => {
+                write!(f, "{}: invalid URL: {reason}", redact_url(url))
+            }
+            Error::Status { url, status } => {
+                let reason = ureq::http::StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("(unknown status)");
+                write!(f, "{}: HTTP {status} {reason}", redact_url(url))
+            }
+            Error::Network { url, source } => write!(f, "{}: {source}", redact_url(url)),
+            Error::Protocol { url, message } => write!(f, "{}: {message}", redact_url(url)),
+            Error::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
+            Error::MalformedLink { text, reason } => write!(f, "malformed link '{text}': {reason}"),
+            Error::RangeIgnored { url } => write!(
+                f,
+                "{}: the server stopped honouring Range requests (answered 200 to a request for part of the file)",
+                redact_url(url)
+            ),
+            Error::Panicked { url } => write!(
+                f,
+                "{}: a download thread panicked (a bug in pardl; run with RUST_LOG=debug and report it)",
+                redact_url(url)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Network { source, .. } => Some(source),
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! When to try a failed request again, and how long to wait first.
+//!
+//! [`Backoff`] counts the tries of one request and hands out waits that double each time (with jitter,
+//! so the connections of a file that failed together do not come back in lockstep). A try that made
+//! progress resets it: a long download with an occasional reset never runs out of tries, while a server
+//! that keeps failing the same request is given up on after `max_tries`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The longest pardl waits between two tries of one request.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// The retry state of one request.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    max_tries: u32,
+    first_wait: Duration,
+    failures: u32,
+}
+
+impl Backoff {
+    /// A request that may be tried `max_tries` times in all, waiting `first_wait` after the first
+    /// failure and twice as long after each further one (capped at [`MAX_RETRY_WAIT`]).
+    pub fn new(max_tries: u32, first_wait: Duration) -> Backoff {
+        Backoff {
+            max_tries: max_tries.max(1),
+            first_wait,
+            failures: 0,
+        }
+    }
+
+    /// Records a failed try; returns how long to wait before the next one, or `None` when the tries are
+    /// used up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pardl::retry::Backoff;
+    ///
+    /// let mut backoff = Backoff::new(3, Duration::from_millis(100));
+    /// let first = backoff.failed().unwrap();
+    /// assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+    /// assert!(backoff.failed().is_some());
+    /// assert_eq!(backoff.failed(), None); // three tries in all
+    /// ```
+    pub fn failed(&mut self) -> Option<Duration> {
+        self.failures += 1;
+        if self.failures >= self.max_tries {
+            return None;
+        }
+        let doubled = self
+            .first_wait
+            .saturating_mul(1u32 << (self.failures - 1).min(16))
+            .min(MAX_RETRY_WAIT);
+        Some(jitter(doubled))
+    }
+
+    /// Records that a try made progress: the count starts again.
+    pub fn progressed(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Failed tries since the last progress.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// A wait between half and all of `wait`, so retries of many connections spread out.
+fn jitter(wait: Duration) -> Duration {
+    // A full random number generator is not worth a dependency here: the sub-second clock is noise
+    // enough to spread a handful of connections.
+    let noise = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let fraction = 0.5 + f64::from(noise % 1000) / 2000.0;
+    wait.mul_f64(fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_and_are_capped() {
+        let mut backoff = Backoff::new(100, Duration::from_secs(1));
+        let waits: Vec<Duration> = (0..8).map(|_| backoff.failed().unwrap()).collect();
+        for (i, wait) in waits.iter().enumerate() {
+            let full = Duration::from_secs(1 << i).min(MAX_RETRY_WAIT);
+            assert!(*wait >= full / 2 && *wait <= full, "try {i}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn progress_resets_the_count() {
+        let mut backoff = Backoff::new(2, Duration::ZERO);
+        assert!(backoff.failed().is_some());
+        backoff.progressed();
+        assert!(backoff.failed().is_some());
+        assert!(backoff.failed().is_none());
+    }
+
+    #[test]
+    fn one_try_means_no_retry() {
+        assert_eq!(Backoff::new(1, Duration::ZERO).failed(), None);
+        assert_eq!(Backoff::new(0, Duration::ZERO).failed(), None);
+    }
+}
