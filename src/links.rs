@@ -1,0 +1,831 @@
+//! Reading the links to download, from a links file or from the command line.
+//!
+//! The format is the one aria2 and wget users already know: one URL per line,
+//! surrounding whitespace ignored, blank lines and `#` comment lines skipped.
+//! A URL may be followed by whitespace-separated `key=value` options; today
+//! only `out=NAME` (the output file name) exists.
+//!
+//! ```text
+//! # nightly images
+//! https://example.com/images/disk.iso
+//! https://example.com/get?id=42   out=report.pdf
+//! ```
+//!
+//! [`LinkReader`] streams: it reads only as far as the next link, so downloads
+//! can start while a large (or piped, still being written) links file is
+//! being read, and memory use does not grow with the file. For the same
+//! reason a single line is capped at [`MAX_LINE_BYTES`]; without the cap, a
+//! file with no newlines (a binary passed by mistake) would be read whole into
+//! memory.
+//!
+//! Two kinds of failure are kept apart. A malformed line is the user's typo:
+//! it is reported with its line number and reading goes on, so one bad line
+//! does not cost the rest of the batch. An I/O error means the rest of the file
+//! cannot be trusted, so it is reported as [`LinkError::Read`] and the
+//! iterator ends; the caller is expected to stop (exit status 2).
+
+use std::fmt;
+use std::io::{self, BufRead};
+
+/// The longest line [`LinkReader`] accepts, in bytes.
+///
+/// `http::Uri` refuses URLs longer than 64 KiB, so anything beyond twice that
+/// cannot be a valid line even with options; the rest of such a line is
+/// skipped without being stored.
+pub const MAX_LINE_BYTES: usize = 128 * 1024;
+
+/// Offending text in error messages is cut to this many characters: a
+/// multi-kilobyte line would drown the message that explains it.
+const EXCERPT_CHARS: usize = 200;
+
+/// One thing to download.
+///
+/// ```
+/// use pardl::links::{Link, Origin};
+///
+/// let link = Link::parse("https://example.com/a.iso out=b.iso", Origin::Line(3)).unwrap();
+/// assert_eq!(link.url, "https://example.com/a.iso");
+/// assert_eq!(link.out.as_deref(), Some("b.iso"));
+/// assert_eq!(link.origin.to_string(), "line 3");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The URL exactly as written (it may carry `user:pass@` credentials).
+    pub url: String,
+    /// The `out=` option: the wanted output file name, not yet sanitised
+    /// (see [`crate::name::sanitize`]).
+    pub out: Option<String>,
+    /// Where the link came from, for messages.
+    pub origin: Origin,
+}
+
+/// Where a link was written, so messages can point the user at it.
+///
+/// ```
+/// use pardl::links::Origin;
+///
+/// assert_eq!(Origin::Line(12).to_string(), "line 12");
+/// assert_eq!(Origin::Argument(2).to_string(), "argument 2");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// 1-based position among the URLs given on the command line.
+    Argument(usize),
+    /// 1-based line number in the links file.
+    Line(usize),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Argument(n) => write!(f, "argument {n}"),
+            Origin::Line(n) => write!(f, "line {n}"),
+        }
+    }
+}
+
+/// Why a link could not be used.
+///
+/// ```
+/// use pardl::links::{Link, LinkError, Origin};
+///
+/// let err = Link::parse("ftp://x/y", Origin::Line(3)).unwrap_err();
+/// assert!(matches!(err, LinkError::Malformed { .. }));
+/// assert_eq!(err.to_string(), "line 3: not an http or https URL: 'ftp://x/y'");
+/// ```
+#[derive(Debug)]
+pub enum LinkError {
+    /// This line or argument is unusable; the ones after it may be fine.
+    Malformed {
+        origin: Origin,
+        /// The offending part (the URL, the option, or the whole line),
+        /// shortened, with control characters escaped and any URL password
+        /// hidden, so it is safe to print.
+        text: String,
+        reason: String,
+    },
+    /// Reading the links file failed; nothing after this point was read.
+    Read(io::Error),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Malformed {
+                origin,
+                text,
+                reason,
+            } => write!(f, "{origin}: {reason}: '{text}'"),
+            LinkError::Read(err) => write!(f, "reading links: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LinkError::Malformed { .. } => None,
+            LinkError::Read(err) => Some(err),
+        }
+    }
+}
+
+impl LinkError {
+    fn malformed(origin: Origin, text: &str, reason: impl Into<String>) -> Self {
+        LinkError::Malformed {
+            origin,
+            text: excerpt(text),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Link {
+    /// Parses one links-file line or one command-line argument: a URL
+    /// followed by optional whitespace-separated `key=value` options.
+    ///
+    /// Because options are separated by whitespace, a URL containing spaces
+    /// must have them percent-encoded (`%20`).
+    ///
+    /// ```
+    /// use pardl::links::{Link, Origin};
+    ///
+    /// let link = Link::parse("http://example.com/f.bin", Origin::Argument(1)).unwrap();
+    /// assert_eq!(link.out, None);
+    ///
+    /// let err = Link::parse("http://example.com/f.bin foo=bar", Origin::Line(7)).unwrap_err();
+    /// assert_eq!(err.to_string(), "line 7: unknown option: 'foo=bar'");
+    /// ```
+    pub fn parse(text: &str, origin: Origin) -> Result<Link, LinkError> {
+        let mut tokens = text.split_whitespace();
+        let Some(url) = tokens.next() else {
+            return Err(LinkError::malformed(origin, text, "no URL"));
+        };
+        validate_url(url).map_err(|reason| LinkError::malformed(origin, url, reason))?;
+
+        let mut out = None;
+        for option in tokens {
+            let Some((key, value)) = option.split_once('=') else {
+                return Err(LinkError::malformed(
+                    origin,
+                    option,
+                    "expected an option of the form key=value",
+                ));
+            };
+            // New options get one arm each; `set_once` gives them the same
+            // empty/duplicate checks as `out`.
+            let slot = match key {
+                "out" => &mut out,
+                _ => return Err(LinkError::malformed(origin, option, "unknown option")),
+            };
+            set_once(slot, key, value)
+                .map_err(|reason| LinkError::malformed(origin, option, reason))?;
+        }
+
+        Ok(Link {
+            url: url.to_string(),
+            out,
+            origin,
+        })
+    }
+}
+
+/// Stores an option's value, refusing an empty value or a second occurrence:
+/// with two `out=` it is unclear which one the user meant.
+fn set_once(slot: &mut Option<String>, key: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("empty {key}= option"));
+    }
+    if slot.is_some() {
+        return Err(format!("duplicate {key}= option"));
+    }
+    *slot = Some(value.to_string());
+    Ok(())
+}
+
+/// Checks that `url` is something pardl can download: an `http` or `https`
+/// URL with a non-empty host that the HTTP client will accept.
+///
+/// Returns the reason as a short phrase, without the URL, so callers can put
+/// it into their own message.
+///
+/// ```
+/// use pardl::links::validate_url;
+///
+/// assert!(validate_url("https://user:secret@example.com:8443/a?b#c").is_ok());
+/// assert_eq!(validate_url("ftp://example.com/x").unwrap_err(), "not an http or https URL");
+/// assert_eq!(validate_url("http://").unwrap_err(), "missing host");
+/// ```
+pub fn validate_url(url: &str) -> Result<(), String> {
+    // The scheme and host are checked by hand first: the URI parser's own
+    // messages for these cases ("empty string", "invalid format") would not
+    // tell the user what is wrong.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("not an http or https URL".to_string());
+    };
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return Err("not an http or https URL".to_string());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_and_port = authority.rsplit('@').next().unwrap_or("");
+    if host_and_port.is_empty() || host_and_port.starts_with(':') {
+        return Err("missing host".to_string());
+    }
+
+    // Parsing with the same type the HTTP client uses means a URL accepted
+    // here is not rejected later, after its download has been scheduled.
+    let uri: ureq::http::Uri = url.parse().map_err(|err| format!("invalid URL ({err})"))?;
+    let host = uri.host().unwrap_or("");
+    if host.is_empty() {
+        return Err("missing host".to_string());
+    }
+    // `Uri` accepts any port text and then reports no port at all, which
+    // would silently send "host:99999" to port 80.
+    let after_host = host_and_port.strip_prefix(host).unwrap_or("");
+    if let Some(port) = after_host.strip_prefix(':') {
+        if !port.is_empty() && port.parse::<u16>().is_err() {
+            return Err("invalid port".to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Streams [`Link`]s out of a links file, one line at a time.
+///
+/// Each item is either a link, a [`LinkError::Malformed`] for a bad line
+/// (iteration continues with the next line), or a [`LinkError::Read`] after
+/// which the iterator is finished. UTF-8 byte order marks (at the start of the
+/// file, or of any line after `cat a b`) and CRLF line endings are accepted.
+///
+/// ```
+/// use pardl::links::{LinkError, LinkReader, Origin};
+///
+/// let text = "# mirrors\nhttps://example.com/a.iso\n\nftp://example.com/b.iso\nhttp://example.com/c out=c.txt\n";
+/// let items: Vec<_> = LinkReader::new(text.as_bytes()).collect();
+/// assert_eq!(items.len(), 3);
+/// assert_eq!(items[0].as_ref().unwrap().origin, Origin::Line(2));
+/// assert!(matches!(items[1], Err(LinkError::Malformed { origin: Origin::Line(4), .. })));
+/// assert_eq!(items[2].as_ref().unwrap().out.as_deref(), Some("c.txt"));
+/// ```
+pub struct LinkReader<R> {
+    reader: R,
+    /// Number of the line last read, 1-based.
+    line: usize,
+    /// Reused between lines so a long file does not allocate per line.
+    buf: Vec<u8>,
+    /// Set after an I/O error or end of input: a reader that failed once may
+    /// fail forever, and the contract is that iteration ends.
+    done: bool,
+}
+
+impl<R: BufRead> LinkReader<R> {
+    /// Wraps a buffered reader; nothing is read until the first `next()`.
+    pub fn new(reader: R) -> Self {
+        LinkReader {
+            reader,
+            line: 0,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Reads the next line into `self.buf`, without its `\n`, keeping at most
+    /// [`MAX_LINE_BYTES`] of it. Returns `None` at end of input, otherwise
+    /// whether the line was longer than that.
+    ///
+    /// Hand-rolled rather than `read_until` so an endless line is skipped
+    /// instead of being stored.
+    fn read_line(&mut self) -> io::Result<Option<bool>> {
+        self.buf.clear();
+        let mut overlong = false;
+        let mut started = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            if available.is_empty() {
+                return Ok(started.then_some(overlong));
+            }
+            started = true;
+            let newline = available.iter().position(|&b| b == b'\n');
+            let content = &available[..newline.unwrap_or(available.len())];
+            let room = MAX_LINE_BYTES - self.buf.len();
+            if content.len() > room {
+                overlong = true;
+            }
+            self.buf
+                .extend_from_slice(&content[..content.len().min(room)]);
+            let used = newline.map_or(available.len(), |i| i + 1);
+            self.reader.consume(used);
+            if newline.is_some() {
+                return Ok(Some(overlong));
+            }
+        }
+    }
+
+    /// Turns the line in `self.buf` into an item, or `None` if it is blank or
+    /// a comment.
+    fn parse_line(&self, overlong: bool) -> Option<Result<Link, LinkError>> {
+        let origin = Origin::Line(self.line);
+        let bytes = self.buf.as_slice();
+        if self.line == 1 && (bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]))
+        {
+            // Windows editors offer UTF-16 as "Unicode"; without this hint
+            // every line would fail with a baffling "not a URL".
+            return Some(Err(LinkError::malformed(
+                origin,
+                &String::from_utf8_lossy(bytes),
+                "links file looks like UTF-16; save it as UTF-8",
+            )));
+        }
+        // Editors put a byte order mark at the start of the file; `cat a b`
+        // can then leave one at the start of any line. U+FEFF is invisible
+        // and not whitespace, so keeping it would fail with a message
+        // showing a seemingly correct URL.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        // A comment or blank line is skipped even if it is not valid UTF-8
+        // or too long: an old Latin-1 comment should not be an error.
+        let trimmed = bytes.trim_ascii();
+        if trimmed.is_empty() || trimmed.starts_with(b"#") {
+            return None;
+        }
+        if overlong {
+            return Some(Err(LinkError::malformed(
+                origin,
+                &String::from_utf8_lossy(trimmed),
+                format!("line longer than {MAX_LINE_BYTES} bytes"),
+            )));
+        }
+        let Ok(text) = std::str::from_utf8(trimmed) else {
+            return Some(Err(LinkError::malformed(
+                origin,
+                &String::from_utf8_lossy(trimmed),
+                "line is not valid UTF-8",
+            )));
+        };
+        // Unicode whitespace such as a no-break space pasted from a web page
+        // is not ASCII, so it is only trimmed now.
+        let text = text.trim();
+        if text.is_empty() || text.starts_with('#') {
+            return None;
+        }
+        Some(Link::parse(text, origin))
+    }
+}
+
+impl<R: BufRead> Iterator for LinkReader<R> {
+    type Item = Result<Link, LinkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            match self.read_line() {
+                Ok(None) => self.done = true,
+                Ok(Some(overlong)) => {
+                    self.line += 1;
+                    if let Some(item) = self.parse_line(overlong) {
+                        return Some(item);
+                    }
+                }
+                Err(err) => {
+                    self.done = true;
+                    return Some(Err(LinkError::Read(err)));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Makes `text` safe and short enough to quote in a message: passwords in
+/// URLs hidden, control characters (which could drive the terminal)
+/// escaped, and at most [`EXCERPT_CHARS`] characters kept.
+fn excerpt(text: &str) -> String {
+    let text = redact_password(text);
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Replaces the password of `scheme://user:password@host` with `***`, so an
+/// error about a URL does not put credentials into logs.
+fn redact_password(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.into();
+    };
+    let authority_len = text[start..]
+        .find(['/', '?', '#'])
+        .unwrap_or(text.len() - start);
+    let authority = &text[start..start + authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return text.into();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return text.into();
+    };
+    format!("{}***{}", &text[..start + colon + 1], &text[start + at..]).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::io::{BufReader, Read};
+    use std::rc::Rc;
+
+    fn read_all(text: &[u8]) -> Vec<Result<Link, LinkError>> {
+        LinkReader::new(text).collect()
+    }
+
+    fn link(url: &str, out: Option<&str>, line: usize) -> Link {
+        Link {
+            url: url.to_string(),
+            out: out.map(str::to_string),
+            origin: Origin::Line(line),
+        }
+    }
+
+    /// The line numbers of the malformed items, and the links, in order.
+    fn split(items: Vec<Result<Link, LinkError>>) -> (Vec<Link>, Vec<usize>) {
+        let mut links = Vec::new();
+        let mut bad = Vec::new();
+        for item in items {
+            match item {
+                Ok(link) => links.push(link),
+                Err(LinkError::Malformed {
+                    origin: Origin::Line(n),
+                    ..
+                }) => bad.push(n),
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        (links, bad)
+    }
+
+    #[test]
+    fn skips_comments_and_blank_lines_and_trims() {
+        let text = "# header\n\n   \n\t# indented comment\n  http://a.example/x  \n\thttps://b.example/y\t\n";
+        let (links, bad) = split(read_all(text.as_bytes()));
+        assert!(bad.is_empty());
+        assert_eq!(
+            links,
+            vec![
+                link("http://a.example/x", None, 5),
+                link("https://b.example/y", None, 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn handles_crlf_bom_and_missing_final_newline() {
+        let text = b"\xEF\xBB\xBFhttp://a.example/x\r\n\r\n# c\r\nhttp://b.example/y out=z\r\nhttp://c.example/w";
+        let (links, bad) = split(read_all(text));
+        assert!(bad.is_empty());
+        assert_eq!(
+            links,
+            vec![
+                link("http://a.example/x", None, 1),
+                link("http://b.example/y", Some("z"), 4),
+                link("http://c.example/w", None, 5),
+            ]
+        );
+    }
+
+    #[test]
+    fn bom_of_a_concatenated_file_is_also_ignored() {
+        let items = read_all(b"http://a.example/\n\xEF\xBB\xBFhttp://b.example/\n");
+        let (links, bad) = split(items);
+        assert!(bad.is_empty());
+        assert_eq!(links[1], link("http://b.example/", None, 2));
+    }
+
+    #[test]
+    fn comment_after_bom_is_skipped() {
+        let (links, bad) = split(read_all(b"\xEF\xBB\xBF# c\nhttp://a.example/\n"));
+        assert!(bad.is_empty());
+        assert_eq!(links, vec![link("http://a.example/", None, 2)]);
+    }
+
+    #[test]
+    fn unicode_whitespace_is_trimmed() {
+        let (links, _) = split(read_all("\u{a0}http://a.example/x\u{a0}\n".as_bytes()));
+        assert_eq!(links, vec![link("http://a.example/x", None, 1)]);
+    }
+
+    #[test]
+    fn parses_out_option() {
+        let parsed = Link::parse("http://a.example/x   out=my file", Origin::Line(1));
+        // Whitespace separates options, so "file" is a second, malformed one.
+        assert!(parsed.is_err());
+        let parsed =
+            Link::parse("http://a.example/x \t out=my%20file.txt", Origin::Line(1)).unwrap();
+        assert_eq!(parsed.out.as_deref(), Some("my%20file.txt"));
+        // The value is taken verbatim; only everything up to the first '='
+        // is the key.
+        let parsed = Link::parse("http://a.example/x out=a=b", Origin::Argument(2)).unwrap();
+        assert_eq!(parsed.out.as_deref(), Some("a=b"));
+        assert_eq!(parsed.origin, Origin::Argument(2));
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        let cases = [
+            (
+                "http://a.example/ foo=bar",
+                "line 1: unknown option: 'foo=bar'",
+            ),
+            ("http://a.example/ OUT=x", "line 1: unknown option: 'OUT=x'"),
+            (
+                "http://a.example/ out",
+                "line 1: expected an option of the form key=value: 'out'",
+            ),
+            (
+                "http://a.example/ out=",
+                "line 1: empty out= option: 'out='",
+            ),
+            (
+                "http://a.example/ out=a out=b",
+                "line 1: duplicate out= option: 'out=b'",
+            ),
+            (
+                "http://a.example/ out=a out=a",
+                "line 1: duplicate out= option: 'out=a'",
+            ),
+        ];
+        for (text, message) in cases {
+            let err = Link::parse(text, Origin::Line(1)).unwrap_err();
+            assert_eq!(err.to_string(), message, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_line_numbers_and_continues() {
+        let text = "ftp://x/y\nnot a url\nhttp://\nhttp://ok.example/1\nhttps://:443/\nfile:///etc/passwd\nhttps://ok.example/2\n";
+        let items = read_all(text.as_bytes());
+        let messages: Vec<String> = items
+            .iter()
+            .filter_map(|item| item.as_ref().err().map(ToString::to_string))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "line 1: not an http or https URL: 'ftp://x/y'",
+                "line 2: not an http or https URL: 'not'",
+                "line 3: missing host: 'http://'",
+                "line 5: missing host: 'https://:443/'",
+                "line 6: not an http or https URL: 'file:///etc/passwd'",
+            ]
+        );
+        let (links, bad) = split(items);
+        assert_eq!(bad, vec![1, 2, 3, 5, 6]);
+        assert_eq!(
+            links,
+            vec![
+                link("http://ok.example/1", None, 4),
+                link("https://ok.example/2", None, 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_url_rules() {
+        for good in [
+            "http://example.com",
+            "HTTPS://Example.COM/x",
+            "http://user:pass@example.com/f",
+            "http://user:p%40ss@example.com/f",
+            "http://[::1]:8080/x",
+            "http://example.com:/x",
+            "https://example.com?q=1#frag",
+        ] {
+            assert_eq!(validate_url(good), Ok(()), "{good}");
+        }
+        for (bad, reason) in [
+            ("ftp://example.com/", "not an http or https URL"),
+            ("example.com/x", "not an http or https URL"),
+            ("http:/example.com/x", "not an http or https URL"),
+            ("httpx://example.com/", "not an http or https URL"),
+            ("http://", "missing host"),
+            ("http:///x", "missing host"),
+            ("http://user:pw@/x", "missing host"),
+            ("http://:80/", "missing host"),
+            ("http://example.com:99999/", "invalid port"),
+            ("http://example.com:8o/", "invalid port"),
+            ("http://[::1]:x/", "invalid port"),
+        ] {
+            assert_eq!(validate_url(bad).unwrap_err(), reason, "{bad}");
+        }
+        assert!(validate_url("http://exa mple.com/")
+            .unwrap_err()
+            .starts_with("invalid URL"));
+    }
+
+    #[test]
+    fn invalid_utf8_line_is_an_error_and_reading_continues() {
+        let text = b"http://a.example/\xFF\xFE\nhttp://b.example/\n# caf\xE9 comment\n";
+        let items = read_all(text);
+        assert_eq!(items.len(), 2);
+        let err = items[0].as_ref().unwrap_err();
+        assert!(matches!(
+            err,
+            LinkError::Malformed {
+                origin: Origin::Line(1),
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+        assert_eq!(
+            items[1].as_ref().unwrap(),
+            &link("http://b.example/", None, 2)
+        );
+    }
+
+    #[test]
+    fn utf16_file_gets_a_hint() {
+        let items = read_all(b"\xFF\xFEh\0t\0t\0p\0");
+        let err = items[0].as_ref().unwrap_err().to_string();
+        assert!(err.contains("UTF-16"), "{err}");
+    }
+
+    #[test]
+    fn overlong_line_is_skipped_without_being_stored() {
+        let mut text = b"http://a.example/".to_vec();
+        text.extend(std::iter::repeat(b'x').take(MAX_LINE_BYTES * 3));
+        text.extend_from_slice(b"\nhttp://b.example/\n");
+        // A small buffer makes the long line arrive in many pieces.
+        let mut reader = LinkReader::new(BufReader::with_capacity(1000, text.as_slice()));
+        let err = reader.next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("line longer than"), "{err}");
+        assert!(reader.buf.capacity() <= 2 * MAX_LINE_BYTES);
+        assert_eq!(
+            reader.next().unwrap().unwrap(),
+            link("http://b.example/", None, 2)
+        );
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn line_of_exactly_the_maximum_is_accepted_by_the_reader() {
+        let mut text = b"http://a.example/".to_vec();
+        text.resize(MAX_LINE_BYTES, b'x');
+        text.push(b'\n');
+        let mut reader = LinkReader::new(BufReader::with_capacity(1000, text.as_slice()));
+        // Too long for `Uri`, but not cut off as an overlong line.
+        let err = reader.next().unwrap().unwrap_err().to_string();
+        assert!(err.contains("invalid URL"), "{err}");
+    }
+
+    #[test]
+    fn messages_are_short_escaped_and_hide_passwords() {
+        let long = format!("ftp://example.com/{}", "y".repeat(1000));
+        let err = Link::parse(&long, Origin::Line(9)).unwrap_err();
+        let LinkError::Malformed { text, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(text.chars().count(), EXCERPT_CHARS + 1);
+        assert!(text.ends_with('…'));
+
+        let err = Link::parse("http://a.example/ \u{1b}[31m", Origin::Line(1)).unwrap_err();
+        assert!(err.to_string().ends_with(": '\\u{1b}[31m'"), "{err}");
+
+        let err = Link::parse("ftp://me:hunter2@example.com/f", Origin::Line(1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: not an http or https URL: 'ftp://me:***@example.com/f'"
+        );
+        assert_eq!(
+            redact_password("http://me@example.com/a:b@c"),
+            "http://me@example.com/a:b@c"
+        );
+        assert_eq!(redact_password("no url"), "no url");
+    }
+
+    #[test]
+    fn credentials_are_allowed() {
+        let parsed = Link::parse("https://me:hunter2@example.com/f", Origin::Argument(1)).unwrap();
+        assert_eq!(parsed.url, "https://me:hunter2@example.com/f");
+    }
+
+    /// Serves `lines`, one per `read` call, then fails or panics.
+    struct ScriptedReader {
+        lines: Vec<&'static [u8]>,
+        reads: Rc<Cell<usize>>,
+        then_fail: bool,
+    }
+
+    impl Read for ScriptedReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.reads.get();
+            self.reads.set(n + 1);
+            if let Some(line) = self.lines.get(n) {
+                buf[..line.len()].copy_from_slice(line);
+                return Ok(line.len());
+            }
+            if self.then_fail {
+                return Err(io::Error::other("disk on fire"));
+            }
+            panic!("read past what next() needed (a pipe would block here)");
+        }
+    }
+
+    #[test]
+    fn io_error_mid_stream_ends_iteration() {
+        let reads = Rc::new(Cell::new(0));
+        let source = ScriptedReader {
+            lines: vec![
+                b"http://a.example/1\n",
+                b"# c\n",
+                b"http://a.example/2\nhttp://",
+            ],
+            reads: reads.clone(),
+            then_fail: true,
+        };
+        let items: Vec<_> = LinkReader::new(BufReader::new(source)).collect();
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[0].as_ref().unwrap(),
+            &link("http://a.example/1", None, 1)
+        );
+        assert_eq!(
+            items[1].as_ref().unwrap(),
+            &link("http://a.example/2", None, 3)
+        );
+        let err = items[2].as_ref().unwrap_err();
+        assert!(matches!(err, LinkError::Read(_)), "{err:?}");
+        assert_eq!(err.to_string(), "reading links: disk on fire");
+        assert!(std::error::Error::source(err).is_some());
+        // Ended after the failure instead of retrying the broken reader.
+        assert_eq!(reads.get(), 4);
+    }
+
+    #[test]
+    fn reads_only_as_far_as_next_needs() {
+        let reads = Rc::new(Cell::new(0));
+        let source = ScriptedReader {
+            lines: vec![
+                b"http://a.example/1\n",
+                b"\n# skip\n",
+                b"http://a.example/2\n",
+            ],
+            reads: reads.clone(),
+            then_fail: false,
+        };
+        let mut reader = LinkReader::new(BufReader::new(source));
+        assert_eq!(reads.get(), 0);
+        assert_eq!(
+            reader.next().unwrap().unwrap(),
+            link("http://a.example/1", None, 1)
+        );
+        assert_eq!(reads.get(), 1);
+        assert_eq!(
+            reader.next().unwrap().unwrap(),
+            link("http://a.example/2", None, 4)
+        );
+        assert_eq!(reads.get(), 3);
+        // A fourth read would panic: nothing more is pulled until asked.
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried() {
+        struct Flaky(bool, &'static [u8]);
+        impl Read for Flaky {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0 = !self.0;
+                if self.0 {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                let n = self.1.len().min(buf.len()).min(4);
+                buf[..n].copy_from_slice(&self.1[..n]);
+                self.1 = &self.1[n..];
+                Ok(n)
+            }
+        }
+        let reader = LinkReader::new(BufReader::new(Flaky(false, b"http://a.example/x\n")));
+        let items: Vec<_> = reader.map(Result::unwrap).collect();
+        assert_eq!(items, vec![link("http://a.example/x", None, 1)]);
+    }
+
+    #[test]
+    fn empty_input_yields_nothing() {
+        assert!(read_all(b"").is_empty());
+        assert!(read_all(b"\xEF\xBB\xBF").is_empty());
+        assert!(read_all(b"\n\r\n  \n").is_empty());
+    }
+
+    #[test]
+    fn parse_of_blank_text_is_an_error_not_a_panic() {
+        let err = Link::parse("  ", Origin::Argument(3)).unwrap_err();
+        assert_eq!(err.to_string(), "argument 3: no URL: '  '");
+    }
+}
