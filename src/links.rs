@@ -97,11 +97,13 @@ impl fmt::Display for Origin {
 pub enum LinkError {
     /// This line or argument is unusable; the ones after it may be fine.
     Malformed {
+        /// Where the text came from.
         origin: Origin,
         /// The offending part (the URL, the option, or the whole line),
         /// shortened, with control characters escaped and any URL password
         /// hidden, so it is safe to print.
         text: String,
+        /// What is wrong with it.
         reason: String,
     },
     /// Reading the links file failed; nothing after this point was read.

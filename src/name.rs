@@ -212,12 +212,12 @@ fn truncate(s: &str, max: usize) -> &str {
 /// assert_eq!(names.reserve(".bashrc"), ".bashrc");
 /// assert_eq!(names.reserve(".bashrc"), ".bashrc.1");
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct NameReservations {
     state: Mutex<Reserved>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Reserved {
     /// Case-folded names already handed out.
     taken: HashSet<String>,

@@ -111,8 +111,9 @@ impl ChunkPlan {
         if rest > 0 {
             let wanted = (connections.max(1) as u64).saturating_mul(CHUNKS_PER_CONNECTION);
             let size = rest.div_ceil(wanted).max(min_chunk.max(1));
-            let count = rest.div_ceil(size);
-            // Spread the rest evenly over `count` chunks, so the last one is not a runt.
+            // Rounding the count down and spreading the rest evenly keeps every chunk at least `size`
+            // (so at least `min_chunk`) and leaves no runt at the end.
+            let count = (rest / size).max(1);
             let base = rest / count;
             let extra = rest % count;
             let mut start = first_end;
