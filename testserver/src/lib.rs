@@ -1,1 +1,279 @@
-//! placeholder
+//! An in-process HTTP/1.1 test server with fault injection, for pardl's
+//! integration tests, demo and benchmarks.
+//!
+//! [`TestServer::start`] binds `127.0.0.1` on a free port and serves files
+//! you register with [`TestServer::add`]: either fixed bytes or a
+//! deterministic [pattern](pattern_bytes) generated on the fly (so a 1 GiB
+//! file costs no memory). Each path has a [`Behaviour`] that turns on faults:
+//! no range support, no `Content-Length`, chunked framing, a speed cap, a
+//! forced error status, and so on. [`Stats`] and [`RequestRecord`]s let a
+//! test prove what the client really did: how many connections it held open
+//! at once, how many chunks of one file it fetched concurrently, which ranges
+//! it asked for.
+//!
+//! # Why hand-written
+//!
+//! pardl is built on blocking threads, and so is this server: plain
+//! [`std::net::TcpListener`], one thread per connection, no async runtime and
+//! no dependencies. More importantly, a downloader's tests need a server
+//! that misbehaves *precisely*: lie in `Content-Length`, drop the connection
+//! half-way through a body, send the wrong `Content-Range`, stall. Writing
+//! the status line, headers and every body slice by hand gives that control;
+//! ready-made servers (tiny_http, httpmock, wiremock) do the framing for you
+//! and cannot be made to get it wrong on purpose.
+//!
+//! # Example
+//!
+//! ```
+//! use pardl_testserver::{Behaviour, Body, TestServer};
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//!
+//! let server = TestServer::start();
+//! server.add("/hello.txt", Body::from("hello, world"), Behaviour::default());
+//!
+//! let mut stream = TcpStream::connect(server.addr()).unwrap();
+//! stream
+//!     .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=7-\r\nConnection: close\r\n\r\n")
+//!     .unwrap();
+//! let mut response = String::new();
+//! stream.read_to_string(&mut response).unwrap();
+//!
+//! assert!(response.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+//! assert!(response.contains("Content-Range: bytes 7-11/12\r\n"));
+//! assert!(response.ends_with("\r\n\r\nworld"));
+//! assert_eq!(server.requests_for("/hello.txt")[0].range.as_deref(), Some("bytes=7-"));
+//! ```
+//!
+//! # Logging
+//!
+//! Silent by default (tests capture output). Set `PARDL_TESTSERVER_LOG=1` to
+//! get one line per request on stderr.
+
+mod behaviour;
+mod conn;
+mod http;
+mod pattern;
+mod stats;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+pub use behaviour::{Behaviour, Body};
+pub use pattern::{pattern_byte, pattern_bytes, pattern_fill};
+pub use stats::{PathStats, RequestRecord, Stats};
+
+use stats::StatsState;
+
+/// A registered file. Shared by `Arc` so [`TestServer::add`] can replace a
+/// route while responses from the old one are still being written.
+pub(crate) struct Route {
+    pub body: Body,
+    pub behaviour: Behaviour,
+}
+
+/// State shared by the handle, the accept thread and connection threads.
+pub(crate) struct Shared {
+    routes: Mutex<HashMap<String, Arc<Route>>>,
+    stats: Mutex<StatsState>,
+    /// Open connections, so Drop can shut them down instead of leaving their
+    /// threads blocked until the idle timeout.
+    conns: Mutex<HashMap<u64, TcpStream>>,
+    pub stopping: AtomicBool,
+    log: bool,
+    addr: SocketAddr,
+}
+
+/// Locks ignoring poison: a panicking connection thread must not turn every
+/// later assertion into a confusing PoisonError. The data are counters and
+/// maps that stay consistent between statements.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn stats(&self) -> MutexGuard<'_, StatsState> {
+        lock(&self.stats)
+    }
+
+    pub(crate) fn conns(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
+        lock(&self.conns)
+    }
+
+    pub(crate) fn route(&self, path: &str) -> Option<Arc<Route>> {
+        lock(&self.routes).get(path).cloned()
+    }
+
+    pub(crate) fn log(&self, args: fmt::Arguments<'_>) {
+        if self.log {
+            eprintln!("pardl-testserver {}: {args}", self.addr);
+        }
+    }
+}
+
+/// Paths are given with a leading '/', but a missing one is harmless to add.
+fn normalise(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// A running server. Dropping it stops accepting, closes open connections
+/// and joins the accept thread; it never hangs.
+pub struct TestServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Binds `127.0.0.1` on a free port and starts serving in background
+    /// threads. No paths are registered yet: everything is 404 until
+    /// [`add`](TestServer::add).
+    ///
+    /// # Panics
+    ///
+    /// If the socket cannot be bound or the accept thread cannot be spawned;
+    /// this is a test helper, and there is nothing useful a test could do
+    /// with the error.
+    pub fn start() -> TestServer {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap_or_else(|e| panic!("pardl-testserver: cannot bind 127.0.0.1:0: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("pardl-testserver: no local address for listener: {e}"));
+        let log = std::env::var("PARDL_TESTSERVER_LOG").is_ok_and(|v| !v.is_empty() && v != "0");
+        let shared = Arc::new(Shared {
+            routes: Mutex::new(HashMap::new()),
+            stats: Mutex::new(StatsState::default()),
+            conns: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+            log,
+            addr,
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept_thread = thread::Builder::new()
+            .name(format!("testserver-accept-{}", addr.port()))
+            .spawn(move || accept_loop(listener, accept_shared))
+            .unwrap_or_else(|e| panic!("pardl-testserver: cannot spawn accept thread: {e}"));
+        TestServer {
+            shared,
+            addr,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path` (which should start with
+    /// `/`; one is inserted if it does not).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, normalise(path))
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves `body` at `path` with `behaviour`, replacing any earlier
+    /// registration. Safe while requests are running: responses already
+    /// started finish with the old content.
+    pub fn add(&self, path: &str, body: Body, behaviour: Behaviour) {
+        let route = Arc::new(Route { body, behaviour });
+        lock(&self.shared.routes).insert(normalise(path), route);
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats().snapshot()
+    }
+
+    /// Every request for `path` (query string removed) answered since start
+    /// or the last [`reset_stats`](TestServer::reset_stats), in arrival order.
+    pub fn requests_for(&self, path: &str) -> Vec<RequestRecord> {
+        self.shared.stats().records_for(&normalise(path))
+    }
+
+    /// Zeroes [`Stats`] and forgets recorded requests, e.g. between the
+    /// phases of one test. Connections and responses still open keep being
+    /// tracked, so the peaks restart at what is open right now (and a path
+    /// with a response in flight keeps a `per_path` entry with 0 requests).
+    pub fn reset_stats(&self) {
+        self.shared.stats().reset();
+    }
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // accept() blocks; a throwaway connection wakes it, it sees the flag
+        // and returns. If even that connect fails, detach rather than risk
+        // hanging the test in join().
+        let woken = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
+        if let Some(handle) = self.accept_thread.take() {
+            if woken {
+                let _ = handle.join();
+            }
+        }
+        // After the join no new connection can be registered. Shutting the
+        // sockets down makes blocked reads return and writes fail, so
+        // connection threads end now instead of after the idle timeout.
+        for (_, stream) in self.shared.conns().drain() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut next_id = 0u64;
+    for incoming in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let stream = match incoming {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Typically EMFILE or ECONNABORTED: transient, and spinning
+                // on it would starve the rest of the test.
+                shared.log(format_args!("accept failed: {e}"));
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        next_id += 1;
+        // Counted here, before the thread exists, so a test that has
+        // connected and got a response always sees its connection counted.
+        shared.stats().connection_opened();
+        if let Ok(clone) = stream.try_clone() {
+            shared.conns().insert(next_id, clone);
+        }
+        let guard = conn::ConnGuard {
+            shared: Arc::clone(&shared),
+            id: next_id,
+        };
+        // If spawning fails the closure is dropped, and with it `guard`
+        // (undoing the counting above) and `stream` (closing it).
+        let spawned = thread::Builder::new()
+            .name(format!("testserver-conn-{next_id}"))
+            .spawn(move || conn::handle_connection(stream, guard));
+        if let Err(e) = spawned {
+            shared.log(format_args!("cannot spawn connection thread: {e}"));
+        }
+    }
+}
