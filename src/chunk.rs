@@ -1,53 +1,74 @@
 //! Fetching one chunk of a ranged download: the work of a child-pool worker.
 //!
 //! A chunk is fetched by a `GET` with `Range: bytes=NEXT-END`, where `NEXT` is the chunk's first byte
-//! not yet on disk. Nothing is written before the answer is checked: it must be a `206` whose
-//! `Content-Range` is exactly the range asked for, of a file of the size the plan was made for. Then the
-//! hot loop runs: read into a buffer, write it at the chunk's offset, add to the chunk's and the shared
-//! counters, with no lock anywhere. A transient failure (reset, timeout, short body, 5xx) is retried
-//! from where the chunk stopped, so a retry fetches no byte twice and counts no byte twice.
+//! not yet on disk, and `If-Range` naming the version of the file the download started with. Nothing is
+//! written before the answer is checked: it must be a `206` whose `Content-Range` is exactly the range
+//! asked for, of a file of the planned size, with the same validators. Then the hot loop runs: read into
+//! a buffer, write it at the chunk's offset, add to the chunk's and the shared counters, with no lock
+//! anywhere. A transient failure (reset, timeout, stall, short body, 5xx, 429) is retried from where the
+//! chunk stopped, so a retry fetches no byte twice and counts no byte twice.
+//!
+//! How each answer is read:
+//!
+//! | answer | meaning | action |
+//! |---|---|---|
+//! | `206`, matching | the bytes asked for | write them |
+//! | `206`, other range | a confused server or proxy | retry (transient) |
+//! | `206`/`416`, other size or validator | the file changed | restart the file ([`Error::FileChanged`]) |
+//! | `200`, other validator | the file changed (`If-Range` did its job) | restart the file |
+//! | `200`, same file | the server stopped honouring ranges | fall back to one stream ([`Error::RangeIgnored`]) |
+//! | `416`, same size | "too many connections" (the article's case) | fewer connections to the host, retry |
+//! | `429`/`503` | overloaded | fewer connections if others are busy; wait (`Retry-After`), retry |
+//! | other 4xx | refused | fail the file at once |
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use ureq::http::Response;
-use ureq::{Agent, Body};
 
+use crate::config::LOW_SPEED_WINDOW;
+use crate::context::Context;
+use crate::control::ControlFile;
 use crate::error::Error;
-use crate::http::{range_header, redact_url, ContentRange};
+use crate::http::{header, range_header, send, status_error, ContentRange, InFlight, Validators};
 use crate::part::PartFile;
 use crate::plan::{Chunk, ChunkPlan};
-use crate::probe::send;
-use crate::progress::{FileProgress, Progress};
+use crate::progress::FileProgress;
 use crate::retry::Backoff;
 
 /// Size of the buffer each connection reads into. Large enough that a fast local transfer is not
 /// dominated by system calls, small enough that many connections cost little memory.
 pub const BUFFER_SIZE: usize = 128 * 1024;
 
-/// Everything the chunks of one file share: the plan, the `.part` file, the counters, and the first
-/// failure (which stops the other chunks).
+/// How often the control file is brought up to date while a file downloads. A download that ends
+/// sooner never writes one; after a crash at most about this much transfer per connection is lost.
+pub const CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Everything the chunks of one file share: the plan, the `.part` file, the counters, the resume
+/// state, and the first failure (which stops the other chunks).
 #[derive(Debug)]
 pub struct RangedJob {
+    /// The run's shared state.
+    pub context: Arc<Context>,
+    /// The link as given (saved in the control file).
+    pub link_url: String,
     /// The URL the chunks are fetched from (after the probe's redirects).
     pub url: String,
-    /// The shared HTTP agent.
-    pub agent: Agent,
     /// Where the bytes go.
     pub part: PartFile,
     /// The chunks and their progress.
     pub plan: ChunkPlan,
-    /// The run's shared counters.
-    pub progress: Arc<Progress>,
+    /// The version of the file being downloaded.
+    pub validators: Validators,
     /// This file's counters.
     pub file: Arc<FileProgress>,
-    /// Tries per request.
-    pub max_tries: u32,
-    /// First wait between tries.
-    pub retry_wait: Duration,
+    control_path: PathBuf,
+    started: Instant,
+    /// Held while the control file is written, so two savers never interleave.
+    checkpoint_lock: Mutex<()>,
     failure: Mutex<Option<Error>>,
     aborted: AtomicBool,
 }
@@ -56,24 +77,26 @@ impl RangedJob {
     /// Bundles the shared state of one file's chunks.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        context: Arc<Context>,
+        link_url: String,
         url: String,
-        agent: Agent,
         part: PartFile,
         plan: ChunkPlan,
-        progress: Arc<Progress>,
+        validators: Validators,
         file: Arc<FileProgress>,
-        max_tries: u32,
-        retry_wait: Duration,
+        control_path: PathBuf,
     ) -> RangedJob {
         RangedJob {
+            context,
+            link_url,
             url,
-            agent,
             part,
             plan,
-            progress,
+            validators,
             file,
-            max_tries,
-            retry_wait,
+            control_path,
+            started: Instant::now(),
+            checkpoint_lock: Mutex::new(()),
             failure: Mutex::new(None),
             aborted: AtomicBool::new(false),
         }
@@ -90,14 +113,48 @@ impl RangedJob {
         }
     }
 
-    /// Whether some chunk failed and the others should stop.
-    pub fn is_aborted(&self) -> bool {
-        self.aborted.load(Ordering::Acquire)
+    /// Whether the chunks should stop: one failed, or the run was cancelled.
+    pub fn should_stop(&self) -> bool {
+        self.aborted.load(Ordering::Acquire) || self.context.is_cancelled()
     }
 
     /// Takes the first failure, if any.
     pub fn take_failure(&self) -> Option<Error> {
         self.failure.lock().take()
+    }
+
+    /// Brings the control file up to date: syncs the `.part` data first, then replaces the control
+    /// file, so it never claims bytes that are not on disk. Unless `force`d, a download younger than
+    /// [`CHECKPOINT_PERIOD`] writes nothing, so small files cost no extra I/O.
+    pub fn checkpoint(&self, force: bool) {
+        if !force && self.started.elapsed() < CHECKPOINT_PERIOD {
+            return;
+        }
+        let _saving = self.checkpoint_lock.lock();
+        // The counts are read before the sync: every byte they count was written before they were
+        // advanced, so the sync covers it.
+        let control = ControlFile::snapshot(&self.link_url, &self.validators, &self.plan);
+        if let Err(error) = self.part.sync_data() {
+            log::warn!("{error}; resume state not saved");
+            return;
+        }
+        if let Err(error) = control.save(&self.control_path) {
+            log::warn!(
+                "cannot save resume state {}: {error}",
+                self.control_path.display()
+            );
+        }
+    }
+
+    /// Where the control file of this download lives.
+    pub fn control_path(&self) -> &std::path::Path {
+        &self.control_path
+    }
+
+    /// Deletes the control file (the download is finished or must start over).
+    pub fn remove_control(&self) {
+        let _saving = self.checkpoint_lock.lock();
+        ControlFile::remove(&self.control_path);
     }
 }
 
@@ -105,34 +162,37 @@ impl RangedJob {
 ///
 /// `first` is a response already received for this chunk (the probe's), whose `Content-Range` was
 /// checked by the probe.
-pub fn fetch_chunk(job: &RangedJob, index: usize, first: Option<Response<Body>>) {
+pub fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>) {
     let chunk = &job.plan.chunks()[index];
-    if let Err(error) = fetch_with_retries(job, chunk, first) {
-        job.fail(error);
+    match fetch_with_retries(job, chunk, first) {
+        Ok(()) if chunk.is_complete() => job.checkpoint(false),
+        Ok(()) => {}
+        Err(error) => job.fail(error),
     }
 }
 
 fn fetch_with_retries(
     job: &RangedJob,
     chunk: &Chunk,
-    mut first: Option<Response<Body>>,
+    mut first: Option<InFlight>,
 ) -> Result<(), Error> {
-    let mut backoff = Backoff::new(job.max_tries, job.retry_wait);
+    let config = &job.context.config;
+    let mut backoff = Backoff::new(config.max_tries, config.retry_wait);
     let mut buffer = vec![0u8; BUFFER_SIZE];
-    while !chunk.is_complete() && !job.is_aborted() {
+    while !chunk.is_complete() && !job.should_stop() {
         let before = chunk.done();
         let attempt = match first.take() {
-            Some(response) => Ok(response),
+            Some(in_flight) => Ok(in_flight),
             None => request_chunk(job, chunk),
         }
-        .and_then(|response| copy_body(job, chunk, response, &mut buffer));
+        .and_then(|in_flight| copy_body(job, chunk, in_flight, &mut buffer));
         match attempt {
             Ok(()) => {}
             Err(error) if error.is_transient() => {
                 if chunk.done() > before {
                     backoff.progressed();
                 }
-                match backoff.failed() {
+                match backoff.wait_after(&error) {
                     Some(wait) => {
                         log::warn!(
                             "chunk {}-{}: {error}; retrying from byte {} in {:.1}s",
@@ -141,7 +201,7 @@ fn fetch_with_retries(
                             chunk.next_offset(),
                             wait.as_secs_f64()
                         );
-                        std::thread::sleep(wait);
+                        job.context.sleep(wait);
                     }
                     None => return Err(error),
                 }
@@ -152,44 +212,86 @@ fn fetch_with_retries(
     Ok(())
 }
 
-/// Asks for the rest of `chunk` and checks that the answer is exactly that.
-fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<Response<Body>, Error> {
+/// Asks for the rest of `chunk` and checks that the answer is exactly that (see the module's table).
+fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<InFlight, Error> {
     let range = range_header(chunk.next_offset(), chunk.end);
-    log::debug!("GET {} Range: {range}", redact_url(&job.url));
-    let response = send(&job.agent, &job.url, Some(&range))?;
-    let status = response.status().as_u16();
-    log::debug!("{} {range} -> {status}", redact_url(&job.url));
-    match status {
+    let in_flight = send(
+        &job.context,
+        &job.url,
+        Some(&range),
+        job.validators.if_range(),
+    )?;
+    let response = &in_flight.response;
+    let total = job.plan.total();
+    let changed = |reason: String| Error::FileChanged {
+        url: job.url.clone(),
+        reason,
+    };
+    match response.status().as_u16() {
         206 => {
-            let expected = ContentRange {
-                start: chunk.next_offset(),
-                end_inclusive: chunk.end - 1,
-                total: Some(job.plan.total()),
-            };
-            let got = response
-                .headers()
-                .get("content-range")
-                .and_then(|v| v.to_str().ok())
-                .and_then(ContentRange::parse);
-            if got == Some(expected) {
-                Ok(response)
-            } else {
-                Err(Error::Protocol {
+            if let Some(reason) = job.validators.changed_in(&Validators::of(response)) {
+                return Err(changed(reason));
+            }
+            let got = header(response, "content-range").and_then(ContentRange::parse);
+            match got {
+                Some(got) if got.total.is_some_and(|t| t != total) => Err(changed(format!(
+                    "size was {total} bytes, now {}",
+                    got.total.unwrap_or_default()
+                ))),
+                Some(got)
+                    if got.start == chunk.next_offset() && got.end_inclusive == chunk.end - 1 =>
+                {
+                    Ok(in_flight)
+                }
+                _ => Err(Error::Protocol {
                     url: job.url.clone(),
                     message: format!(
-                        "asked for {range} of {} bytes, got Content-Range {got:?}",
-                        job.plan.total()
+                        "asked for {range} of {total} bytes, got Content-Range {}",
+                        header(response, "content-range").unwrap_or("(none)")
                     ),
-                })
+                }),
             }
         }
-        200 => Err(Error::RangeIgnored {
-            url: job.url.clone(),
-        }),
-        status => Err(Error::Status {
-            url: job.url.clone(),
-            status,
-        }),
+        200 => match job.validators.changed_in(&Validators::of(response)) {
+            Some(reason) => Err(changed(reason)),
+            None if job.validators.if_range().is_some()
+                && response.body().content_length().is_some_and(|l| l != total) =>
+            {
+                Err(changed(format!(
+                    "If-Range was not met and the size is now {}",
+                    response.body().content_length().unwrap_or_default()
+                )))
+            }
+            None => Err(Error::RangeIgnored {
+                url: job.url.clone(),
+            }),
+        },
+        416 => {
+            let unsatisfied_total = header(response, "content-range")
+                .and_then(|v| v.trim().strip_prefix("bytes */"))
+                .and_then(|t| t.trim().parse::<u64>().ok());
+            match unsatisfied_total {
+                Some(now) if now != total => {
+                    Err(changed(format!("size was {total} bytes, now {now}")))
+                }
+                _ => {
+                    // The size still fits the range, so the server is refusing this connection, not the
+                    // range: the article's "too many connections" case.
+                    in_flight.slot.refused();
+                    Err(Error::Protocol {
+                        url: job.url.clone(),
+                        message: format!(
+                            "416 for {range}, which is inside the file (too many connections?)"
+                        ),
+                    })
+                }
+            }
+        }
+        429 | 503 => {
+            in_flight.slot.refused();
+            Err(status_error(&job.url, response))
+        }
+        _ => Err(status_error(&job.url, response)),
     }
 }
 
@@ -197,13 +299,16 @@ fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<Response<Body>, Error
 fn copy_body(
     job: &RangedJob,
     chunk: &Chunk,
-    response: Response<Body>,
+    in_flight: InFlight,
     buffer: &mut [u8],
 ) -> Result<(), Error> {
+    let InFlight { response, slot } = in_flight;
     let _live = job.file.connection();
+    let lowest_speed = job.context.config.lowest_speed;
+    let mut window = (Instant::now(), chunk.done());
     let mut reader = response.into_body().into_reader();
     while !chunk.is_complete() {
-        if job.is_aborted() {
+        if job.should_stop() {
             return Ok(());
         }
         let want = buffer
@@ -232,10 +337,26 @@ fn copy_body(
         };
         job.part.write_all_at(&buffer[..n], chunk.next_offset())?;
         chunk.advance(n as u64);
-        job.progress.record(&job.file, n as u64);
+        job.context.progress.record(&job.file, n as u64);
+        if lowest_speed > 0 {
+            let elapsed = window.0.elapsed();
+            if elapsed >= LOW_SPEED_WINDOW {
+                let speed = (chunk.done() - window.1) as f64 / elapsed.as_secs_f64();
+                if speed < lowest_speed as f64 {
+                    return Err(Error::Protocol {
+                        url: job.url.clone(),
+                        message: format!(
+                            "connection slower than the lowest speed ({speed:.0} B/s)"
+                        ),
+                    });
+                }
+                window = (Instant::now(), chunk.done());
+            }
+        }
     }
-    // The body is fully read (Content-Length equals the range); one last read lets ureq see the end
+    // A 206 carries exactly the range, so the body is fully read; one last read lets ureq see its end
     // and return the connection to the pool for the next chunk.
     let _ = reader.read(&mut buffer[..1]);
+    slot.succeeded();
     Ok(())
 }

@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The window over which `lowest_speed` is measured: long enough not to punish a short hiccup.
+pub const LOW_SPEED_WINDOW: Duration = Duration::from_secs(10);
+
 /// Everything a [`crate::Downloader`] needs to know about how to download.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -18,6 +21,9 @@ pub struct Config {
     /// No chunk is smaller than this many bytes, so small files are not split into wasteful requests.
     /// Default 1 MiB.
     pub min_chunk: u64,
+    /// Connections to one host at once, over all files. Default 16. pardl lowers it by itself for a host
+    /// that refuses connections (see [`crate::hosts`]).
+    pub max_per_host: usize,
     /// Replace a file that already exists under its final name instead of skipping the link.
     pub overwrite: bool,
     /// How many times one request is tried before its chunk (and so its file) fails. Default 5.
@@ -26,9 +32,14 @@ pub struct Config {
     pub retry_wait: Duration,
     /// Limit for establishing a connection. Default 30 s.
     pub connect_timeout: Duration,
-    /// Limit for the response head and for each read of the body: a stall longer than this fails the
-    /// request (and it is retried). Default 60 s.
+    /// Limit for the response head after the request is sent. Default 60 s.
     pub read_timeout: Duration,
+    /// A connection that delivers no byte for this long is dropped and its request retried (from where
+    /// it stopped). Default 30 s.
+    pub stall_timeout: Duration,
+    /// A connection slower than this many bytes per second, measured over [`LOW_SPEED_WINDOW`], is
+    /// dropped and retried (aria2's `--lowest-speed-limit`). Default 0: off.
+    pub lowest_speed: u64,
     /// Redirects followed before giving up. Default 10.
     pub max_redirects: u32,
     /// Sent as `User-Agent`. Default `pardl/<version>`.
@@ -44,11 +55,14 @@ impl Default for Config {
             jobs: 5,
             connections: 4,
             min_chunk: 1024 * 1024,
+            max_per_host: 16,
             overwrite: false,
             max_tries: 5,
             retry_wait: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            lowest_speed: 0,
             max_redirects: 10,
             user_agent: format!("pardl/{}", env!("CARGO_PKG_VERSION")),
             proxy_from_env: true,

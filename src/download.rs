@@ -5,35 +5,45 @@
 //! million lines never becomes a million queued tasks. Each task downloads one file:
 //!
 //! 1. pick the final name (in link order, so reruns choose the same names) and skip it if it exists;
-//! 2. probe: one `GET` for the first chunk, which says whether ranges work ([`crate::probe`]);
-//! 3. ranges work: plan the chunks ([`ChunkPlan`]), size the `.part` file, and build the file's own
-//!    child [`ThreadPool`] of `connections` workers, one task per chunk ([`crate::chunk`]); wait for it;
-//! 4. no ranges: read the probe's answer as one stream ([`crate::stream`]);
-//! 5. sync and rename the `.part` file to the final name ([`PartFile::finish`]); on failure delete it.
+//! 2. resume from `NAME.part.pardl` if an earlier run left one ([`crate::control`]), else
+//! 3. probe: one `GET` for the first chunk, which says whether ranges work ([`crate::probe`]);
+//! 4. ranges work: plan the chunks ([`ChunkPlan`]), size the `.part` file, and build the file's own
+//!    child [`ThreadPool`] of `connections` workers, one task per chunk ([`crate::chunk`]); while it
+//!    works, save the resume state every second;
+//! 5. no ranges: read the probe's answer as one stream ([`crate::stream`]);
+//! 6. check the SHA-256 if the link gives one, sync and rename the `.part` file to the final name
+//!    ([`PartFile::finish`]).
 //!
-//! [`Downloader::download`] does steps 1–5 for a single link on the calling thread, for library users
+//! A file that changed on the server mid-download starts again once from scratch; a server that stops
+//! honouring ranges gets the file as one stream; an interrupted or failed ranged download keeps its
+//! `.part` and control file so the same command continues it.
+//!
+//! [`Downloader::download`] does all this for a single link on the calling thread, for library users
 //! who bring their own threads.
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use ureq::Agent;
 
-use crate::chunk::{fetch_chunk, RangedJob};
+use crate::checksum::{sha256_file, verify};
+use crate::chunk::{fetch_chunk, RangedJob, CHECKPOINT_PERIOD};
 use crate::config::Config;
+use crate::context::Context;
+use crate::control::ControlFile;
 use crate::error::Error;
-use crate::http::build_agent;
+use crate::http::{redact_url, InFlight};
 use crate::links::{Link, LinkError};
 use crate::name::{name_from_url, sanitize, NameReservations};
 use crate::part::PartFile;
 use crate::plan::ChunkPlan;
 use crate::pool::ThreadPool;
 use crate::probe::{probe, RangeProbe};
-use crate::progress::{Finish, Progress};
+use crate::progress::{FileProgress, Finish, Progress};
 use crate::report::{Outcome, Status, Summary};
 use crate::retry::Backoff;
 use crate::stream::StreamJob;
@@ -50,43 +60,39 @@ use crate::stream::StreamJob;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Downloader {
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    config: Config,
-    agent: Agent,
-    progress: Arc<Progress>,
-    names: NameReservations,
+    context: Arc<Context>,
+    names: Arc<NameReservations>,
 }
 
 impl Downloader {
     /// A downloader with its own HTTP agent and counters.
     pub fn new(config: Config) -> Downloader {
         Downloader {
-            shared: Arc::new(Shared {
-                agent: build_agent(&config),
-                config,
-                progress: Arc::new(Progress::new()),
-                names: NameReservations::new(),
-            }),
+            context: Arc::new(Context::new(config)),
+            names: Arc::new(NameReservations::new()),
         }
     }
 
     /// The live counters, for a progress display.
     pub fn progress(&self) -> Arc<Progress> {
-        Arc::clone(&self.shared.progress)
+        Arc::clone(&self.context.progress)
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &Config {
-        &self.shared.config
+        &self.context.config
+    }
+
+    /// The flag that stops the downloader when set (e.g. from a Ctrl-C handler): no new link starts,
+    /// running transfers stop after their current write, resume state is saved, and the links end as
+    /// [`Status::Interrupted`].
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.context.cancel_flag()
     }
 
     /// Downloads every link, `jobs` files at once, calling `on_outcome` (from a worker thread) as each
-    /// ends. Reading stops at an I/O error of the links source (reported in the summary); malformed
-    /// lines fail on their own and the others still run.
+    /// ends. Reading stops at an I/O error of the links source (reported in the summary) or when the
+    /// run is cancelled; malformed lines fail on their own and the others still run.
     pub fn run<I, F>(&self, links: I, on_outcome: F) -> Summary
     where
         I: IntoIterator<Item = Result<Link, LinkError>>,
@@ -106,13 +112,17 @@ impl Downloader {
                 summary.lock().add(&outcome);
             })
         };
-        let pool = ThreadPool::with_name(self.shared.config.jobs, "pardl-file");
+        let pool = ThreadPool::with_name(self.context.config.jobs, "pardl-file");
         for item in links {
-            self.shared.progress.link_seen();
+            if self.context.is_cancelled() {
+                break;
+            }
+            self.context.progress.link_seen();
             match item {
                 Ok(link) => {
                     // Names are reserved here, in link order, not in the workers: the same links file
-                    // then maps to the same names on every run, which is what makes skipping work.
+                    // then maps to the same names on every run, which is what makes skipping and
+                    // resuming work.
                     let name = self.reserve_name(&link);
                     let downloader = self.clone();
                     let finished = Arc::clone(&finished);
@@ -123,13 +133,13 @@ impl Downloader {
                     text,
                     reason,
                 }) => {
-                    self.shared.progress.finish(Finish::Failed);
+                    self.context.progress.finish(Finish::Failed);
                     finished(Outcome {
                         url: text.clone(),
                         origin,
                         path: None,
                         status: Status::Failed(Error::MalformedLink { text, reason }),
-                        elapsed: std::time::Duration::ZERO,
+                        elapsed: Duration::ZERO,
                     });
                 }
                 Err(LinkError::Read(error)) => {
@@ -143,6 +153,7 @@ impl Downloader {
         drop(finished);
         let mut summary = summary.lock();
         summary.elapsed = started.elapsed();
+        summary.cancelled = self.context.is_cancelled();
         std::mem::take(&mut *summary)
     }
 
@@ -154,7 +165,7 @@ impl Downloader {
                 origin: link.origin,
                 path: None,
                 status: Status::Failed(error),
-                elapsed: std::time::Duration::ZERO,
+                elapsed: Duration::ZERO,
             };
         }
         let name = self.reserve_name(&link);
@@ -162,7 +173,7 @@ impl Downloader {
     }
 
     fn prepare_dir(&self) -> Result<(), Error> {
-        let dir = &self.shared.config.dir;
+        let dir = &self.context.config.dir;
         fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))
     }
 
@@ -171,26 +182,29 @@ impl Downloader {
             Some(out) => sanitize(out),
             None => name_from_url(&link.url),
         };
-        self.shared.names.reserve(&wanted)
+        self.names.reserve(&wanted)
     }
 
     /// Downloads `link` to `name` in the output directory and counts how it ended.
     fn download_named(&self, link: Link, name: &str) -> Outcome {
         let started = Instant::now();
-        let path = self.shared.config.dir.join(name);
+        let path = self.context.config.dir.join(name);
         // A panic here is a bug; it must still end as a failed link, not as a missing outcome.
-        let status = catch_unwind(AssertUnwindSafe(|| self.fetch_file(&link.url, name, &path)))
+        let result = catch_unwind(AssertUnwindSafe(|| self.fetch_file(&link, name, &path)))
             .unwrap_or_else(|_| {
                 Err(Error::Panicked {
                     url: link.url.clone(),
                 })
             });
-        let (status, finish) = match status {
-            Ok(status @ Status::Skipped) => (status, Finish::Skipped),
-            Ok(status) => (status, Finish::Ok),
-            Err(error) => (Status::Failed(error), Finish::Failed),
+        let (status, finish) = match result {
+            Ok(status @ Status::Skipped) => (status, Some(Finish::Skipped)),
+            Ok(status) => (status, Some(Finish::Ok)),
+            Err(Error::Interrupted { .. }) => (Status::Interrupted, None),
+            Err(error) => (Status::Failed(error), Some(Finish::Failed)),
         };
-        self.shared.progress.finish(finish);
+        if let Some(finish) = finish {
+            self.context.progress.finish(finish);
+        }
         Outcome {
             url: link.url,
             origin: link.origin,
@@ -200,120 +214,292 @@ impl Downloader {
         }
     }
 
-    fn fetch_file(&self, url: &str, name: &str, final_path: &Path) -> Result<Status, Error> {
-        let config = &self.shared.config;
-        if !config.overwrite && exists(final_path) {
+    fn fetch_file(&self, link: &Link, name: &str, final_path: &Path) -> Result<Status, Error> {
+        if self.context.is_cancelled() {
+            return Err(Error::Interrupted {
+                url: link.url.clone(),
+            });
+        }
+        if !self.context.config.overwrite && exists(final_path) {
             log::info!(
                 "{} exists, skipping {}",
                 final_path.display(),
-                crate::http::redact_url(url)
+                redact_url(&link.url)
             );
             return Ok(Status::Skipped);
         }
-        let progress = &self.shared.progress;
+        let progress = &self.context.progress;
         let file = progress.start_file(name);
+        let mut result = self.fetch_version(link, final_path, &file);
+        if let Err(Error::FileChanged { reason, .. }) = &result {
+            // Never mix bytes of two versions: everything written so far is thrown away, once.
+            log::warn!(
+                "{}: the file changed on the server ({reason}); downloading it again from scratch",
+                redact_url(&link.url)
+            );
+            progress.rewind(&file);
+            result = self.fetch_version(link, final_path, &file);
+        }
+        progress.end_file(&file);
+        result
+    }
+
+    /// One attempt at the file as the server has it now: resume, or probe and start.
+    fn fetch_version(
+        &self,
+        link: &Link,
+        final_path: &Path,
+        file: &Arc<FileProgress>,
+    ) -> Result<Status, Error> {
+        let context = &self.context;
+        let config = &context.config;
+        let control_path = ControlFile::path_for(final_path);
+        if let Some(job) = self.resume(link, final_path, file)? {
+            return self.run_ranged(link, job, None);
+        }
         let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        let result = match probe(&self.shared.agent, url, config.min_chunk, backoff.clone()) {
-            Ok(RangeProbe::Ranged {
+        match probe(context, &link.url, config.min_chunk, backoff)? {
+            RangeProbe::Ranged {
                 total,
                 first_end,
-                response,
+                first,
                 final_url,
-            }) => {
-                progress.set_size(&file, total);
+                validators,
+            } => {
+                context.progress.set_size(file, total);
+                ControlFile::remove(&control_path);
                 let part = PartFile::create(final_path, Some(total))?;
                 let plan = ChunkPlan::new(total, first_end, config.connections, config.min_chunk);
                 log::debug!(
                     "{}: {total} bytes in {} chunks over up to {} connections",
-                    crate::http::redact_url(url),
+                    redact_url(&link.url),
                     plan.chunks().len(),
                     config.connections
                 );
                 let job = RangedJob::new(
+                    Arc::clone(context),
+                    link.url.clone(),
                     final_url,
-                    self.shared.agent.clone(),
                     part,
                     plan,
-                    Arc::clone(progress),
-                    Arc::clone(&file),
-                    config.max_tries,
-                    config.retry_wait,
+                    validators,
+                    Arc::clone(file),
+                    control_path,
                 );
-                fetch_ranged(job, response, config.connections, final_path)
+                self.run_ranged(link, job, Some(first))
             }
-            Ok(RangeProbe::Whole {
-                length,
-                response,
-                final_url,
-            }) => {
-                if let Some(length) = length {
-                    progress.set_size(&file, length);
-                }
+            RangeProbe::Whole { first, final_url } => {
+                ControlFile::remove(&control_path);
+                let length = first.response.body().content_length();
                 let part = PartFile::create(final_path, length)?;
-                let stream = StreamJob {
-                    url: &final_url,
-                    agent: &self.shared.agent,
-                    part: &part,
-                    progress,
-                    file: &file,
-                };
-                match stream.run(response, backoff) {
-                    Ok(bytes) => part.finish().map(|_| Status::Downloaded {
-                        bytes,
-                        ranged: false,
-                    }),
-                    Err(error) => {
-                        part.discard();
-                        Err(error)
+                self.run_stream(link, part, &final_url, Some(first), file)
+            }
+        }
+    }
+
+    /// The ranged download an earlier run left, if its control file and `.part` file fit this link.
+    fn resume(
+        &self,
+        link: &Link,
+        final_path: &Path,
+        file: &Arc<FileProgress>,
+    ) -> Result<Option<RangedJob>, Error> {
+        let control_path = ControlFile::path_for(final_path);
+        let start_over = |why: String| {
+            log::warn!(
+                "{}: {why}; starting {} from scratch",
+                control_path.display(),
+                final_path.display()
+            );
+            ControlFile::remove(&control_path);
+            Ok(None)
+        };
+        let control = match ControlFile::load(&control_path) {
+            Ok(None) => return Ok(None),
+            Ok(Some(control)) => control,
+            Err(reason) => return start_over(format!("unusable resume state ({reason})")),
+        };
+        if control.url != link.url {
+            return start_over(format!(
+                "resume state of another link ({})",
+                redact_url(&control.url)
+            ));
+        }
+        let Some(plan) = control.plan() else {
+            return start_over("inconsistent chunks".into());
+        };
+        let Some(part) = PartFile::reopen(final_path, control.total)? else {
+            return start_over("the .part file is missing or has another size".into());
+        };
+        if control.validators.if_range().is_none() {
+            log::info!(
+                "{}: the server gave no ETag or Last-Modified; only the size can show whether the file changed",
+                redact_url(&link.url)
+            );
+        }
+        let progress = &self.context.progress;
+        progress.set_size(file, control.total);
+        progress.add_existing(file, plan.done());
+        log::info!(
+            "resuming {}: {} of {} bytes already there",
+            final_path.display(),
+            plan.done(),
+            control.total
+        );
+        Ok(Some(RangedJob::new(
+            Arc::clone(&self.context),
+            link.url.clone(),
+            link.url.clone(),
+            part,
+            plan,
+            control.validators,
+            Arc::clone(file),
+            control_path,
+        )))
+    }
+
+    /// Runs the chunks of one file on the file's own child pool and finishes the file.
+    fn run_ranged(
+        &self,
+        link: &Link,
+        job: RangedJob,
+        first: Option<InFlight>,
+    ) -> Result<Status, Error> {
+        let incomplete: Vec<usize> = (0..job.plan.chunks().len())
+            .filter(|&i| !job.plan.chunks()[i].is_complete())
+            .collect();
+        let job = Arc::new(job);
+        let workers = self
+            .context
+            .config
+            .connections
+            .clamp(1, incomplete.len().max(1));
+        let pool = ThreadPool::try_with_name(workers, "pardl-chunk")
+            .map_err(|e| Error::io("start download threads for", job.part.part_path(), e))?;
+        let mut first = first;
+        for index in incomplete {
+            let job = Arc::clone(&job);
+            // The probe's response carries chunk 0, which is always incomplete on a fresh start.
+            let response = if index == 0 { first.take() } else { None };
+            pool.execute(move || fetch_chunk(&job, index, response));
+        }
+        while !pool.wait_completion_timeout(CHECKPOINT_PERIOD) {
+            job.checkpoint(false);
+        }
+        let panicked = pool.panicked_tasks();
+        // Dropping the pool joins its workers, and with them every task's handle on the job.
+        drop(pool);
+        let job = Arc::try_unwrap(job).map_err(|_| Error::Panicked {
+            url: link.url.clone(),
+        })?;
+        let complete = job.plan.is_complete();
+        let failure = job.take_failure();
+        match failure {
+            Some(Error::RangeIgnored { .. }) => {
+                log::warn!(
+                    "{}: the server stopped honouring ranges; downloading the file again as one stream",
+                    redact_url(&link.url)
+                );
+                job.remove_control();
+                self.context.progress.rewind(&job.file);
+                let RangedJob {
+                    part, url, file, ..
+                } = job;
+                self.run_stream(link, part, &url, None, &file)
+            }
+            Some(error @ Error::FileChanged { .. }) => {
+                job.remove_control();
+                job.part.discard();
+                Err(error)
+            }
+            Some(error) => {
+                self.keep_for_resume(job);
+                Err(error)
+            }
+            None if self.context.is_cancelled() && !complete => {
+                self.keep_for_resume(job);
+                Err(Error::Interrupted {
+                    url: link.url.clone(),
+                })
+            }
+            None if panicked > 0 || !complete => {
+                self.keep_for_resume(job);
+                Err(Error::Panicked {
+                    url: link.url.clone(),
+                })
+            }
+            None => {
+                if let Some(expected) = &link.sha256 {
+                    let actual = sha256_file(job.part.part_path())?;
+                    if let Err(error) = verify(&link.url, expected, actual) {
+                        job.remove_control();
+                        job.part.discard();
+                        return Err(error);
                     }
                 }
+                let total = job.plan.total();
+                let control_path = job.control_path().to_path_buf();
+                job.part.finish()?;
+                // Only after the rename: a crash in between leaves a complete file plus a stale
+                // control file, never a control file without its data.
+                ControlFile::remove(&control_path);
+                Ok(Status::Downloaded {
+                    bytes: total,
+                    ranged: true,
+                })
             }
-            Err(error) => Err(error),
-        };
-        progress.end_file(&file);
-        result
+        }
     }
-}
 
-/// Runs the chunks of one file on the file's own child pool and finishes the file.
-fn fetch_ranged(
-    job: RangedJob,
-    first: ureq::http::Response<ureq::Body>,
-    connections: usize,
-    final_path: &Path,
-) -> Result<Status, Error> {
-    let chunk_count = job.plan.chunks().len();
-    let total = job.plan.total();
-    let url = job.url.clone();
-    let job = Arc::new(job);
-    let pool = ThreadPool::try_with_name(connections.clamp(1, chunk_count), "pardl-chunk")
-        .map_err(|e| Error::io("start download threads for", final_path, e))?;
-    let mut first = Some(first);
-    for index in 0..chunk_count {
-        let job = Arc::clone(&job);
-        let response = first.take();
-        pool.execute(move || fetch_chunk(&job, index, response));
+    /// Saves the state of an unfinished ranged download so the same command continues it.
+    fn keep_for_resume(&self, job: RangedJob) {
+        job.checkpoint(true);
+        log::info!(
+            "kept {} ({} of {} bytes) to resume later",
+            job.part.part_path().display(),
+            job.plan.done(),
+            job.plan.total()
+        );
+        job.part.keep();
     }
-    pool.wait_completion();
-    let panicked = pool.panicked_tasks();
-    // Dropping the pool joins its workers, and with them every task's handle on the job.
-    drop(pool);
-    let Ok(job) = Arc::try_unwrap(job) else {
-        return Err(Error::Panicked { url });
-    };
-    if let Some(error) = job.take_failure() {
-        job.part.discard();
-        return Err(error);
+
+    /// Downloads the file as one stream into `part` and finishes it.
+    fn run_stream(
+        &self,
+        link: &Link,
+        part: PartFile,
+        url: &str,
+        first: Option<InFlight>,
+        file: &Arc<FileProgress>,
+    ) -> Result<Status, Error> {
+        let config = &self.context.config;
+        let stream = StreamJob {
+            context: &self.context,
+            url,
+            part: &part,
+            file,
+            hash: link.sha256.is_some(),
+        };
+        let result = stream.run(first, Backoff::new(config.max_tries, config.retry_wait));
+        let streamed = match result {
+            Ok(streamed) => streamed,
+            Err(error) => {
+                part.discard();
+                return Err(error);
+            }
+        };
+        if let (Some(expected), Some(actual)) = (&link.sha256, streamed.sha256) {
+            if let Err(error) = verify(&link.url, expected, actual) {
+                part.discard();
+                return Err(error);
+            }
+        }
+        part.finish()?;
+        Ok(Status::Downloaded {
+            bytes: streamed.len,
+            ranged: false,
+        })
     }
-    if panicked > 0 || !job.plan.is_complete() {
-        job.part.discard();
-        return Err(Error::Panicked { url });
-    }
-    job.part.finish()?;
-    Ok(Status::Downloaded {
-        bytes: total,
-        ranged: true,
-    })
 }
 
 /// Whether something (a file, a directory, even a dangling link) is at `path`.

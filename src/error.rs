@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::http::redact_url;
 
@@ -28,6 +29,8 @@ pub enum Error {
         url: String,
         /// The HTTP status code.
         status: u16,
+        /// How long the server asked us to wait (`Retry-After` on a 429 or 503), already capped.
+        retry_after: Option<Duration>,
     },
     /// The request or the transfer of the body failed: DNS, connect, TLS, reset, timeout.
     Network {
@@ -66,6 +69,29 @@ pub enum Error {
         /// The URL that was requested.
         url: String,
     },
+    /// The file on the server is not the one the download started with: its size or validator
+    /// (`ETag`, `Last-Modified`) changed, or an `If-Range` request got the whole new file. Bytes of two
+    /// versions must never be mixed, so the download starts again from scratch (once).
+    FileChanged {
+        /// The URL that was requested.
+        url: String,
+        /// What showed the change.
+        reason: String,
+    },
+    /// The downloaded file does not have the SHA-256 the link asked for.
+    ChecksumMismatch {
+        /// The URL that was downloaded.
+        url: String,
+        /// The digest the link gave.
+        expected: String,
+        /// The digest of the bytes received.
+        actual: String,
+    },
+    /// The run was interrupted (Ctrl-C) before this link finished; its progress is saved.
+    Interrupted {
+        /// The URL that was being downloaded.
+        url: String,
+    },
     /// A worker task panicked while downloading; this is a bug in pardl, reported instead of hanging.
     Panicked {
         /// The URL whose download panicked.
@@ -102,6 +128,9 @@ impl Error {
             ),
             Error::Protocol { .. } => true,
             Error::InvalidUrl { .. }
+            | Error::FileChanged { .. }
+            | Error::ChecksumMismatch { .. }
+            | Error::Interrupted { .. }
             | Error::MalformedLink { .. }
             | Error::RangeIgnored { .. }
             | Error::Io { .. }
@@ -119,6 +148,9 @@ impl Error {
             Error::Io { .. } => "local-io",
             Error::MalformedLink { .. } => "malformed-link",
             Error::RangeIgnored { .. } => "range-ignored",
+            Error::FileChanged { .. } => "file-changed",
+            Error::ChecksumMismatch { .. } => "checksum-mismatch",
+            Error::Interrupted { .. } => "interrupted",
             Error::Panicked { .. } => "panic",
         }
     }
@@ -130,7 +162,7 @@ impl fmt::Display for Error {
             Error::InvalidUrl { url, reason } => {
                 write!(f, "{}: invalid URL: {reason}", redact_url(url))
             }
-            Error::Status { url, status } => {
+            Error::Status { url, status, .. } => {
                 let reason = ureq::http::StatusCode::from_u16(*status)
                     .ok()
                     .and_then(|s| s.canonical_reason())
@@ -150,6 +182,19 @@ impl fmt::Display for Error {
                 "{}: the server stopped honouring Range requests (answered 200 to a request for part of the file)",
                 redact_url(url)
             ),
+            Error::FileChanged { url, reason } => {
+                write!(f, "{}: the file changed on the server ({reason})", redact_url(url))
+            }
+            Error::ChecksumMismatch {
+                url,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{}: SHA-256 mismatch: expected {expected}, got {actual}",
+                redact_url(url)
+            ),
+            Error::Interrupted { url } => write!(f, "{}: interrupted", redact_url(url)),
             Error::Panicked { url } => write!(
                 f,
                 "{}: a download thread panicked (a bug in pardl; run with RUST_LOG=debug and report it)",

@@ -37,10 +37,14 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checksum;
 pub mod chunk;
 pub mod config;
+pub mod context;
+pub mod control;
 pub mod download;
 pub mod error;
+pub mod hosts;
 pub mod http;
 pub mod links;
 pub mod name;

@@ -55,6 +55,8 @@ pub struct Link {
     /// The `out=` option: the wanted output file name, not yet sanitised
     /// (see [`crate::name::sanitize`]).
     pub out: Option<String>,
+    /// The `sha256=` option: the expected SHA-256 of the file, as 64 lowercase hex digits.
+    pub sha256: Option<String>,
     /// Where the link came from, for messages.
     pub origin: Origin,
 }
@@ -166,6 +168,7 @@ impl Link {
         validate_url(url).map_err(|reason| LinkError::malformed(origin, url, reason))?;
 
         let mut out = None;
+        let mut sha256 = None;
         for option in tokens {
             let Some((key, value)) = option.split_once('=') else {
                 return Err(LinkError::malformed(
@@ -178,17 +181,41 @@ impl Link {
             // empty/duplicate checks as `out`.
             let slot = match key {
                 "out" => &mut out,
+                "sha256" => &mut sha256,
                 _ => return Err(LinkError::malformed(origin, option, "unknown option")),
             };
             set_once(slot, key, value)
                 .map_err(|reason| LinkError::malformed(origin, option, reason))?;
         }
 
+        let sha256 = sha256
+            .map(|hex| parse_sha256(&hex))
+            .transpose()
+            .map_err(|reason| LinkError::malformed(origin, text, reason))?;
         Ok(Link {
             url: url.to_string(),
             out,
+            sha256,
             origin,
         })
+    }
+}
+
+/// Checks a `sha256=` value: 64 hex digits, returned in lowercase.
+///
+/// ```
+/// let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+/// assert_eq!(pardl::links::parse_sha256(hex).unwrap(), hex.to_ascii_lowercase());
+/// assert!(pardl::links::parse_sha256("abc").is_err());
+/// ```
+pub fn parse_sha256(hex: &str) -> Result<String, String> {
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "sha256= needs 64 hex digits, got {} characters",
+            hex.chars().count()
+        ))
     }
 }
 
@@ -454,6 +481,7 @@ mod tests {
         Link {
             url: url.to_string(),
             out: out.map(str::to_string),
+            sha256: None,
             origin: Origin::Line(line),
         }
     }
@@ -663,7 +691,7 @@ mod tests {
     #[test]
     fn overlong_line_is_skipped_without_being_stored() {
         let mut text = b"http://a.example/".to_vec();
-        text.extend(std::iter::repeat(b'x').take(MAX_LINE_BYTES * 3));
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES * 3));
         text.extend_from_slice(b"\nhttp://b.example/\n");
         // A small buffer makes the long line arrive in many pieces.
         let mut reader = LinkReader::new(BufReader::with_capacity(1000, text.as_slice()));
@@ -829,5 +857,24 @@ mod tests {
     fn parse_of_blank_text_is_an_error_not_a_panic() {
         let err = Link::parse("  ", Origin::Argument(3)).unwrap_err();
         assert_eq!(err.to_string(), "argument 3: no URL: '  '");
+    }
+
+    #[test]
+    fn sha256_option_is_checked_and_lowercased() {
+        let hex = "AB".repeat(32);
+        let link = Link::parse(&format!("http://h/f sha256={hex}"), Origin::Line(1)).unwrap();
+        assert_eq!(link.sha256, Some("ab".repeat(32)));
+        let err = Link::parse("http://h/f sha256=xyz", Origin::Line(4)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("line 4: sha256= needs 64 hex digits"),
+            "{err}"
+        );
+        let err = Link::parse(
+            &format!("http://h/f sha256={hex} sha256={hex}"),
+            Origin::Line(5),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sha256"), "{err}");
     }
 }

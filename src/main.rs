@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,10 +72,28 @@ struct Cli {
     #[arg(long = "connect-timeout", value_name = "SECS", default_value_t = 30.0, value_parser = parse_seconds)]
     connect_timeout: f64,
 
-    /// Seconds without any data (waiting for an answer, or between reads) before a request is dropped and
-    /// retried.
+    /// Seconds to wait for the server's answer to a request before retrying it.
     #[arg(long = "timeout", value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds)]
     timeout: f64,
+
+    /// Seconds without a byte on a connection before it is dropped and the request retried from where
+    /// it stopped.
+    #[arg(long = "stall-timeout", value_name = "SECS", default_value_t = 30.0, value_parser = parse_seconds)]
+    stall_timeout: f64,
+
+    /// Drop and retry a connection slower than this (bytes per second over 10 s, e.g. 10K); 0 = off.
+    #[arg(long = "lowest-speed", value_name = "RATE", default_value = "0", value_parser = parse_size)]
+    lowest_speed: u64,
+
+    /// Connections to one host at once, over all files (lowered automatically if the host refuses
+    /// connections).
+    #[arg(long = "max-per-host", value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_per_host: u16,
+
+    /// Verify the download of a single URL: sha256=HEX (in a links file, write sha256=HEX after the URL).
+    #[arg(long = "checksum", value_name = "sha256=HEX", value_parser = parse_checksum)]
+    checksum: Option<String>,
 
     /// Print only errors and the final summary.
     #[arg(short = 'q', long, conflicts_with = "verbose")]
@@ -92,9 +111,18 @@ fn parse_min_chunk(text: &str) -> Result<u64, String> {
     }
 }
 
+fn parse_checksum(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((algorithm, hex)) if algorithm.eq_ignore_ascii_case("sha256") => {
+            pardl::links::parse_sha256(hex)
+        }
+        _ => Err("expected sha256=HEX (the only algorithm supported is SHA-256)".into()),
+    }
+}
+
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 && s <= 86_400.0 => Ok(s),
+        Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(s),
         _ => Err(format!(
             "'{text}' is not a number of seconds between 0 and 86400"
         )),
@@ -130,10 +158,14 @@ fn run() -> i32 {
         retry_wait: Duration::from_secs_f64(cli.retry_wait),
         connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
         read_timeout: Duration::from_secs_f64(cli.timeout),
+        stall_timeout: Duration::from_secs_f64(cli.stall_timeout),
+        lowest_speed: cli.lowest_speed,
+        max_per_host: usize::from(cli.max_per_host),
         ..Config::default()
     };
     let downloader = Downloader::new(config);
     let console = Arc::new(Console::stderr(cli.quiet));
+    install_interrupt_handler(downloader.cancel_flag(), Arc::clone(&console));
     let live = LiveLine::start(downloader.progress(), Arc::clone(&console));
     let summary = {
         let console = Arc::clone(&console);
@@ -148,14 +180,38 @@ fn run() -> i32 {
     summary.exit_code()
 }
 
+/// Ctrl-C (or SIGTERM): the first stops cleanly (transfers finish their current write, resume state is
+/// saved, exit status 130); a second exits at once.
+fn install_interrupt_handler(cancel: Arc<AtomicBool>, console: Arc<Console>) {
+    let result = ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            console.clear();
+            eprintln!("pardl: interrupted again; exiting now");
+            std::process::exit(130);
+        }
+        console.line("pardl: interrupting: saving progress (press Ctrl-C again to exit at once)");
+    });
+    if let Err(error) = result {
+        log::warn!("cannot install the Ctrl-C handler: {error}");
+    }
+}
+
 /// The links to download: command-line URLs first, then the links file (`-i`, or `./links.txt` when
 /// neither is given). Streams; nothing is read ahead.
 fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkError>>>, String> {
+    if cli.checksum.is_some() && (cli.urls.len() != 1 || cli.input_file.is_some()) {
+        return Err("--checksum applies to a single URL given on the command line; in a links file write sha256=HEX after the URL".into());
+    }
     let arguments: Vec<Result<Link, LinkError>> = cli
         .urls
         .iter()
         .enumerate()
-        .map(|(i, url)| Link::parse(url, Origin::Argument(i + 1)))
+        .map(|(i, url)| {
+            Link::parse(url, Origin::Argument(i + 1)).map(|link| Link {
+                sha256: link.sha256.or_else(|| cli.checksum.clone()),
+                ..link
+            })
+        })
         .collect();
     let file: Option<Box<dyn BufRead>> = match &cli.input_file {
         Some(path) if path.as_os_str() == "-" => Some(Box::new(BufReader::new(io::stdin()))),

@@ -42,6 +42,33 @@ impl PartFile {
         })
     }
 
+    /// Opens the `.part` file an interrupted download left, if it exists with exactly `size` bytes
+    /// (anything else cannot be what the control file describes).
+    pub fn reopen(final_path: &Path, size: u64) -> Result<Option<PartFile>, Error> {
+        let part_path = part_path_for(final_path);
+        let file = match OpenOptions::new().write(true).open(&part_path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open", &part_path, e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("inspect", &part_path, e))?
+            .len();
+        Ok((len == size).then(|| PartFile {
+            file,
+            part_path,
+            final_path: final_path.to_path_buf(),
+        }))
+    }
+
+    /// Flushes the data written so far to disk (before a control file may claim it).
+    pub fn sync_data(&self) -> Result<(), Error> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("sync", &self.part_path, e))
+    }
+
     /// Writes all of `buf` at `offset`. Safe to call from many threads at once for disjoint ranges.
     pub fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<(), Error> {
         write_all_at(&self.file, buf, offset).map_err(|e| Error::io("write", &self.part_path, e))
@@ -78,6 +105,11 @@ impl PartFile {
             }
         }
         Ok(self.final_path)
+    }
+
+    /// Closes the file, leaving it on disk for a later resume.
+    pub fn keep(self) {
+        drop(self.file);
     }
 
     /// Gives up: closes and deletes the `.part` file.

@@ -340,6 +340,42 @@ impl ThreadPool {
         }
     }
 
+    /// Like [`ThreadPool::wait_completion`], but gives up after `timeout`; returns whether every task
+    /// has finished. Lets the waiting thread do periodic work (pardl saves resume state) while it waits.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pardl::pool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(1);
+    /// let (release, wait) = crossbeam_channel::bounded::<()>(0);
+    /// pool.execute(move || { let _ = wait.recv(); });
+    /// assert!(!pool.wait_completion_timeout(Duration::from_millis(10)));
+    /// drop(release);
+    /// assert!(pool.wait_completion_timeout(Duration::from_secs(60)));
+    /// ```
+    pub fn wait_completion_timeout(&self, timeout: std::time::Duration) -> bool {
+        if OWNING_POOL.with(Cell::get) == Some(self.id) {
+            panic!(
+                "thread pool '{}': wait_completion_timeout called from one of its own tasks",
+                self.name
+            );
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        let mut pending = self.progress.pending.lock();
+        while *pending > 0 {
+            if self
+                .progress
+                .all_done
+                .wait_until(&mut pending, deadline)
+                .timed_out()
+            {
+                return *pending == 0;
+            }
+        }
+        true
+    }
+
     /// How many tasks have panicked since the pool started.
     ///
     /// After [`ThreadPool::wait_completion`] returns, this includes every

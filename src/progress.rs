@@ -149,6 +149,24 @@ impl Progress {
         }
     }
 
+    /// Records that `n` bytes of `file` were already on disk from an earlier run (a resume): they count
+    /// for the file's percentage, but not as bytes transferred now.
+    pub fn add_existing(&self, file: &FileProgress, n: u64) {
+        file.done.fetch_add(n, Ordering::Relaxed);
+        self.expected_bytes.fetch_sub(
+            n.min(self.expected_bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Forgets the bytes of `file` written so far, because they are being thrown away (the file
+    /// changed on the server, or must be fetched again as one stream).
+    pub fn rewind(&self, file: &FileProgress) {
+        let done = file.done.swap(0, Ordering::Relaxed);
+        self.bytes
+            .fetch_sub(done.min(self.bytes()), Ordering::Relaxed);
+    }
+
     /// The hot path: `n` more bytes of `file` are on disk. Two atomic adds, nothing else.
     #[inline]
     pub fn record(&self, file: &FileProgress, n: u64) {
@@ -314,8 +332,9 @@ impl SpeedMeter {
 /// ```
 pub fn status_line(snap: &Snapshot, speed: f64) -> String {
     let mut line = human_bytes(snap.bytes);
-    if snap.expected_bytes > 0 {
-        let percent = snap.bytes.min(snap.expected_bytes) * 100 / snap.expected_bytes;
+    if let Some(percent) =
+        (snap.bytes.min(snap.expected_bytes) * 100).checked_div(snap.expected_bytes)
+    {
         line.push_str(&format!(
             " / {} ({percent}%)",
             human_bytes(snap.expected_bytes)

@@ -27,6 +27,9 @@ pub enum Status {
     Skipped,
     /// The link failed; nothing was left under the final name.
     Failed(Error),
+    /// The run was stopped (Ctrl-C) before the link finished; a ranged download's progress is saved
+    /// so the same command continues it.
+    Interrupted,
 }
 
 /// The result of one link.
@@ -80,6 +83,7 @@ impl Outcome {
                 )
             }
             Status::Skipped => format!("skip  {path} (already exists)"),
+            Status::Interrupted => format!("stop  {path} (interrupted)"),
             Status::Failed(error) => {
                 format!("FAIL  {}: {}", self.origin, failure_text(&self.url, error))
             }
@@ -121,6 +125,10 @@ pub struct Summary {
     pub skipped: u64,
     /// Links failed.
     pub failed: u64,
+    /// Links stopped by an interruption.
+    pub interrupted: u64,
+    /// Whether the run was cancelled (Ctrl-C).
+    pub cancelled: bool,
     /// Bytes of the downloaded files.
     pub bytes: u64,
     /// Wall time of the run.
@@ -142,6 +150,7 @@ impl Summary {
                 self.bytes += bytes;
             }
             Status::Skipped => self.skipped += 1,
+            Status::Interrupted => self.interrupted += 1,
             Status::Failed(error) => {
                 self.failed += 1;
                 self.failures.push(format!(
@@ -154,9 +163,11 @@ impl Summary {
     }
 
     /// The process exit status: 0 if every link succeeded or was skipped, 1 if any failed (or the run
-    /// could not start), 2 if the links could not be read.
+    /// could not start), 2 if the links could not be read, 130 if the run was interrupted.
     pub fn exit_code(&self) -> i32 {
-        if self.input_error.is_some() {
+        if self.cancelled {
+            130
+        } else if self.input_error.is_some() {
             2
         } else if self.failed > 0 || self.fatal.is_some() {
             1
@@ -186,12 +197,23 @@ impl Summary {
         if let Some(error) = &self.input_error {
             let _ = writeln!(text, "error: {error}; links after it were not read");
         }
+        if self.cancelled {
+            let _ = writeln!(
+                text,
+                "Interrupted: progress is saved; run the same command again to resume."
+            );
+        }
         let _ = writeln!(
             text,
-            "{} ok, {} skipped, {} failed; {}{}",
+            "{} ok, {} skipped, {} failed{}; {}{}",
             self.ok,
             self.skipped,
             self.failed,
+            if self.interrupted > 0 {
+                format!(", {} interrupted", self.interrupted)
+            } else {
+                String::new()
+            },
             human_bytes(self.bytes),
             rate(self.bytes, self.elapsed)
         );

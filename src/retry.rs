@@ -7,6 +7,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::error::Error;
+
 /// The longest pardl waits between two tries of one request.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
@@ -54,6 +56,19 @@ impl Backoff {
         Some(jitter(doubled))
     }
 
+    /// Records a failed try that ended in `error`: like [`Backoff::failed`], but a server's
+    /// `Retry-After` (already capped) is waited out when it asks for longer than the backoff would.
+    pub fn wait_after(&mut self, error: &Error) -> Option<Duration> {
+        let wait = self.failed()?;
+        match error {
+            Error::Status {
+                retry_after: Some(asked),
+                ..
+            } => Some(wait.max(*asked)),
+            _ => Some(wait),
+        }
+    }
+
     /// Records that a try made progress: the count starts again.
     pub fn progressed(&mut self) {
         self.failures = 0;
@@ -97,6 +112,18 @@ mod tests {
         backoff.progressed();
         assert!(backoff.failed().is_some());
         assert!(backoff.failed().is_none());
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_wait_but_not_the_tries() {
+        let mut backoff = Backoff::new(2, Duration::from_millis(10));
+        let error = Error::Status {
+            url: "u".into(),
+            status: 503,
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert_eq!(backoff.wait_after(&error), Some(Duration::from_secs(3)));
+        assert_eq!(backoff.wait_after(&error), None);
     }
 
     #[test]

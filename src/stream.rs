@@ -1,67 +1,83 @@
 //! Downloading a file as one stream, for servers that do not honour `Range` or send no length.
 //!
-//! The body is written in order into the `.part` file. A transient failure restarts the request from
-//! the beginning (without ranges there is no other way), and only bytes past the furthest point reached
-//! so far are added to the counters, so the shared byte count never counts a byte twice.
+//! The body is written in order into the `.part` file, and hashed on the way when the link asks for a
+//! checksum. A transient failure restarts the request from the beginning (without ranges there is no
+//! other way), and only bytes past the furthest point reached so far are added to the counters, so the
+//! shared byte count never counts a byte twice.
 
 use std::io::Read;
 use std::sync::Arc;
 
-use ureq::http::Response;
-use ureq::{Agent, Body};
+use sha2::{Digest, Sha256};
 
+use crate::checksum::to_hex;
 use crate::chunk::BUFFER_SIZE;
+use crate::context::Context;
 use crate::error::Error;
+use crate::http::{send, status_error, InFlight};
 use crate::part::PartFile;
-use crate::probe::send;
-use crate::progress::{FileProgress, Progress};
+use crate::progress::FileProgress;
 use crate::retry::Backoff;
 
 /// One file downloaded as a single stream.
 #[derive(Debug)]
 pub struct StreamJob<'a> {
+    /// The run's shared state.
+    pub context: &'a Context,
     /// The URL (after redirects).
     pub url: &'a str,
-    /// The shared HTTP agent.
-    pub agent: &'a Agent,
     /// Where the bytes go.
     pub part: &'a PartFile,
-    /// The run's counters.
-    pub progress: &'a Arc<Progress>,
     /// This file's counters.
     pub file: &'a Arc<FileProgress>,
+    /// Whether to compute the SHA-256 of the bytes as they pass.
+    pub hash: bool,
+}
+
+/// What a finished stream produced.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The file's length.
+    pub len: u64,
+    /// Its SHA-256 in hex, if asked for.
+    pub sha256: Option<String>,
 }
 
 impl StreamJob<'_> {
-    /// Reads `first` (a `200` response) to the end into the `.part` file, retrying from the start as
-    /// `backoff` allows. Returns the file's length.
-    pub fn run(&self, first: Response<Body>, mut backoff: Backoff) -> Result<u64, Error> {
+    /// Reads `first` (a `200` response; or a fresh request if `None`) to the end into the `.part` file,
+    /// retrying from the start as `backoff` allows.
+    pub fn run(&self, first: Option<InFlight>, mut backoff: Backoff) -> Result<Streamed, Error> {
         let mut high_water = 0u64;
         let mut buffer = vec![0u8; BUFFER_SIZE];
-        let mut next = Some(first);
+        let mut next = first;
         loop {
+            if self.context.is_cancelled() {
+                return Err(Error::Interrupted {
+                    url: self.url.to_string(),
+                });
+            }
             let before = high_water;
             let attempt = match next.take() {
-                Some(response) => Ok(response),
+                Some(in_flight) => Ok(in_flight),
                 None => self.request(),
             }
-            .and_then(|response| self.copy(response, &mut buffer, &mut high_water));
+            .and_then(|in_flight| self.copy(in_flight, &mut buffer, &mut high_water));
             match attempt {
-                Ok(len) => {
-                    self.part.set_len(len)?;
-                    return Ok(len);
+                Ok(streamed) => {
+                    self.part.set_len(streamed.len)?;
+                    return Ok(streamed);
                 }
                 Err(error) if error.is_transient() => {
                     if high_water > before {
                         backoff.progressed();
                     }
-                    match backoff.failed() {
+                    match backoff.wait_after(&error) {
                         Some(wait) => {
                             log::warn!(
-                                "{error}; the server does not support ranges, restarting from the beginning in {:.1}s",
+                                "{error}; without ranges the download restarts from the beginning, in {:.1}s",
                                 wait.as_secs_f64()
                             );
-                            std::thread::sleep(wait);
+                            self.context.sleep(wait);
                         }
                         None => return Err(error),
                     }
@@ -71,32 +87,40 @@ impl StreamJob<'_> {
         }
     }
 
-    fn request(&self) -> Result<Response<Body>, Error> {
-        log::debug!("GET {} (whole file)", crate::http::redact_url(self.url));
-        let response = send(self.agent, self.url, None)?;
-        match response.status().as_u16() {
-            200 => Ok(response),
-            status => Err(Error::Status {
-                url: self.url.to_string(),
-                status,
-            }),
+    fn request(&self) -> Result<InFlight, Error> {
+        let in_flight = send(self.context, self.url, None, None)?;
+        match in_flight.response.status().as_u16() {
+            200 => Ok(in_flight),
+            429 | 503 => {
+                in_flight.slot.refused();
+                Err(status_error(self.url, &in_flight.response))
+            }
+            _ => Err(status_error(self.url, &in_flight.response)),
         }
     }
 
     fn copy(
         &self,
-        response: Response<Body>,
+        in_flight: InFlight,
         buffer: &mut [u8],
         high_water: &mut u64,
-    ) -> Result<u64, Error> {
+    ) -> Result<Streamed, Error> {
+        let InFlight { response, slot } = in_flight;
         let _live = self.file.connection();
+        let progress = &self.context.progress;
         let length = response.body().content_length();
         if let Some(length) = length {
-            self.progress.set_size(self.file, length);
+            progress.set_size(self.file, length);
         }
+        let mut hasher = self.hash.then(Sha256::new);
         let mut reader = response.into_body().into_reader();
         let mut offset = 0u64;
         loop {
+            if self.context.is_cancelled() {
+                return Err(Error::Interrupted {
+                    url: self.url.to_string(),
+                });
+            }
             let n = match reader.read(buffer) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -109,9 +133,12 @@ impl StreamJob<'_> {
                 }
             };
             self.part.write_all_at(&buffer[..n], offset)?;
+            if let Some(hasher) = hasher.as_mut() {
+                hasher.update(&buffer[..n]);
+            }
             offset += n as u64;
             if offset > *high_water {
-                self.progress.record(self.file, offset - *high_water);
+                progress.record(self.file, offset - *high_water);
                 *high_water = offset;
             }
         }
@@ -122,7 +149,13 @@ impl StreamJob<'_> {
                 url: self.url.to_string(),
                 message: format!("body has {offset} bytes, Content-Length said {length}"),
             }),
-            _ => Ok(offset),
+            _ => {
+                slot.succeeded();
+                Ok(Streamed {
+                    len: offset,
+                    sha256: hasher.map(|h| to_hex(&h.finalize())),
+                })
+            }
         }
     }
 }
