@@ -1,0 +1,314 @@
+//! Tests of the library API (`pardl::Downloader`) driven from plain threads.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use pardl::{Config, Downloader, Link, LinkError, Origin, Status};
+use pardl_testserver::Behaviour;
+use support::*;
+
+fn link(url: &str, n: usize) -> Link {
+    Link::parse(url, Origin::Argument(n)).expect("a valid test URL")
+}
+
+#[test]
+fn download_works_from_several_plain_threads_at_once() {
+    let files: Vec<Served> = (0..4)
+        .map(|i| Served::new(&format!("/t{i}.bin"), MIB + 1000 * i, 200 + i))
+        .collect();
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(tmp.path()));
+
+    let handles: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let downloader = downloader.clone();
+            let url = server.url(&file.path);
+            thread::spawn(move || downloader.download(link(&url, i + 1)))
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+
+    for (file, outcome) in files.iter().zip(&outcomes) {
+        let name = file.path.trim_start_matches('/');
+        assert!(
+            matches!(outcome.status, Status::Downloaded { bytes, ranged: true } if bytes == file.len),
+            "{}: {:?}",
+            file.path,
+            outcome.status
+        );
+        assert_eq!(
+            outcome.path.as_deref(),
+            Some(tmp.path().join(name).as_path())
+        );
+        assert_served_file(tmp.path(), name, file);
+        assert_ranged_download(&server.requests_for(&file.path), file.len, 256 * KIB, 4);
+    }
+    assert_no_part_files(tmp.path());
+}
+
+#[test]
+fn concurrent_downloads_of_one_name_get_distinct_files() {
+    let files: Vec<Served> = (0..3)
+        .map(|i| Served::new(&format!("/m{i}/same.bin"), 300 * KIB + i, 210 + i))
+        .collect();
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(tmp.path()));
+
+    let handles: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let downloader = downloader.clone();
+            let url = server.url(&file.path);
+            thread::spawn(move || downloader.download(link(&url, i + 1)))
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+
+    assert_eq!(
+        names_in(tmp.path()),
+        vec!["same.1.bin", "same.2.bin", "same.bin"]
+    );
+    // Which thread got which name is a race; each file must hold the bytes of its own URL.
+    for (file, outcome) in files.iter().zip(&outcomes) {
+        assert!(outcome.is_success(), "{:?}", outcome.status);
+        let path = outcome.path.as_ref().expect("a chosen path");
+        assert_pattern_file(path, file.seed, file.len);
+    }
+}
+
+#[test]
+fn run_reports_every_outcome_and_a_matching_summary() {
+    let files = [
+        Served::new("/r1.bin", 700 * KIB, 220),
+        Served::with("/r2.bin", 200 * KIB, 221, Behaviour::new().ignore_range()),
+    ];
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(tmp.path()));
+    let links = vec![
+        Ok(link(&server.url("/r1.bin"), 1)),
+        Link::parse("ftp://nope/x", Origin::Line(2)),
+        Ok(link(&server.url("/r2.bin"), 3)),
+        Ok(link(&server.url("/gone.bin"), 4)),
+    ];
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let summary = {
+        let seen = Arc::clone(&seen);
+        downloader.run(links, move |outcome| {
+            seen.lock().unwrap().push(outcome.line());
+        })
+    };
+
+    assert_eq!((summary.ok, summary.skipped, summary.failed), (2, 0, 2));
+    assert_eq!(summary.bytes, files[0].len + files[1].len);
+    assert_eq!(summary.exit_code(), 1);
+    assert_eq!(summary.failures.len(), 2);
+    assert!(
+        summary
+            .failures
+            .iter()
+            .any(|f| f.contains("line 2") && f.contains("ftp://nope/x")),
+        "{:?}",
+        summary.failures
+    );
+    assert!(
+        summary
+            .failures
+            .iter()
+            .any(|f| f.contains("argument 4") && f.contains("404")),
+        "{:?}",
+        summary.failures
+    );
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    assert_served_file(tmp.path(), "r1.bin", &files[0]);
+    assert_served_file(tmp.path(), "r2.bin", &files[1]);
+    assert_eq!(server.requests_for("/r2.bin").len(), 1);
+    assert_no_part_files(tmp.path());
+}
+
+/// A link source that records, each time it is asked for an item, how many links were already
+/// pulled and how many had finished.
+struct CountingLinks {
+    urls: std::vec::IntoIter<String>,
+    pulled: Arc<AtomicUsize>,
+    finished: Arc<AtomicUsize>,
+    /// The largest `pulled - finished` seen when asked for another item.
+    max_unfinished: Arc<AtomicUsize>,
+}
+
+impl Iterator for CountingLinks {
+    type Item = Result<Link, LinkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let pulled = self.pulled.load(Ordering::SeqCst);
+        let finished = self.finished.load(Ordering::SeqCst);
+        self.max_unfinished
+            .fetch_max(pulled.saturating_sub(finished), Ordering::SeqCst);
+        let url = self.urls.next()?;
+        let n = self.pulled.fetch_add(1, Ordering::SeqCst) + 1;
+        Some(Ok(link(&url, n)))
+    }
+}
+
+#[test]
+fn run_pulls_links_only_as_workers_free_up() {
+    const LINKS: usize = 50;
+    const JOBS: usize = 1;
+    // The pool's queue holds `jobs` tasks; one more link may be waiting to be handed over.
+    const BOUND: usize = JOBS + JOBS + 2;
+
+    // The first link takes ~2 s (512 KiB at 256 KiB/s); the other 49 are tiny.
+    let mut files = vec![Served::with(
+        "/slow.bin",
+        512 * KIB,
+        230,
+        Behaviour::new().rate_limit(256 * KIB),
+    )];
+    files.extend((1..LINKS as u64).map(|i| Served::new(&format!("/s{i}.bin"), 2_000 + i, 230 + i)));
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(Config {
+        jobs: JOBS,
+        connections: 1,
+        min_chunk: MIB,
+        ..lib_config(tmp.path())
+    });
+
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let max_unfinished = Arc::new(AtomicUsize::new(0));
+    let pulled_when_slow_finished = Arc::new(AtomicUsize::new(usize::MAX));
+    let links = CountingLinks {
+        urls: files
+            .iter()
+            .map(|f| server.url(&f.path))
+            .collect::<Vec<_>>()
+            .into_iter(),
+        pulled: Arc::clone(&pulled),
+        finished: Arc::clone(&finished),
+        max_unfinished: Arc::clone(&max_unfinished),
+    };
+    let summary = {
+        let pulled = Arc::clone(&pulled);
+        let finished = Arc::clone(&finished);
+        let pulled_when_slow_finished = Arc::clone(&pulled_when_slow_finished);
+        downloader.run(links, move |outcome| {
+            if outcome.url.ends_with("/slow.bin") {
+                pulled_when_slow_finished.store(pulled.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+            finished.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+
+    assert_eq!((summary.ok, summary.failed), (LINKS as u64, 0));
+    assert_eq!(pulled.load(Ordering::SeqCst), LINKS);
+    assert_eq!(finished.load(Ordering::SeqCst), LINKS);
+    let at_slow_end = pulled_when_slow_finished.load(Ordering::SeqCst);
+    let max_unfinished = max_unfinished.load(Ordering::SeqCst);
+    eprintln!(
+        "pulled when the slow file finished: {at_slow_end}; most unfinished: {max_unfinished}"
+    );
+    assert!(
+        at_slow_end <= BOUND + 1,
+        "the links were read ahead while the first file was still downloading: {at_slow_end} of {LINKS} pulled"
+    );
+    assert!(
+        max_unfinished <= BOUND,
+        "up to {max_unfinished} links were pulled but unfinished (bound {BOUND})"
+    );
+    for file in &files {
+        assert_served_file(tmp.path(), file.path.trim_start_matches('/'), file);
+    }
+}
+
+#[test]
+fn download_into_an_existing_file_is_skipped_without_a_request() {
+    let file = Served::new("/kept.bin", 10_000, 240);
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("kept.bin"), b"mine").unwrap();
+
+    let outcome =
+        Downloader::new(lib_config(tmp.path())).download(link(&server.url("/kept.bin"), 1));
+    assert!(
+        matches!(outcome.status, Status::Skipped),
+        "{:?}",
+        outcome.status
+    );
+    assert_eq!(std::fs::read(tmp.path().join("kept.bin")).unwrap(), b"mine");
+    assert_eq!(server.stats().requests, 0);
+
+    let outcome = Downloader::new(Config {
+        overwrite: true,
+        ..lib_config(tmp.path())
+    })
+    .download(link(&server.url("/kept.bin"), 1));
+    assert!(
+        matches!(outcome.status, Status::Downloaded { bytes: 10_000, .. }),
+        "{:?}",
+        outcome.status
+    );
+    assert_served_file(tmp.path(), "kept.bin", &file);
+}
+
+#[test]
+#[ignore = "bug: a Downloader never releases reserved names, so a second run() of the same links writes NAME.1.EXT instead of skipping"]
+fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
+    let file = Served::new("/again.bin", 300 * KIB, 250);
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(tmp.path()));
+    let url = server.url("/again.bin");
+
+    let first = downloader.run(vec![Ok(link(&url, 1))], |_| {});
+    assert_eq!((first.ok, first.skipped, first.failed), (1, 0, 0));
+    let requests_after_first = server.stats().requests;
+
+    let second = downloader.run(vec![Ok(link(&url, 1))], |_| {});
+    assert_eq!(
+        names_in(tmp.path()),
+        vec!["again.bin"],
+        "a second run of the same link wrote a second copy"
+    );
+    assert_eq!((second.ok, second.skipped, second.failed), (0, 1, 0));
+    assert_eq!(server.stats().requests, requests_after_first);
+}
+
+#[test]
+#[ignore = "bug: a failed download keeps its name reserved, so retrying it on the same Downloader lands in NAME.1.EXT"]
+fn retrying_a_failed_download_on_the_same_downloader_keeps_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = server_with(&[]);
+    let downloader = Downloader::new(lib_config(tmp.path()));
+    let url = server.url("/later.bin");
+
+    let outcome = downloader.download(link(&url, 1));
+    assert!(!outcome.is_success(), "nothing is served yet");
+    assert!(names_in(tmp.path()).is_empty());
+
+    let file = Served::new("/later.bin", 20_000, 251);
+    server.add(
+        "/later.bin",
+        pardl_testserver::Body::Pattern {
+            len: file.len,
+            seed: file.seed,
+        },
+        Behaviour::default(),
+    );
+    let outcome = downloader.download(link(&url, 1));
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    assert_eq!(
+        outcome.path.as_deref(),
+        Some(tmp.path().join("later.bin").as_path()),
+        "the retry of a failed link should reuse its name"
+    );
+    assert_served_file(tmp.path(), "later.bin", &file);
+}
