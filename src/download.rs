@@ -113,6 +113,9 @@ impl Downloader {
             })
         };
         let pool = ThreadPool::with_name(self.context.config.jobs, "pardl-file");
+        // Names stay reserved for the whole run (two links of one run never share a file), and are
+        // given back at its end, so running the same links again maps them to the same files.
+        let mut reserved = Vec::new();
         for item in links {
             if self.context.is_cancelled() {
                 break;
@@ -124,6 +127,7 @@ impl Downloader {
                     // then maps to the same names on every run, which is what makes skipping and
                     // resuming work.
                     let name = self.reserve_name(&link);
+                    reserved.push(name.clone());
                     let downloader = self.clone();
                     let finished = Arc::clone(&finished);
                     pool.execute(move || finished(downloader.download_named(link, &name)));
@@ -151,6 +155,9 @@ impl Downloader {
         pool.wait_completion();
         drop(pool);
         drop(finished);
+        for name in reserved {
+            self.names.release(&name);
+        }
         let mut summary = summary.lock();
         summary.elapsed = started.elapsed();
         summary.cancelled = self.context.is_cancelled();
@@ -169,7 +176,9 @@ impl Downloader {
             };
         }
         let name = self.reserve_name(&link);
-        self.download_named(link, &name)
+        let outcome = self.download_named(link, &name);
+        self.names.release(&name);
+        outcome
     }
 
     fn prepare_dir(&self) -> Result<(), Error> {

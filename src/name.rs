@@ -257,6 +257,21 @@ impl NameReservations {
             }
         }
     }
+
+    /// Gives a reserved name back, so a later reservation of it gets it again (a rerun of the same
+    /// links on the same downloader must map to the same files).
+    ///
+    /// ```
+    /// use pardl::name::NameReservations;
+    ///
+    /// let names = NameReservations::new();
+    /// let first = names.reserve("file.iso");
+    /// names.release(&first);
+    /// assert_eq!(names.reserve("file.iso"), "file.iso");
+    /// ```
+    pub fn release(&self, name: &str) {
+        self.state.lock().taken.remove(&fold_case(name));
+    }
 }
 
 fn fold_case(name: &str) -> String {

@@ -260,7 +260,6 @@ fn download_into_an_existing_file_is_skipped_without_a_request() {
 }
 
 #[test]
-#[ignore = "bug: a Downloader never releases reserved names, so a second run() of the same links writes NAME.1.EXT instead of skipping"]
 fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
     let file = Served::new("/again.bin", 300 * KIB, 250);
     let server = server_with(std::slice::from_ref(&file));
@@ -283,7 +282,6 @@ fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
 }
 
 #[test]
-#[ignore = "bug: a failed download keeps its name reserved, so retrying it on the same Downloader lands in NAME.1.EXT"]
 fn retrying_a_failed_download_on_the_same_downloader_keeps_its_name() {
     let tmp = tempfile::tempdir().unwrap();
     let server = server_with(&[]);
