@@ -74,6 +74,10 @@ pub fn send(
     if_range: Option<&str>,
 ) -> Result<InFlight, Error> {
     let slot = context.hosts.acquire(&host_of(url).unwrap_or_default());
+    // Waiting for a slot can take a while; a request started after Ctrl-C would be wasted.
+    if context.is_cancelled() {
+        return Err(Error::Interrupted { url: url.to_string() });
+    }
     let mut request = context.agent.get(url);
     if let Some(range) = range {
         request = request.header("Range", range);

@@ -1,0 +1,492 @@
+//! One test per fault a server or the local disk can throw at pardl (issue "never lose a byte").
+//!
+//! Every test checks the exact final bytes (or the exact failure), the request count where it
+//! matters, and that nothing incorrect sits under the final name. The fault model is described in
+//! docs/faults.md.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer, Version};
+use support::*;
+
+/// Flags every fault test uses: small chunks so a few MiB make several, quick retries.
+const FAST: [&str; 6] = ["-x", "4", "-k", "256K", "--retry-wait", "0.05"];
+
+fn run_links(dir: &Path, lines: &[String], extra: &[&str]) -> Run {
+    let links = write_links(dir, "links.txt", lines);
+    let out = dir.join("out");
+    let mut args: Vec<String> = vec![
+        "-i".into(),
+        links.display().to_string(),
+        "-d".into(),
+        out.display().to_string(),
+    ];
+    args.extend(FAST.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    pardl(dir, args)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_connection_reset_mid_body_continues_from_where_the_chunk_stopped() {
+    let file = Served::with("/reset.bin", 2 * MIB, 31, Behaviour::new().reset_after(100 * KIB, 2));
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "reset.bin", &file);
+    let records = server.requests_for(&file.path);
+    let planned = expected_requests(file.len, 256 * KIB, 4);
+    assert_eq!(records.len(), planned + 2, "one extra request per reset");
+    // The retries ask for the rest of their chunk, not for the chunk again.
+    let retried: Vec<_> = records[planned.min(records.len())..].to_vec();
+    let stats = server.stats().path(&file.path);
+    assert_eq!(stats.faults_injected, 2);
+    assert!(
+        stats.bytes_sent <= file.len + 2 * 100 * KIB,
+        "at most the cut bytes may be sent twice, sent {} for {}; retries {retried:?}",
+        stats.bytes_sent,
+        file.len
+    );
+    assert_no_part_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_503_with_retry_after_is_waited_out_then_retried() {
+    let file = Served::with(
+        "/busy.bin",
+        MIB,
+        32,
+        Behaviour::new().fail_first(503, 2).retry_after("1"),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    // --retry-wait is 0.05 s; only honouring Retry-After makes the two retries take 2 s.
+    assert!(started.elapsed() >= Duration::from_millis(1900), "{:?}", started.elapsed());
+    assert_served_file(&dir.path().join("out"), "busy.bin", &file);
+    assert_eq!(
+        server.requests_for(&file.path).len(),
+        expected_requests(file.len, 256 * KIB, 4) + 2
+    );
+}
+
+#[test]
+fn a_429_with_an_http_date_in_the_past_is_retried_at_once() {
+    let file = Served::with(
+        "/limited.bin",
+        MIB,
+        33,
+        Behaviour::new()
+            .fail_first(429, 1)
+            .retry_after("Thu, 01 Jan 1970 00:00:00 GMT"),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "limited.bin", &file);
+    let records = server.requests_for(&file.path);
+    assert_eq!(records[0].status, 429);
+    assert_eq!(records.len(), expected_requests(file.len, 256 * KIB, 4) + 1);
+}
+
+#[test]
+fn server_errors_are_retried_until_max_tries_then_fail_the_link() {
+    let flaky = Served::with("/flaky.bin", MIB, 34, Behaviour::new().fail_first(500, 2));
+    let broken = Served::with("/broken.bin", MIB, 35, Behaviour::new().status(500));
+    let server = server_with(&[flaky.clone(), broken.clone()]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(
+        dir.path(),
+        &[server.url(&flaky.path), server.url(&broken.path)],
+        &["--max-tries", "3"],
+    );
+    run.assert_code(1);
+    run.assert_stderr_line(&["FAIL", "/broken.bin", "500"]);
+    assert_served_file(&dir.path().join("out"), "flaky.bin", &flaky);
+    assert_eq!(server.requests_for(&broken.path).len(), 3, "--max-tries 3 means three tries");
+    assert!(!dir.path().join("out/broken.bin").exists());
+    assert_no_part_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_client_error_fails_at_once_without_retries() {
+    let file = Served::with("/forbidden.bin", MIB, 36, Behaviour::new().status(403));
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &[]);
+    run.assert_code(1);
+    run.assert_stderr_line(&["FAIL", "403 Forbidden"]);
+    assert_eq!(server.requests_for(&file.path).len(), 1);
+}
+
+#[test]
+fn a_server_that_stops_honouring_range_mid_download_gets_the_file_as_one_stream() {
+    let file = Served::with("/fickle.bin", 2 * MIB, 37, Behaviour::new().ignore_range_after(3));
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &["-v"]);
+    run.assert_code(0);
+    run.assert_stderr_line(&["stopped honouring ranges"]);
+    assert_served_file(&dir.path().join("out"), "fickle.bin", &file);
+    let records = server.requests_for(&file.path);
+    let last = records.last().unwrap();
+    assert_eq!((last.range.as_deref(), last.status), (None, 200), "the fallback asks for the whole file");
+    assert_no_part_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_wrong_content_range_is_never_written_and_the_chunk_retries() {
+    let file = Served::with("/shifted.bin", 2 * MIB, 38, Behaviour::new().wrong_content_range(2));
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "shifted.bin", &file);
+    assert_eq!(
+        server.requests_for(&file.path).len(),
+        expected_requests(file.len, 256 * KIB, 4) + 2
+    );
+}
+
+#[test]
+fn a_stalled_connection_is_dropped_and_retried() {
+    let file = Served::with(
+        "/stall.bin",
+        2 * MIB,
+        39,
+        Behaviour::new().stall_after(64 * KIB, Duration::from_secs(20), 1),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &["--stall-timeout", "1"]);
+    run.assert_code(0);
+    assert_served_file(&dir.path().join("out"), "stall.bin", &file);
+    assert_eq!(
+        server.requests_for(&file.path).len(),
+        expected_requests(file.len, 256 * KIB, 4) + 1,
+        "one retry for the stalled chunk"
+    );
+}
+
+#[test]
+fn a_truncated_body_is_retried_from_where_it_stopped() {
+    let file = Served::with("/short.bin", 2 * MIB, 40, Behaviour::new().truncate(10 * KIB, 2));
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "short.bin", &file);
+    let stats = server.stats().path(&file.path);
+    assert_eq!(stats.requests, expected_requests(file.len, 256 * KIB, 4) + 2);
+    assert_eq!(stats.bytes_sent, file.len, "a clean cut loses nothing: no byte is sent twice");
+}
+
+#[test]
+fn a_truncated_stream_without_ranges_is_fetched_again_whole() {
+    let file = Served::with(
+        "/short-stream.bin",
+        MIB,
+        41,
+        Behaviour::new().ignore_range().truncate(100 * KIB, 1),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "short-stream.bin", &file);
+    assert_eq!(server.requests_for(&file.path).len(), 2);
+}
+
+#[test]
+fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
+    let new_content = pattern_bytes(99, 0, (2 * MIB) as usize);
+    let file = Served::with(
+        "/moving.bin",
+        2 * MIB,
+        42,
+        Behaviour::new()
+            .etag("\"v1\"")
+            .change_after(3, Version::new(new_content.clone()).etag("\"v2\"")),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &["-x", "1"]);
+    run.assert_code(0);
+    run.assert_stderr_line(&["changed on the server"]);
+    let got = fs::read(dir.path().join("out/moving.bin")).unwrap();
+    assert!(got == new_content, "the file must be entirely the new version");
+    let records = server.requests_for(&file.path);
+    // Every range request after a probe names the version it continues.
+    assert!(records
+        .iter()
+        .filter(|r| r.range.as_deref().is_some_and(|r| !r.starts_with("bytes=0-")))
+        .all(|r| r.header("if-range").is_some()));
+}
+
+#[test]
+fn a_redirect_chain_is_followed_and_a_loop_fails_clearly() {
+    let file = Served::new("/real.bin", MIB, 43);
+    let server = server_with(std::slice::from_ref(&file));
+    server.redirect("/first", "/second", 302);
+    server.redirect("/second", "/real.bin", 301);
+    server.redirect("/loop-a", "/loop-b", 302);
+    server.redirect("/loop-b", "/loop-a", 302);
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(
+        dir.path(),
+        &[
+            format!("{} out=chained.bin", server.url("/first")),
+            format!("{} out=loop.bin", server.url("/loop-a")),
+        ],
+        &[],
+    );
+    run.assert_code(1);
+    run.assert_stderr_line(&["FAIL", "/loop-a", "redirect"]);
+    assert_served_file(&dir.path().join("out"), "chained.bin", &file);
+    assert!(!dir.path().join("out/loop.bin").exists());
+    // Chunks go straight to the final URL: the redirect is followed once, by the probe.
+    assert_eq!(server.requests_for("/first").len(), 1);
+}
+
+#[test]
+fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
+    let ranged = Served::new("/ranged.bin", MIB, 44);
+    let streamed = Served::with("/streamed.bin", MIB, 45, Behaviour::new().ignore_range());
+    let good = Served::new("/good.bin", MIB, 46);
+    let server = server_with(&[ranged.clone(), streamed.clone(), good.clone()]);
+    let wrong = "0".repeat(64);
+    let right = sha256_hex(&pattern_bytes(good.seed, 0, good.len as usize));
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(
+        dir.path(),
+        &[
+            format!("{} sha256={wrong}", server.url(&ranged.path)),
+            format!("{} sha256={wrong}", server.url(&streamed.path)),
+            format!("{} sha256={}", server.url(&good.path), right.to_uppercase()),
+        ],
+        &[],
+    );
+    run.assert_code(1);
+    let actual = sha256_hex(&pattern_bytes(ranged.seed, 0, ranged.len as usize));
+    run.assert_stderr_line(&["/ranged.bin", &format!("expected {wrong}, got {actual}")]);
+    run.assert_stderr_line(&["/streamed.bin", "SHA-256 mismatch"]);
+    let out = dir.path().join("out");
+    assert_eq!(names_in(&out), vec!["good.bin".to_string()], "nothing but the verified file");
+    assert_served_file(&out, "good.bin", &good);
+}
+
+#[test]
+fn the_checksum_option_verifies_a_single_url() {
+    let file = Served::new("/one.bin", 300 * KIB, 47);
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let right = sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize));
+    let out = dir.path().join("out");
+    pardl(
+        dir.path(),
+        [&server.url(&file.path), "-d", out.to_str().unwrap(), "--checksum", &format!("sha256={right}")],
+    )
+    .assert_code(0);
+    assert_served_file(&out, "one.bin", &file);
+    // With a links file it is a usage error: the checksum belongs in the file.
+    let links = write_links(dir.path(), "l.txt", &[server.url(&file.path)]);
+    pardl(dir.path(), ["-i", links.to_str().unwrap(), "--checksum", &format!("sha256={right}")]).assert_code(2);
+}
+
+#[test]
+fn a_local_error_names_the_path_and_other_links_continue() {
+    let blocked = Served::new("/blocked.bin", MIB, 48);
+    let fine = Served::new("/fine.bin", MIB, 49);
+    let server = server_with(&[blocked.clone(), fine.clone()]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A directory where the .part file must go: creating it fails, as on a read-only or full disk
+    // (tests may run as root, for whom permissions do not apply).
+    fs::create_dir_all(out.join("blocked.bin.part")).unwrap();
+    let run = run_links(dir.path(), &[server.url(&blocked.path), server.url(&fine.path)], &[]);
+    run.assert_code(1);
+    run.assert_stderr_line(&["FAIL", "cannot create", "blocked.bin.part"]);
+    assert!(!out.join("blocked.bin").exists());
+    assert_served_file(&out, "fine.bin", &fine);
+    // An output "directory" that is a file: the run cannot start, and says where.
+    let not_a_dir = dir.path().join("file");
+    fs::write(&not_a_dir, b"x").unwrap();
+    let run = pardl(dir.path(), [&server.url(&fine.path), "-d", not_a_dir.to_str().unwrap()]);
+    run.assert_code(1);
+    run.assert_stderr_line(&["cannot create directory", "file"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
+    // RLIMIT_FSIZE makes writes past 512 KiB fail (EFBIG), the way a full disk fails them (ENOSPC):
+    // the same error path, without needing a tiny file system.
+    let file = Served::new("/huge.bin", 4 * MIB, 50);
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let script = format!(
+        "ulimit -f 512; exec '{PARDL}' '{}' -d '{}' -x 2 -k 256K",
+        server.url(&file.path),
+        out.display()
+    );
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("huge.bin.part"), "the message names the file: {stderr}");
+    assert!(!out.join("huge.bin").exists());
+}
+
+#[test]
+fn a_server_refusing_extra_connections_gets_fewer() {
+    let file = Served::with(
+        "/crowded.bin",
+        2 * MIB,
+        51,
+        Behaviour::new().rate_limit(2 * MIB).max_concurrent(2, 416),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &["-k", "128K"]);
+    run.assert_code(0);
+    run.assert_stderr_line(&["refused a connection", "using at most"]);
+    assert_served_file(&dir.path().join("out"), "crowded.bin", &file);
+    let stats = server.stats().path(&file.path);
+    // Once halved to 2, pardl stops asking for more than the server allows.
+    assert!(stats.refusals >= 1 && stats.refusals <= 6, "refusals: {}", stats.refusals);
+}
+
+#[test]
+fn a_corrupt_control_file_is_reported_and_the_file_starts_over() {
+    let file = Served::new("/c.bin", MIB, 52);
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("c.bin.part"), vec![7u8; file.len as usize]).unwrap();
+    fs::write(out.join("c.bin.part.pardl"), "pardl-control 1\nsize lots\n").unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &[]);
+    run.assert_code(0);
+    run.assert_stderr_line(&["c.bin.part.pardl", "unusable resume state", "from scratch"]);
+    assert_served_file(&out, "c.bin", &file);
+    assert_eq!(names_in(&out), vec!["c.bin".to_string()]);
+}
+
+/// A throttled multi-chunk download, as the interruption tests use it.
+fn throttled(server: &TestServer, seed: u64) -> Served {
+    let file = Served::with("/throttled.bin", 4 * MIB, seed, Behaviour::new().rate_limit(256 * KIB).etag("\"t\""));
+    server.add(&file.path, Body::Pattern { len: file.len, seed }, file.behaviour.clone());
+    file
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_progress_and_the_same_command_resumes() {
+    let server = TestServer::start();
+    let file = throttled(&server, 53);
+    let dir = tempfile::tempdir().unwrap();
+    let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
+    let out = dir.path().join("out");
+    let args = ["-i", links.to_str().unwrap(), "-d", out.to_str().unwrap(), "-x", "4", "-k", "256K"];
+    let mut child = pardl_command(dir.path(), args).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stderr = read_in_background(child.stderr.take().unwrap());
+    let exit = wait_or_kill(&mut child);
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+    assert_eq!(exit.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run the same command again to resume"), "{stderr}");
+    assert!(!out.join("throttled.bin").exists());
+    let control = fs::read_to_string(out.join("throttled.bin.part.pardl")).unwrap();
+    assert!(control.starts_with("# pardl control file") && control.contains("etag \"t\""), "{control}");
+    let sent_before = server.stats().path(&file.path).bytes_sent;
+
+    pardl(dir.path(), args).assert_code(0);
+    assert_served_file(&out, "throttled.bin", &file);
+    assert_eq!(names_in(&out), vec!["throttled.bin".to_string()], "control and .part are gone");
+    let sent = server.stats().path(&file.path).bytes_sent;
+    // A clean stop saves every written byte: the rerun fetches only what was missing, plus what was
+    // in flight (read from the socket but not yet written) when the stop came.
+    assert!(
+        sent <= file.len + 4 * 256 * KIB,
+        "sent {sent} bytes for a {}-byte file ({sent_before} before the interruption)",
+        file.len
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch() {
+    let server = TestServer::start();
+    let file = throttled(&server, 54);
+    let dir = tempfile::tempdir().unwrap();
+    let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
+    let out = dir.path().join("out");
+    let args = ["-i", links.to_str().unwrap(), "-d", out.to_str().unwrap(), "-x", "4", "-k", "256K"];
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let kills = 3;
+    for _ in 0..kills {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let after = Duration::from_millis(1200 + (seed >> 33) % 1000);
+        let mut child = pardl_command(dir.path(), args).spawn().unwrap();
+        std::thread::sleep(after);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!out.join("throttled.bin").exists() || fs::metadata(out.join("throttled.bin")).unwrap().len() == file.len);
+    }
+    pardl(dir.path(), args).assert_code(0);
+    let got = fs::read(out.join("throttled.bin")).unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize)));
+    assert_eq!(names_in(&out), vec!["throttled.bin".to_string()]);
+    // Each kill loses at most about one checkpoint period of transfer per connection (4 connections
+    // at 256 KiB/s), plus what was in flight; allow 2 s per connection per kill.
+    let sent = server.stats().path(&file.path).bytes_sent;
+    let bound = file.len + kills * 4 * 2 * 256 * KIB;
+    assert!(sent <= bound, "sent {sent} bytes for a {}-byte file, bound {bound}", file.len);
+}
+
+#[test]
+fn a_resumed_download_of_a_changed_file_starts_over() {
+    let file = Served::with("/v.bin", MIB, 55, Behaviour::new().etag("\"new\""));
+    let server = server_with(std::slice::from_ref(&file));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    // State left by an earlier run against the old version: half of it "downloaded".
+    fs::write(out.join("v.bin.part"), vec![1u8; file.len as usize]).unwrap();
+    let half = file.len / 2;
+    fs::write(
+        out.join("v.bin.part.pardl"),
+        format!(
+            "pardl-control 1\nurl {}\nsize {}\netag \"old\"\nchunk 0 {half} {half}\nchunk {half} {} 0\n",
+            server.url(&file.path),
+            file.len,
+            file.len
+        ),
+    )
+    .unwrap();
+    let run = run_links(dir.path(), &[server.url(&file.path)], &[]);
+    run.assert_code(0);
+    run.assert_stderr_line(&["changed on the server"]);
+    assert_served_file(&out, "v.bin", &file);
+}
