@@ -235,6 +235,28 @@ pub(crate) fn parse_range(value: &str, total: u64) -> RangeRequest {
     }
 }
 
+/// Whether an `If-Range` value lets the `Range` be honoured, given the
+/// current version's validators (RFC 9110 §13.1.5). An entity tag matches
+/// only by strong comparison: neither side weak, same opaque tag. Anything
+/// else is an HTTP date, which must equal `Last-Modified` exactly (the RFC
+/// asks for an exact match, so no date parsing). No validator to compare
+/// with means no match: the client gets the whole file, which is always
+/// safe.
+pub(crate) fn if_range_matches(
+    value: &str,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+) -> bool {
+    let value = value.trim();
+    if value.starts_with("W/") {
+        false
+    } else if value.starts_with('"') {
+        etag.is_some_and(|etag| !etag.starts_with("W/") && etag == value)
+    } else {
+        last_modified == Some(value)
+    }
+}
+
 /// Reason phrase for the status line; clients ignore it, humans reading a
 /// packet capture do not.
 pub(crate) fn reason(status: u16) -> &'static str {
@@ -312,6 +334,25 @@ mod tests {
         assert_eq!(parse_range("bytes=a-b", 100), Full);
         assert_eq!(parse_range("bytes=1", 100), Full);
         assert_eq!(parse_range("bytes=99999999999999999999-", 100), Full);
+    }
+
+    #[test]
+    fn if_range_comparison() {
+        let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+        let (strong, weak) = (Some("\"v1\""), Some("W/\"v1\""));
+        assert!(if_range_matches("\"v1\"", strong, None));
+        assert!(if_range_matches(" \"v1\" ", strong, Some(date)));
+        assert!(!if_range_matches("\"v2\"", strong, None));
+        assert!(!if_range_matches("W/\"v1\"", strong, None));
+        assert!(!if_range_matches("\"v1\"", weak, None));
+        assert!(!if_range_matches("\"v1\"", None, Some(date)));
+        assert!(if_range_matches(date, strong, Some(date)));
+        assert!(!if_range_matches(
+            "Thu, 22 Oct 2015 07:28:00 GMT",
+            None,
+            Some(date)
+        ));
+        assert!(!if_range_matches(date, strong, None));
     }
 
     #[test]

@@ -6,10 +6,15 @@
 //! deterministic [pattern](pattern_bytes) generated on the fly (so a 1 GiB
 //! file costs no memory). Each path has a [`Behaviour`] that turns on faults:
 //! no range support, no `Content-Length`, chunked framing, a speed cap, a
-//! forced error status, and so on. [`Stats`] and [`RequestRecord`]s let a
-//! test prove what the client really did: how many connections it held open
-//! at once, how many chunks of one file it fetched concurrently, which ranges
-//! it asked for.
+//! forced error status; and, for the first K responses only, error statuses
+//! with `Retry-After`, connection resets and clean truncations after exactly
+//! N body bytes, stalls, a `Content-Range` for the wrong bytes; after N
+//! requests, ranges no longer honoured or the file changed (`ETag`,
+//! `Last-Modified` and `If-Range` are supported); a cap on concurrent
+//! responses; redirects ([`TestServer::redirect`]). [`Stats`] and
+//! [`RequestRecord`]s let a test prove what the client really did: how many
+//! connections it held open at once, how many chunks of one file it fetched
+//! concurrently, which ranges it asked for, and exactly which faults it met.
 //!
 //! # Why hand-written
 //!
@@ -52,6 +57,7 @@
 
 mod behaviour;
 mod conn;
+mod fault;
 mod http;
 mod pattern;
 mod stats;
@@ -64,10 +70,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-pub use behaviour::{Behaviour, Body};
+pub use behaviour::{
+    Behaviour, Body, ChangeAfter, Cut, FailAfter, FailFirst, MaxConcurrent, Redirect, Stall,
+    Version,
+};
+pub use fault::Fault;
 pub use pattern::{pattern_byte, pattern_bytes, pattern_fill};
 pub use stats::{PathStats, RequestRecord, Stats};
 
+use fault::RouteState;
 use stats::StatsState;
 
 /// A registered file. Shared by `Arc` so [`TestServer::add`] can replace a
@@ -75,6 +86,28 @@ use stats::StatsState;
 pub(crate) struct Route {
     pub body: Body,
     pub behaviour: Behaviour,
+    /// Fault budgets and gauges: fresh for each [`TestServer::add`], carried
+    /// over by [`TestServer::replace`].
+    pub state: Arc<RouteState>,
+}
+
+impl Route {
+    /// The body and validators to serve: the original, or the
+    /// [`change_after`](Behaviour::change_after) version once `changed`.
+    pub(crate) fn content(&self, changed: bool) -> (&Body, Option<&str>, Option<&str>) {
+        match &self.behaviour.change_after {
+            Some(change) if changed => (
+                &change.version.body,
+                change.version.etag.as_deref(),
+                change.version.last_modified.as_deref(),
+            ),
+            _ => (
+                &self.body,
+                self.behaviour.etag.as_deref(),
+                self.behaviour.last_modified.as_deref(),
+            ),
+        }
+    }
 }
 
 /// State shared by the handle, the accept thread and connection threads.
@@ -185,10 +218,59 @@ impl TestServer {
 
     /// Serves `body` at `path` with `behaviour`, replacing any earlier
     /// registration. Safe while requests are running: responses already
-    /// started finish with the old content.
+    /// started finish with the old content. Fault budgets ("the first K
+    /// responses") start afresh.
     pub fn add(&self, path: &str, body: Body, behaviour: Behaviour) {
-        let route = Arc::new(Route { body, behaviour });
+        let route = Arc::new(Route {
+            body,
+            behaviour,
+            state: Arc::default(),
+        });
         lock(&self.shared.routes).insert(normalise(path), route);
+    }
+
+    /// Changes the file at `path` to `version`: its body, and its `ETag` and
+    /// `Last-Modified` in place of the behaviour's
+    /// [`etag`](Behaviour::etag) and
+    /// [`last_modified`](Behaviour::last_modified) (`None` stops sending
+    /// one). Every other knob stays, and unlike [`add`](TestServer::add) the
+    /// fault budgets and request counts carry on, so a fault that has
+    /// already fired does not fire again. Responses already started finish
+    /// with the old content; a pending
+    /// [`change_after`](Behaviour::change_after) still takes over after its
+    /// count.
+    ///
+    /// # Panics
+    ///
+    /// If nothing is registered at `path`: a typo would otherwise make the
+    /// test pass against a 404.
+    pub fn replace(&self, path: &str, version: Version) {
+        let path = normalise(path);
+        let mut routes = lock(&self.shared.routes);
+        let Some(old) = routes.get(&path) else {
+            panic!("pardl-testserver: replace({path:?}): no file registered there");
+        };
+        let route = Arc::new(Route {
+            body: version.body,
+            behaviour: Behaviour {
+                etag: version.etag,
+                last_modified: version.last_modified,
+                ..old.behaviour.clone()
+            },
+            state: Arc::clone(&old.state),
+        });
+        routes.insert(path, route);
+    }
+
+    /// Makes `from` answer every GET and HEAD with `status` (`301`, `302`,
+    /// `303`, `307`, `308`) and `Location: to`, sent exactly as given: a
+    /// path (`/b`), a relative reference, or an absolute URL such as
+    /// `server.url("/b")`. Replaces any registration at `from`. Chains are
+    /// built one hop at a time, and `a -> b -> a` makes a loop. Shorthand for
+    /// [`add`](TestServer::add) with [`Behaviour::redirect`], which can be
+    /// combined with other faults.
+    pub fn redirect(&self, from: &str, to: &str, status: u16) {
+        self.add(from, Body::from(""), Behaviour::new().redirect(status, to));
     }
 
     /// A snapshot of the counters.
@@ -206,6 +288,8 @@ impl TestServer {
     /// phases of one test. Connections and responses still open keep being
     /// tracked, so the peaks restart at what is open right now (and a path
     /// with a response in flight keeps a `per_path` entry with 0 requests).
+    /// Fault budgets are not stats and are not reset: re-[`add`](TestServer::add)
+    /// the path for that.
     pub fn reset_stats(&self) {
         self.shared.stats().reset();
     }

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::Fault;
+
 /// A snapshot of what the server has done since it started (or since the
 /// last [`reset_stats`](crate::TestServer::reset_stats)).
 ///
@@ -29,6 +31,9 @@ pub struct Stats {
     /// just before each slice is written, so once a client has received a
     /// body it is already included; a slice whose write fails is not.
     pub bytes_sent: u64,
+    /// Faults injected, all paths: the total length of every
+    /// [`RequestRecord::faults`].
+    pub faults_injected: usize,
     /// The same per request path (query string removed), including paths
     /// that got a 404.
     pub per_path: BTreeMap<String, PathStats>,
@@ -51,6 +56,17 @@ pub struct PathStats {
     pub in_flight_peak: usize,
     /// Body bytes written for this path.
     pub bytes_sent: u64,
+    /// Faults injected into responses for this path (a response with a
+    /// stall and a reset counts 2). Counted when the response starts,
+    /// together with `requests`.
+    pub faults_injected: usize,
+    /// Responses for this path with at least one fault; `requests -
+    /// faulty_responses` answered cleanly.
+    pub faulty_responses: usize,
+    /// Requests for this path refused by
+    /// [`max_concurrent`](crate::Behaviour::max_concurrent) (also counted
+    /// in the two above).
+    pub refusals: usize,
 }
 
 /// One request as the server saw it, with the status it answered.
@@ -66,6 +82,9 @@ pub struct RequestRecord {
     pub status: u16,
     /// All request headers in order, names as the client spelled them.
     pub headers: Vec<(String, String)>,
+    /// The faults injected into the response, in the order the client meets
+    /// them; empty for a clean answer.
+    pub faults: Vec<Fault>,
 }
 
 impl RequestRecord {
@@ -126,6 +145,17 @@ impl StatsState {
         let path = self.totals.per_path.entry(record.path.clone()).or_default();
         path.requests += 1;
         path.in_flight_peak = path.in_flight_peak.max(*now);
+        if !record.faults.is_empty() {
+            let refused = record
+                .faults
+                .iter()
+                .filter(|f| matches!(f, Fault::Refused(_)))
+                .count();
+            path.faults_injected += record.faults.len();
+            path.faulty_responses += 1;
+            path.refusals += refused;
+            self.totals.faults_injected += record.faults.len();
+        }
 
         self.records.push(record);
     }

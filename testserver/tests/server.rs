@@ -2,130 +2,15 @@
 //! on the wire (framing, headers) are checked exactly, not through a client
 //! library's interpretation.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{get, pattern_server, Client, CLIENT_TIMEOUT, SEED};
 use pardl_testserver::{pattern_byte, pattern_bytes, pattern_fill, Behaviour, Body, TestServer};
-
-/// Generous: only there so a broken server fails the test instead of hanging it.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-struct Client {
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn connect(server: &TestServer) -> Client {
-        let stream = TcpStream::connect(server.addr()).unwrap();
-        stream.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
-        Client {
-            reader: BufReader::new(stream),
-        }
-    }
-
-    fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
-        for (name, value) in headers {
-            req.push_str(&format!("{name}: {value}\r\n"));
-        }
-        req.push_str("\r\n");
-        self.reader.get_mut().write_all(req.as_bytes()).unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        assert!(line.ends_with("\r\n"), "line not CRLF-terminated: {line:?}");
-        line.truncate(line.len() - 2);
-        line
-    }
-
-    /// Reads one response, decoding whichever framing the server chose.
-    fn receive(&mut self, head_only: bool) -> Response {
-        let status_line = self.line();
-        let mut parts = status_line.splitn(3, ' ');
-        assert_eq!(parts.next(), Some("HTTP/1.1"), "{status_line:?}");
-        let status = parts.next().unwrap().parse().unwrap();
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(": ").expect("header format");
-            headers.push((name.to_owned(), value.to_owned()));
-        }
-        let mut response = Response {
-            status,
-            headers,
-            body: Vec::new(),
-        };
-        if head_only {
-            return response;
-        }
-        if response.header("transfer-encoding") == Some("chunked") {
-            assert!(response.header("content-length").is_none());
-            loop {
-                let size = usize::from_str_radix(&self.line(), 16).unwrap();
-                if size == 0 {
-                    assert_eq!(self.line(), "", "no trailers expected");
-                    break;
-                }
-                let start = response.body.len();
-                response.body.resize(start + size, 0);
-                self.reader.read_exact(&mut response.body[start..]).unwrap();
-                assert_eq!(self.line(), "", "chunk not followed by CRLF");
-            }
-        } else if let Some(len) = response.header("content-length") {
-            response.body.resize(len.parse().unwrap(), 0);
-            self.reader.read_exact(&mut response.body).unwrap();
-        } else {
-            self.reader.read_to_end(&mut response.body).unwrap();
-        }
-        response
-    }
-
-    fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-        self.send(method, path, headers);
-        self.receive(method == "HEAD")
-    }
-
-    /// True once the server has closed its side (EOF with nothing pending).
-    fn at_eof(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        matches!(self.reader.read(&mut byte), Ok(0))
-    }
-}
-
-fn get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Response {
-    Client::connect(server).request("GET", path, headers)
-}
-
-const SEED: u64 = 0x5EED;
-
-fn pattern_server(len: u64, behaviour: Behaviour) -> TestServer {
-    let server = TestServer::start();
-    server.add("/f", Body::Pattern { len, seed: SEED }, behaviour);
-    server
-}
 
 #[test]
 fn full_get_returns_whole_body() {
