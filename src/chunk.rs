@@ -194,6 +194,7 @@ fn fetch_with_retries(
                 }
                 match backoff.wait_after(&error) {
                     Some(wait) => {
+                        job.context.progress.retried(&job.file);
                         log::warn!(
                             "chunk {}-{}: {error}; retrying from byte {} in {:.1}s",
                             chunk.start,
@@ -338,6 +339,7 @@ fn copy_body(
         job.part.write_all_at(&buffer[..n], chunk.next_offset())?;
         chunk.advance(n as u64);
         job.context.progress.record(&job.file, n as u64);
+        job.context.throttle(n as u64);
         if lowest_speed > 0 {
             let elapsed = window.0.elapsed();
             if elapsed >= LOW_SPEED_WINDOW {

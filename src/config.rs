@@ -3,6 +3,7 @@
 //! [`Config`] is plain data: the command line fills it in `main.rs`, and library users build it
 //! themselves (`Config::default()` then change fields), so nothing here depends on clap.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,8 +45,116 @@ pub struct Config {
     pub max_redirects: u32,
     /// Sent as `User-Agent`. Default `pardl/<version>`.
     pub user_agent: String,
-    /// Take a proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` as ureq reads them. Default true.
+    /// Take a proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` (and skip it for hosts in `NO_PROXY`)
+    /// as ureq reads them, unless [`proxy`](Config::proxy) is set. Default true.
     pub proxy_from_env: bool,
+    /// Send every request through this proxy (`http://[user:pass@]host:port`, `socks5://…`),
+    /// whatever the environment says. Default none.
+    pub proxy: Option<String>,
+    /// Extra request headers sent with every request (`-H`). Default none.
+    pub headers: Vec<Header>,
+    /// HTTP Basic credentials (`--user`/`--password`) for the hosts of the links; never sent to a host
+    /// that a redirect led to. Credentials written in a link's URL (`https://user:pass@host/…`) are
+    /// used for that URL's host without this. Default none.
+    pub credentials: Option<Credentials>,
+    /// The most bytes per second over all connections together; 0 = no limit (the default). See
+    /// [`crate::ratelimit`].
+    pub limit_rate: u64,
+}
+
+/// One extra request header, as given to `-H 'Name: value'`.
+///
+/// Its `Debug` hides the value of headers that carry secrets (`Authorization`, `Cookie`, …), so a
+/// logged [`Config`] never shows them.
+///
+/// ```
+/// use pardl::config::Header;
+///
+/// let header = Header::parse("X-Token:  abc ").unwrap();
+/// assert_eq!((header.name.as_str(), header.value.as_str()), ("X-Token", "abc"));
+/// assert!(Header::parse("no colon").is_err());
+/// assert!(Header::parse("Range: bytes=0-1").is_err()); // pardl's own business
+/// let secret = Header::parse("Authorization: Bearer s3cret").unwrap();
+/// assert!(!format!("{secret:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header's name, as given.
+    pub name: String,
+    /// Its value, without surrounding whitespace.
+    pub value: String,
+}
+
+/// Headers pardl sets itself for every request; a user's value would break downloads.
+const OWN_HEADERS: &[&str] = &[
+    "range",
+    "if-range",
+    "accept-encoding",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+/// Headers whose values are secrets, hidden from `Debug` output.
+const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+impl Header {
+    /// Parses `Name: value`; refuses malformed names and values, and the headers pardl must set
+    /// itself (`Range`, `If-Range`, `Accept-Encoding`, `Host`, framing headers).
+    pub fn parse(text: &str) -> Result<Header, String> {
+        let Some((name, value)) = text.split_once(':') else {
+            return Err(format!("'{text}' is not a header: expected 'Name: value'"));
+        };
+        let name = name.trim();
+        let value = value.trim();
+        ureq::http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("'{name}' is not a valid header name"))?;
+        ureq::http::HeaderValue::from_str(value).map_err(|_| {
+            format!("the value of header '{name}' has characters a header cannot carry")
+        })?;
+        if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "pardl sets the {name} header itself; it cannot be given with -H"
+            ));
+        }
+        Ok(Header {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+    }
+
+    /// Whether the value is a secret (credentials or cookies).
+    pub fn is_secret(&self) -> bool {
+        SECRET_HEADERS.contains(&self.name.to_ascii_lowercase().as_str())
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.is_secret() { "***" } else { &self.value };
+        write!(f, "{}: {value}", self.name)
+    }
+}
+
+/// A user name and password for HTTP Basic authentication. `Debug` hides the password.
+///
+/// ```
+/// let credentials = pardl::config::Credentials { user: "ann".into(), password: "s3cret".into() };
+/// assert_eq!(format!("{credentials:?}"), "Credentials { user: \"ann\", password: *** }");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub user: String,
+    /// The password (may be empty).
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credentials {{ user: {:?}, password: *** }}", self.user)
+    }
 }
 
 impl Default for Config {
@@ -66,6 +175,10 @@ impl Default for Config {
             max_redirects: 10,
             user_agent: format!("pardl/{}", env!("CARGO_PKG_VERSION")),
             proxy_from_env: true,
+            proxy: None,
+            headers: Vec::new(),
+            credentials: None,
+            limit_rate: 0,
         }
     }
 }

@@ -1,16 +1,19 @@
-//! What every thread of a run shares: settings, the HTTP agent, counters, host limits, and the
-//! cancel flag.
+//! What every thread of a run shares: settings, the HTTP agent, counters, host limits, the rate
+//! limit, and the cancel flag.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use ureq::Agent;
 
 use crate::config::Config;
 use crate::hosts::HostLimits;
 use crate::http::build_agent;
 use crate::progress::Progress;
+use crate::ratelimit::RateLimit;
 
 /// The shared state of a run; one `Arc<Context>` is cloned into every task.
 #[derive(Debug)]
@@ -23,6 +26,11 @@ pub struct Context {
     pub progress: Arc<Progress>,
     /// Connections per host.
     pub hosts: HostLimits,
+    /// The `--limit-rate` bucket, if there is a limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Hosts of the links themselves, the only ones `--user` credentials are sent to. Locked once per
+    /// request, never per byte.
+    link_hosts: Mutex<HashSet<String>>,
     /// Set on Ctrl-C: stop starting work, finish current writes, save state.
     cancel: Arc<AtomicBool>,
 }
@@ -33,6 +41,8 @@ impl Context {
         Context {
             agent: build_agent(&config),
             hosts: HostLimits::new(config.max_per_host),
+            rate_limit: (config.limit_rate > 0).then(|| RateLimit::new(config.limit_rate)),
+            link_hosts: Mutex::new(HashSet::new()),
             config,
             progress: Arc::new(Progress::new()),
             cancel: Arc::new(AtomicBool::new(false)),
@@ -47,6 +57,31 @@ impl Context {
     /// The flag that stops the run when set (for a Ctrl-C handler).
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.cancel)
+    }
+
+    /// Called on the hot path after `n` bytes arrived: with `--limit-rate`, takes them from the shared
+    /// bucket and sleeps while it is empty (waking early on Ctrl-C); without, does nothing.
+    #[inline]
+    pub fn throttle(&self, n: u64) {
+        if let Some(limit) = &self.rate_limit {
+            let wait = limit.take(n);
+            if !wait.is_zero() {
+                self.sleep(wait);
+            }
+        }
+    }
+
+    /// Notes `host` as the host of a link (not one a redirect led to): `--user` credentials may be
+    /// sent to it.
+    pub fn trust_host(&self, host: &str) {
+        if self.config.credentials.is_some() && !self.link_hosts.lock().contains(host) {
+            self.link_hosts.lock().insert(host.to_string());
+        }
+    }
+
+    /// Whether `host` is the host of one of the links.
+    pub fn is_trusted_host(&self, host: &str) -> bool {
+        self.link_hosts.lock().contains(host)
     }
 
     /// Sleeps for `wait`, waking early if the run is cancelled; returns false if it was.

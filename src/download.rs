@@ -208,7 +208,7 @@ impl Downloader {
         let (status, finish) = match result {
             Ok(status @ Status::Skipped) => (status, Some(Finish::Skipped)),
             Ok(status) => (status, Some(Finish::Ok)),
-            Err(Error::Interrupted { .. }) => (Status::Interrupted, None),
+            Err(Error::Interrupted { .. }) => (Status::Interrupted, Some(Finish::Interrupted)),
             Err(error) => (Status::Failed(error), Some(Finish::Failed)),
         };
         if let Some(finish) = finish {
@@ -267,7 +267,7 @@ impl Downloader {
             return self.run_ranged(link, job, None);
         }
         let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        match probe(context, &link.url, config.min_chunk, backoff)? {
+        match probe(context, &link.url, config.min_chunk, backoff, file)? {
             RangeProbe::Ranged {
                 total,
                 first_end,

@@ -2,11 +2,12 @@
 //!
 //! * [`build_agent`] makes the one `ureq::Agent` every thread shares, so connections are reused across
 //!   chunks and files (keep-alive), with timeouts that suit long downloads.
-//! * [`send`] sends one `GET`, after taking a slot of the host's connection limit.
-//! * [`send`] sends one `GET`, after taking a slot of the host's connection limit.
+//! * [`send`] sends one `GET`, after taking a slot of the host's connection limit, with the user's
+//!   extra headers (`-H`) and credentials ([`authorization`]).
 //! * [`ContentRange`] parses the `Content-Range` header, the server's statement of which bytes a `206`
 //!   carries; pardl writes nothing to disk before checking it against what it asked for.
-//! * [`redact_url`] masks a password in a URL before it reaches a log line or an error message.
+//! * [`redact_url`] masks a password in a URL before it reaches a log line, an error message, the
+//!   display or the report.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +18,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::hosts::HostSlot;
+use crate::name::percent_decode;
 
 /// The longest `Retry-After` pardl honours; a server asking for more gets this much.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -48,11 +50,21 @@ pub fn build_agent(config: &Config) -> Agent {
         .timeout_connect(Some(config.connect_timeout))
         .timeout_recv_response(Some(config.read_timeout))
         .timeout_per_read(Some(config.stall_timeout));
-    let builder = if config.proxy_from_env {
-        builder
-    } else {
-        builder.proxy(None)
+    let builder = match &config.proxy {
+        Some(proxy) => match ureq::Proxy::new(proxy) {
+            Ok(proxy) => builder.proxy(Some(proxy)),
+            Err(error) => {
+                // The command line checks the proxy before this; a library user gets a warning.
+                log::warn!("ignoring proxy {}: {error}", redact_url(proxy));
+                builder.proxy(None)
+            }
+        },
+        None if config.proxy_from_env => builder,
+        None => builder.proxy(None),
     };
+    // Credentials follow a redirect on the same host (a `/latest` → `/v1.2/file` link), never to
+    // another one.
+    let builder = builder.redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost);
     builder.build().into()
 }
 
@@ -76,9 +88,17 @@ pub fn send(
     let slot = context.hosts.acquire(&host_of(url).unwrap_or_default());
     // Waiting for a slot can take a while; a request started after Ctrl-C would be wasted.
     if context.is_cancelled() {
-        return Err(Error::Interrupted { url: url.to_string() });
+        return Err(Error::Interrupted {
+            url: url.to_string(),
+        });
     }
     let mut request = context.agent.get(url);
+    for extra in &context.config.headers {
+        request = request.header(extra.name.as_str(), extra.value.as_str());
+    }
+    if let Some(value) = authorization(context, url) {
+        request = request.header("Authorization", value);
+    }
     if let Some(range) = range {
         request = request.header("Range", range);
         if let Some(validator) = if_range {
@@ -342,6 +362,101 @@ pub fn redact_url(url: &str) -> String {
         &authority[at + 1..],
         &url[authority_end..]
     )
+}
+
+/// The `Authorization` value for a request to `url`: Basic credentials from the URL itself
+/// (`https://user:pass@host/…`, percent-decoded), else the `--user`/`--password` ones when `url` is
+/// on the host of a link (not a host a redirect led to), else none.
+pub fn authorization(context: &Context, url: &str) -> Option<String> {
+    let (user, password) = match userinfo(url) {
+        Some((user, password)) => (percent_decode(user), percent_decode(password.unwrap_or(""))),
+        None => {
+            let credentials = context.config.credentials.as_ref()?;
+            if !context.is_trusted_host(&host_of(url)?) {
+                return None;
+            }
+            (credentials.user.clone(), credentials.password.clone())
+        }
+    };
+    Some(basic_auth(&user, &password))
+}
+
+/// The value of a Basic `Authorization` header.
+///
+/// ```
+/// // The example of RFC 7617.
+/// assert_eq!(pardl::http::basic_auth("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+/// ```
+pub fn basic_auth(user: &str, password: &str) -> String {
+    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+}
+
+/// Standard base64 with padding (RFC 4648), for Basic credentials; not worth a dependency.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The `user[:password]` part of a URL, if it has one.
+fn userinfo(url: &str) -> Option<(&str, Option<&str>)> {
+    let authority_start = url.find("://")? + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let (info, _) = url[authority_start..authority_end].rsplit_once('@')?;
+    Some(match info.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (info, None),
+    })
+}
+
+/// `final_url` (where `url` led after redirects) with `url`'s credentials put back, when a redirect
+/// stayed on the same scheme and host and the redirect target dropped them: the chunks are then
+/// fetched from the final URL with the credentials the link gave.
+///
+/// ```
+/// use pardl::http::keep_credentials;
+///
+/// assert_eq!(keep_credentials("http://u:p@h/latest", "http://h/v2/f"), "http://u:p@h/v2/f");
+/// assert_eq!(keep_credentials("http://u:p@h/f", "http://other/f"), "http://other/f");
+/// assert_eq!(keep_credentials("http://h/f", "http://h/g"), "http://h/g");
+/// ```
+pub fn keep_credentials(url: &str, final_url: &str) -> String {
+    let (Some((user, password)), None) = (userinfo(url), userinfo(final_url)) else {
+        return final_url.to_string();
+    };
+    let same_place = host_of(url) == host_of(final_url)
+        && url.split("://").next() == final_url.split("://").next();
+    match final_url.find("://") {
+        Some(at) if same_place => {
+            let credentials = match password {
+                Some(password) => format!("{user}:{password}"),
+                None => user.to_string(),
+            };
+            format!(
+                "{}{credentials}@{}",
+                &final_url[..at + 3],
+                &final_url[at + 3..]
+            )
+        }
+        _ => final_url.to_string(),
+    }
 }
 
 /// The host (and port, if any) a URL points at, for logs and per-host bookkeeping.

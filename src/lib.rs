@@ -19,8 +19,11 @@
 //! | [`stream`] | fetch a file as one stream when ranges are not possible |
 //! | [`part`] | the `.part` file: positioned writes, sync, atomic rename |
 //! | [`retry`] | when to try again and how long to wait |
-//! | [`progress`] | the atomic counters and the live status line drawn from them |
-//! | [`report`] | each link's [`Outcome`] and the run's [`Summary`] |
+//! | [`ratelimit`] | `--limit-rate`: one lock-free token bucket shared by every connection |
+//! | [`progress`] | the atomic counters every download thread adds to |
+//! | [`layout`] | the text of the live display, as pure functions of counters and terminal size |
+//! | [`display`] | the renderer thread and the [`display::Console`]: live area on a terminal, plain lines elsewhere |
+//! | [`report`] | each link's [`Outcome`], the run's [`Summary`] and the `--report` JSON lines |
 //! | [`http`] | the shared `ureq` agent and `Content-Range` parsing |
 //! | [`config`] | the settings and their defaults |
 //! | [`error`] | the one [`Error`] type |
@@ -42,10 +45,12 @@ pub mod chunk;
 pub mod config;
 pub mod context;
 pub mod control;
+pub mod display;
 pub mod download;
 pub mod error;
 pub mod hosts;
 pub mod http;
+pub mod layout;
 pub mod links;
 pub mod name;
 pub mod part;
@@ -53,6 +58,7 @@ pub mod plan;
 pub mod pool;
 pub mod probe;
 pub mod progress;
+pub mod ratelimit;
 pub mod report;
 pub mod retry;
 pub mod stream;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser};
 use pardl::config::parse_size;
-use pardl::progress::{Console, LiveLine};
+use pardl::display::{Console, Renderer};
 use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
 
 /// Download files in parallel, each over several connections.
@@ -166,7 +166,7 @@ fn run() -> i32 {
     let downloader = Downloader::new(config);
     let console = Arc::new(Console::stderr(cli.quiet));
     install_interrupt_handler(downloader.cancel_flag(), Arc::clone(&console));
-    let live = LiveLine::start(downloader.progress(), Arc::clone(&console));
+    let live = Renderer::start(downloader.progress(), Arc::clone(&console));
     let summary = {
         let console = Arc::clone(&console);
         downloader.run(links, move |outcome| {

@@ -13,13 +13,16 @@
 //! The Python article instead sent a separate request to read `Content-Length`, then another to ask
 //! whether ranges work, then the downloads: three round trips before the first useful byte.
 
+use ureq::http::Response;
 use ureq::ResponseExt;
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::http::{
-    header, range_header, redact_url, send, status_error, ContentRange, InFlight, Validators,
+    header, keep_credentials, range_header, redact_url, send, status_error, ContentRange, InFlight,
+    Validators,
 };
+use crate::progress::FileProgress;
 use crate::retry::Backoff;
 
 /// What the probe learnt, with the response that still carries the body.
@@ -47,13 +50,30 @@ pub enum RangeProbe {
     },
 }
 
+impl RangeProbe {
+    /// The answer, body unread (its headers may name the file: `Content-Disposition`).
+    pub fn response(&self) -> &Response<ureq::Body> {
+        match self {
+            RangeProbe::Ranged { first, .. } | RangeProbe::Whole { first, .. } => &first.response,
+        }
+    }
+
+    /// The URL after redirects.
+    pub fn final_url(&self) -> &str {
+        match self {
+            RangeProbe::Ranged { final_url, .. } | RangeProbe::Whole { final_url, .. } => final_url,
+        }
+    }
+}
+
 /// Sends the probe for `url`, asking for its first `first_len` bytes, retrying transient failures
-/// as `backoff` allows.
+/// as `backoff` allows (each retry is counted in `file`'s progress).
 pub fn probe(
     context: &Context,
     url: &str,
     first_len: u64,
     mut backoff: Backoff,
+    file: &FileProgress,
 ) -> Result<RangeProbe, Error> {
     loop {
         if context.is_cancelled() {
@@ -65,6 +85,7 @@ pub fn probe(
             Ok(answer) => return Ok(answer),
             Err(error) if error.is_transient() => match backoff.wait_after(&error) {
                 Some(wait) => {
+                    context.progress.retried(file);
                     log::warn!("{error}; retrying in {:.1}s", wait.as_secs_f64());
                     context.sleep(wait);
                 }
@@ -78,7 +99,7 @@ pub fn probe(
 fn probe_once(context: &Context, url: &str, first_len: u64) -> Result<RangeProbe, Error> {
     let range = range_header(0, first_len);
     let first = send(context, url, Some(&range), None)?;
-    let final_url = first.response.get_uri().to_string();
+    let final_url = keep_credentials(url, &first.response.get_uri().to_string());
     match first.response.status().as_u16() {
         206 => {
             let content_range =
@@ -130,7 +151,7 @@ pub fn whole(context: &Context, url: &str) -> Result<RangeProbe, Error> {
     let first = send(context, url, None, None)?;
     match first.response.status().as_u16() {
         200 => Ok(RangeProbe::Whole {
-            final_url: first.response.get_uri().to_string(),
+            final_url: keep_credentials(url, &first.response.get_uri().to_string()),
             first,
         }),
         _ => Err(status_error(url, &first.response)),

@@ -1,25 +1,22 @@
-//! Progress counters, and the one live status line drawn from them.
+//! The progress counters every download thread adds to, and the display reads.
 //!
 //! The download threads only ever add to atomics ([`Progress::record`]): no lock, no I/O, no formatting
-//! on the hot path. A separate renderer thread ([`LiveLine`]) samples the counters ten times a second and
-//! redraws one line on stderr when it is a terminal. Result lines (a file finished, a link failed) go
-//! through [`Console`], which erases the live line first so the two never interleave.
+//! on the hot path. The renderer thread ([`crate::display`]) samples the counters ten times a second
+//! and draws them ([`crate::layout`] turns a sample into lines of text). The per-file record
+//! ([`FileProgress`]) also collects what the final report wants to know about a file: the retries it
+//! needed, the most connections it used at once, the URL it came from after redirects and its
+//! SHA-256 when one was computed.
 //!
 //! This replaces the Python article's progress handling, where every chunk thread formatted and printed
 //! a status string for each 8 KiB block, and the file task spun in a busy loop printing the shared
 //! counter.
 
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
-
-use crate::config::human_bytes;
 
 /// Marks a file whose size the server did not tell.
 const UNKNOWN_SIZE: u64 = u64::MAX;
@@ -33,27 +30,64 @@ pub struct Progress {
     expected_bytes: AtomicU64,
     /// Links read from the input so far (including malformed ones).
     links_seen: AtomicU64,
-    /// Links finished as ok, skipped or failed.
+    /// Links finished as ok, skipped, failed or interrupted.
     ok: AtomicU64,
     skipped: AtomicU64,
     failed: AtomicU64,
+    interrupted: AtomicU64,
+    /// Requests tried again after a transient failure, over all files.
+    retries: AtomicU64,
+    /// Numbers the files, so the display can tell them apart across samples.
+    next_id: AtomicU64,
     /// Files being downloaded now. Locked only when a file starts or ends, never per byte.
     active: Mutex<Vec<Arc<FileProgress>>>,
 }
 
-/// How far one file has got.
+/// How far one file has got, and what the report will say about it.
 #[derive(Debug)]
 pub struct FileProgress {
-    name: String,
+    id: u64,
+    /// Changes at most once, when the server's answer names the file (Content-Disposition or a
+    /// redirect); read by the display, never on the hot path.
+    name: Mutex<String>,
     size: AtomicU64,
     done: AtomicU64,
     connections: AtomicUsize,
+    peak_connections: AtomicUsize,
+    retries: AtomicU64,
+    final_url: Mutex<Option<String>>,
+    sha256: Mutex<Option<String>>,
 }
 
 impl FileProgress {
+    /// A record for a file called `name`, not yet counted as active (see [`Progress::activate`]).
+    fn new(id: u64, name: &str) -> FileProgress {
+        FileProgress {
+            id,
+            name: Mutex::new(name.to_string()),
+            size: AtomicU64::new(UNKNOWN_SIZE),
+            done: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+            peak_connections: AtomicUsize::new(0),
+            retries: AtomicU64::new(0),
+            final_url: Mutex::new(None),
+            sha256: Mutex::new(None),
+        }
+    }
+
+    /// A number unique among the files of one [`Progress`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The file's name (as shown to the user).
-    pub fn name(&self) -> &str {
-        &self.name
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    /// Renames the file, when the server's answer chose its name.
+    pub fn set_name(&self, name: &str) {
+        *self.name.lock() = name.to_string();
     }
 
     /// The file's size, once known.
@@ -72,10 +106,50 @@ impl FileProgress {
         self.connections.load(Ordering::Relaxed)
     }
 
+    /// The most connections that transferred this file's bytes at the same time.
+    pub fn peak_connections(&self) -> usize {
+        self.peak_connections.load(Ordering::Relaxed)
+    }
+
+    /// Requests for this file that were tried again.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
     /// Counts a connection as live until the returned guard is dropped.
+    ///
+    /// ```
+    /// let progress = pardl::progress::Progress::new();
+    /// let file = progress.start_file("a.iso");
+    /// let one = file.connection();
+    /// let two = file.connection();
+    /// drop((one, two));
+    /// assert_eq!((file.live_connections(), file.peak_connections()), (0, 2));
+    /// ```
     pub fn connection(&self) -> LiveConnection<'_> {
-        self.connections.fetch_add(1, Ordering::Relaxed);
+        let now = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_connections.fetch_max(now, Ordering::Relaxed);
         LiveConnection(self)
+    }
+
+    /// Records the URL the file is fetched from after redirects.
+    pub fn set_final_url(&self, url: &str) {
+        *self.final_url.lock() = Some(url.to_string());
+    }
+
+    /// The URL the file was fetched from after redirects, once known.
+    pub fn final_url(&self) -> Option<String> {
+        self.final_url.lock().clone()
+    }
+
+    /// Records the SHA-256 (hex) of the file's bytes, when it was computed.
+    pub fn set_sha256(&self, hex: &str) {
+        *self.sha256.lock() = Some(hex.to_string());
+    }
+
+    /// The SHA-256 (hex) of the file's bytes, if it was computed.
+    pub fn sha256(&self) -> Option<String> {
+        self.sha256.lock().clone()
     }
 }
 
@@ -98,10 +172,12 @@ pub enum Finish {
     Skipped,
     /// Failed.
     Failed,
+    /// Stopped by Ctrl-C before it finished.
+    Interrupted,
 }
 
 /// A consistent-enough reading of the counters, for display.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Bytes written over all files.
     pub bytes: u64,
@@ -115,8 +191,31 @@ pub struct Snapshot {
     pub skipped: u64,
     /// Links failed.
     pub failed: u64,
+    /// Links stopped by Ctrl-C.
+    pub interrupted: u64,
     /// Files being downloaded now.
     pub active: usize,
+    /// Requests tried again so far.
+    pub retries: u64,
+}
+
+impl Snapshot {
+    /// Links read but neither finished nor started yet: waiting for a free worker.
+    ///
+    /// ```
+    /// let snap = pardl::progress::Snapshot { links_seen: 10, ok: 2, failed: 1, active: 3, ..Default::default() };
+    /// assert_eq!(snap.queued(), 4);
+    /// ```
+    pub fn queued(&self) -> u64 {
+        self.links_seen
+            .saturating_sub(self.ok + self.skipped + self.failed + self.interrupted)
+            .saturating_sub(self.active as u64)
+    }
+
+    /// Links finished well (downloaded or skipped).
+    pub fn done(&self) -> u64 {
+        self.ok + self.skipped
+    }
 }
 
 impl Progress {
@@ -130,15 +229,24 @@ impl Progress {
         self.links_seen.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Registers a file whose download starts now.
+    /// A record for a file that may be downloaded under `name`; it is shown once [`activate`]d.
+    ///
+    /// [`activate`]: Progress::activate
+    pub fn new_file(&self, name: &str) -> Arc<FileProgress> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        Arc::new(FileProgress::new(id, name))
+    }
+
+    /// Adds `file` to the files being downloaded now.
+    pub fn activate(&self, file: &Arc<FileProgress>) {
+        self.active.lock().push(Arc::clone(file));
+    }
+
+    /// Registers a file whose download starts now ([`new_file`](Progress::new_file) and
+    /// [`activate`](Progress::activate) in one).
     pub fn start_file(&self, name: &str) -> Arc<FileProgress> {
-        let file = Arc::new(FileProgress {
-            name: name.to_string(),
-            size: AtomicU64::new(UNKNOWN_SIZE),
-            done: AtomicU64::new(0),
-            connections: AtomicUsize::new(0),
-        });
-        self.active.lock().push(Arc::clone(&file));
+        let file = self.new_file(name);
+        self.activate(&file);
         file
     }
 
@@ -174,6 +282,12 @@ impl Progress {
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts a request of `file` that failed and is about to be tried again.
+    pub fn retried(&self, file: &FileProgress) {
+        file.retries.fetch_add(1, Ordering::Relaxed);
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Removes `file` from the active set (it finished, one way or another).
     pub fn end_file(&self, file: &Arc<FileProgress>) {
         self.active.lock().retain(|f| !Arc::ptr_eq(f, file));
@@ -185,6 +299,7 @@ impl Progress {
             Finish::Ok => &self.ok,
             Finish::Skipped => &self.skipped,
             Finish::Failed => &self.failed,
+            Finish::Interrupted => &self.interrupted,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -192,6 +307,11 @@ impl Progress {
     /// Bytes written over all files so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Requests tried again so far, over all files.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 
     /// Files being downloaded now (a copy of the list).
@@ -208,79 +328,9 @@ impl Progress {
             ok: self.ok.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            interrupted: self.interrupted.load(Ordering::Relaxed),
             active: self.active.lock().len(),
-        }
-    }
-}
-
-/// Where pardl talks to the user: stderr, with an optional live line at the bottom.
-#[derive(Debug)]
-pub struct Console {
-    live: bool,
-    quiet: bool,
-    /// Whether a live line is on screen now (and must be erased before printing anything else).
-    line_drawn: Mutex<bool>,
-}
-
-impl Console {
-    /// A console on stderr. The live line is drawn only if stderr is a terminal and `quiet` is off.
-    pub fn stderr(quiet: bool) -> Console {
-        Console {
-            live: !quiet && std::io::stderr().is_terminal(),
-            quiet,
-            line_drawn: Mutex::new(false),
-        }
-    }
-
-    /// A console that never draws a live line (for library users and tests).
-    pub fn plain(quiet: bool) -> Console {
-        Console {
-            live: false,
-            quiet,
-            line_drawn: Mutex::new(false),
-        }
-    }
-
-    /// Whether a live line is drawn.
-    pub fn is_live(&self) -> bool {
-        self.live
-    }
-
-    /// Whether only errors and the summary are printed.
-    pub fn is_quiet(&self) -> bool {
-        self.quiet
-    }
-
-    /// Prints one line of results (above the live line, if any).
-    pub fn line(&self, text: &str) {
-        let mut drawn = self.line_drawn.lock();
-        let mut err = std::io::stderr().lock();
-        if *drawn {
-            let _ = write!(err, "\r\x1b[2K");
-            *drawn = false;
-        }
-        // A closed stderr is no reason to fail a download.
-        let _ = writeln!(err, "{text}");
-    }
-
-    /// Replaces the live line with `text`.
-    fn draw(&self, text: &str) {
-        if !self.live {
-            return;
-        }
-        let mut drawn = self.line_drawn.lock();
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{text}");
-        let _ = err.flush();
-        *drawn = true;
-    }
-
-    /// Erases the live line, leaving the cursor at the start of an empty line.
-    pub fn clear(&self) {
-        let mut drawn = self.line_drawn.lock();
-        if *drawn {
-            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-            *drawn = false;
+            retries: self.retries(),
         }
     }
 }
@@ -322,43 +372,6 @@ impl SpeedMeter {
     }
 }
 
-/// Formats the live status line from a snapshot and a speed.
-///
-/// ```
-/// use pardl::progress::{status_line, Snapshot};
-///
-/// let snap = Snapshot { bytes: 1 << 20, expected_bytes: 4 << 20, links_seen: 3, ok: 1, active: 2, ..Default::default() };
-/// assert_eq!(status_line(&snap, 524288.0), "1.0 MiB / 4.0 MiB (25%)  512.0 KiB/s  ETA 6s  files 1/3 ok, 2 active");
-/// ```
-pub fn status_line(snap: &Snapshot, speed: f64) -> String {
-    let mut line = human_bytes(snap.bytes);
-    if let Some(percent) =
-        (snap.bytes.min(snap.expected_bytes) * 100).checked_div(snap.expected_bytes)
-    {
-        line.push_str(&format!(
-            " / {} ({percent}%)",
-            human_bytes(snap.expected_bytes)
-        ));
-    }
-    line.push_str(&format!("  {}/s", human_bytes(speed as u64)));
-    if speed >= 1.0 && snap.expected_bytes > snap.bytes {
-        let eta = ((snap.expected_bytes - snap.bytes) as f64 / speed).ceil() as u64;
-        line.push_str(&format!(
-            "  ETA {}",
-            human_duration(Duration::from_secs(eta))
-        ));
-    }
-    line.push_str(&format!("  files {}/{} ok", snap.ok, snap.links_seen));
-    if snap.skipped > 0 {
-        line.push_str(&format!(", {} skipped", snap.skipped));
-    }
-    if snap.failed > 0 {
-        line.push_str(&format!(", {} failed", snap.failed));
-    }
-    line.push_str(&format!(", {} active", snap.active));
-    line
-}
-
 /// Formats a duration for people: `42s`, `3m07s`, `1h02m`.
 ///
 /// ```
@@ -371,56 +384,6 @@ pub fn human_duration(d: Duration) -> String {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-/// The renderer thread: redraws the live line about ten times a second until dropped.
-#[derive(Debug)]
-pub struct LiveLine {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl LiveLine {
-    /// Starts drawing `progress` on `console` (does nothing if the console is not live).
-    pub fn start(progress: Arc<Progress>, console: Arc<Console>) -> LiveLine {
-        if !console.is_live() {
-            return LiveLine {
-                stop: None,
-                thread: None,
-            };
-        }
-        let (stop, stopped) = bounded::<()>(1);
-        let thread = thread::Builder::new()
-            .name("pardl-progress".into())
-            .spawn(move || {
-                let mut meter = SpeedMeter::new(Duration::from_secs(3));
-                loop {
-                    let snap = progress.snapshot();
-                    let speed = meter.sample(Instant::now(), snap.bytes);
-                    console.draw(&status_line(&snap, speed));
-                    match stopped.recv_timeout(Duration::from_millis(100)) {
-                        Err(RecvTimeoutError::Timeout) => continue,
-                        _ => break,
-                    }
-                }
-                console.clear();
-            })
-            .ok();
-        LiveLine {
-            stop: Some(stop),
-            thread,
-        }
-    }
-}
-
-impl Drop for LiveLine {
-    fn drop(&mut self) {
-        // Dropping the sender wakes the thread at once; it erases the line and exits.
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -481,19 +444,5 @@ mod tests {
             speed = meter.sample(t0 + Duration::from_secs(s), bytes);
         }
         assert!((speed - 100.0).abs() < 1.0, "{speed}");
-    }
-
-    #[test]
-    fn status_line_without_known_sizes_has_no_percent_or_eta() {
-        let snap = Snapshot {
-            bytes: 2048,
-            links_seen: 1,
-            active: 1,
-            ..Default::default()
-        };
-        assert_eq!(
-            status_line(&snap, 1024.0),
-            "2.0 KiB  1.0 KiB/s  files 0/1 ok, 1 active"
-        );
     }
 }

@@ -73,6 +73,7 @@ impl StreamJob<'_> {
                     }
                     match backoff.wait_after(&error) {
                         Some(wait) => {
+                            self.context.progress.retried(self.file);
                             log::warn!(
                                 "{error}; without ranges the download restarts from the beginning, in {:.1}s",
                                 wait.as_secs_f64()
@@ -133,6 +134,7 @@ impl StreamJob<'_> {
                 }
             };
             self.part.write_all_at(&buffer[..n], offset)?;
+            self.context.throttle(n as u64);
             if let Some(hasher) = hasher.as_mut() {
                 hasher.update(&buffer[..n]);
             }

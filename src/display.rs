@@ -1,0 +1,317 @@
+//! Where pardl talks to the user: the live display on a terminal, plain lines everywhere else.
+//!
+//! [`Console`] is the one way anything reaches stderr while downloads run: result lines, log
+//! records ([`LogWriter`]), the Ctrl-C notice. On a terminal it owns an [`indicatif::MultiProgress`]
+//! and prints above the live area, so a line never lands in the middle of a redraw; elsewhere (a pipe,
+//! CI, `2> log`) it writes plain lines and never an escape code.
+//!
+//! [`Renderer`] is the one thread that draws. On a terminal it samples the counters of
+//! [`Progress`] about ten times a second, turns them into text ([`crate::layout::frame`], at the
+//! terminal's size of the moment, so a resize is picked up at the next frame) and hands the whole
+//! frame to indicatif as one multi-line message: one coherent redraw per tick, written in one go
+//! (indicatif buffers a redraw and moves the cursor back over the lines it drew, so nothing
+//! flickers). Elsewhere it prints a total line every [`PLAIN_PERIOD`]. The download threads never
+//! touch the display or a lock to report progress: they add to atomics, and the renderer reads them.
+//!
+//! indicatif does the terminal work that is easy to get wrong (cursor movement, clearing what was
+//! drawn when lines wrap after a resize, printing above the live area); the counters, the speed
+//! measurement and the layout stay pardl's own.
+
+use std::collections::HashMap;
+use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use parking_lot::Mutex;
+
+use crate::layout::{frame, total_line, FileView};
+use crate::progress::{Progress, SpeedMeter};
+
+/// Time between two frames of the live display.
+pub const FRAME_PERIOD: Duration = Duration::from_millis(100);
+
+/// Time between two total lines when stderr is not a terminal.
+pub const PLAIN_PERIOD: Duration = Duration::from_secs(10);
+
+/// Speeds are averaged over this long: long enough to be steady, short enough to follow a change.
+pub const SPEED_WINDOW: Duration = Duration::from_secs(3);
+
+/// The terminal size assumed when it cannot be asked.
+const FALLBACK_SIZE: (usize, usize) = (80, 24);
+
+/// Where pardl's messages go: above the live area on a terminal, plain lines otherwise.
+#[derive(Debug)]
+pub struct Console {
+    quiet: bool,
+    /// The live area, when stderr is a terminal and the run is not quiet.
+    live: Option<MultiProgress>,
+}
+
+impl Console {
+    /// A console on stderr: live when stderr is a terminal (and not a dumb one) and `quiet` is off.
+    pub fn stderr(quiet: bool) -> Console {
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        let live = !quiet && !dumb && io::stderr().is_terminal();
+        Console {
+            quiet,
+            live: live
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(20))),
+        }
+    }
+
+    /// A console that never draws a live area (for library users and tests).
+    pub fn plain(quiet: bool) -> Console {
+        Console { quiet, live: None }
+    }
+
+    /// Whether a live area is drawn.
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Whether only errors and the summary are printed.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Prints one line (or several, separated by `\n`) above the live area, if any.
+    pub fn line(&self, text: &str) {
+        if let Some(live) = &self.live {
+            if live.println(text).is_ok() {
+                return;
+            }
+        }
+        // A closed stderr is no reason to fail a download.
+        let _ = writeln!(io::stderr().lock(), "{text}");
+    }
+
+    /// Erases the live area (before exiting without the renderer's help, e.g. on a second Ctrl-C).
+    pub fn clear(&self) {
+        if let Some(live) = &self.live {
+            let _ = live.clear();
+        }
+    }
+}
+
+/// The renderer thread; stops (erasing the live area) when dropped.
+#[derive(Debug)]
+pub struct Renderer {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Renderer {
+    /// Starts showing `progress` on `console`: a live area on a terminal, a total line every
+    /// [`PLAIN_PERIOD`] otherwise, nothing at all when the console is quiet.
+    pub fn start(progress: Arc<Progress>, console: Arc<Console>) -> Renderer {
+        if console.is_quiet() {
+            return Renderer {
+                stop: None,
+                thread: None,
+            };
+        }
+        let (stop, stopped) = bounded::<()>(1);
+        let thread = thread::Builder::new()
+            .name("pardl-display".into())
+            .spawn(move || match &console.live {
+                Some(live) => draw_live(&progress, live, || {
+                    stopped.recv_timeout(FRAME_PERIOD) == Err(RecvTimeoutError::Timeout)
+                }),
+                None => print_plain(&progress, &console, || {
+                    stopped.recv_timeout(PLAIN_PERIOD) == Err(RecvTimeoutError::Timeout)
+                }),
+            });
+        if let Err(error) = &thread {
+            log::warn!("cannot start the progress display: {error}");
+        }
+        Renderer {
+            stop: Some(stop),
+            thread: thread.ok(),
+        }
+    }
+}
+
+impl Drop for Renderer {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the thread at once; it erases the live area and exits.
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The live loop: one frame per tick until `wait` says stop.
+fn draw_live(progress: &Progress, live: &MultiProgress, mut wait: impl FnMut() -> bool) {
+    let area = live.add(ProgressBar::no_length());
+    // `{msg}` alone: the frame is laid out by `layout`, indicatif only draws it.
+    if let Ok(style) = ProgressStyle::with_template("{msg}") {
+        area.set_style(style);
+    }
+    let mut sampler = Sampler::new();
+    loop {
+        let (width, height) = terminal_size();
+        area.set_message(
+            sampler
+                .frame(progress, Instant::now(), width, height)
+                .join("\n"),
+        );
+        if !wait() {
+            break;
+        }
+    }
+    area.finish_and_clear();
+    live.remove(&area);
+    let _ = live.clear();
+}
+
+/// The plain loop: a total line every [`PLAIN_PERIOD`], no escape codes, no carriage returns.
+fn print_plain(progress: &Progress, console: &Console, mut wait: impl FnMut() -> bool) {
+    let mut meter = SpeedMeter::new(PLAIN_PERIOD);
+    meter.sample(Instant::now(), progress.bytes());
+    while wait() {
+        let snap = progress.snapshot();
+        let speed = meter.sample(Instant::now(), snap.bytes);
+        console.line(&total_line(&snap, speed, usize::MAX));
+    }
+}
+
+/// Keeps a speed meter per file between frames.
+struct Sampler {
+    total: SpeedMeter,
+    files: HashMap<u64, SpeedMeter>,
+}
+
+impl Sampler {
+    fn new() -> Sampler {
+        Sampler {
+            total: SpeedMeter::new(SPEED_WINDOW),
+            files: HashMap::new(),
+        }
+    }
+
+    /// Samples the counters at `now` and lays them out for a `width` × `height` terminal.
+    fn frame(
+        &mut self,
+        progress: &Progress,
+        now: Instant,
+        width: usize,
+        height: usize,
+    ) -> Vec<String> {
+        let snap = progress.snapshot();
+        let speed = self.total.sample(now, snap.bytes);
+        let active = progress.active_files();
+        let mut views = Vec::with_capacity(active.len());
+        let mut meters = HashMap::with_capacity(active.len());
+        for file in &active {
+            let mut meter = self
+                .files
+                .remove(&file.id())
+                .unwrap_or_else(|| SpeedMeter::new(SPEED_WINDOW));
+            let done = file.done();
+            views.push(FileView {
+                name: file.name(),
+                done,
+                size: file.size(),
+                speed: meter.sample(now, done),
+                connections: file.live_connections(),
+            });
+            meters.insert(file.id(), meter);
+        }
+        // Meters of files that finished are dropped here.
+        self.files = meters;
+        frame(&snap, speed, &views, width, height)
+    }
+}
+
+/// The terminal's (columns, rows) now; asked every frame, so a resize shows at the next one.
+fn terminal_size() -> (usize, usize) {
+    match console::Term::stderr().size_checked() {
+        Some((rows, columns)) if rows > 0 && columns > 0 => {
+            (usize::from(columns), usize::from(rows))
+        }
+        _ => FALLBACK_SIZE,
+    }
+}
+
+/// An [`io::Write`] for `env_logger` that hands each complete log line to a [`Console`], so log
+/// records appear above the live area instead of inside it.
+#[derive(Debug)]
+pub struct LogWriter {
+    console: Arc<Console>,
+    pending: Mutex<Vec<u8>>,
+}
+
+impl LogWriter {
+    /// A writer printing through `console`.
+    pub fn new(console: Arc<Console>) -> LogWriter {
+        LogWriter {
+            console,
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut pending = self.pending.lock();
+        pending.extend_from_slice(bytes);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            self.console
+                .line(String::from_utf8_lossy(&line[..end]).trim_end_matches('\r'));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut pending = self.pending.lock();
+        if !pending.is_empty() {
+            let line = String::from_utf8_lossy(&pending).into_owned();
+            pending.clear();
+            self.console.line(&line);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampler_follows_files_as_they_come_and_go() {
+        let progress = Progress::new();
+        let a = progress.start_file("a.bin");
+        progress.set_size(&a, 1000);
+        let mut sampler = Sampler::new();
+        let t0 = Instant::now();
+        let lines = sampler.frame(&progress, t0, 100, 20);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("a.bin"), "{lines:?}");
+        progress.record(&a, 500);
+        let lines = sampler.frame(&progress, t0 + Duration::from_secs(1), 100, 20);
+        assert!(
+            lines[0].contains("50%") && lines[0].contains("500 B/s"),
+            "{lines:?}"
+        );
+        progress.end_file(&a);
+        let lines = sampler.frame(&progress, t0 + Duration::from_secs(2), 100, 20);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(sampler.files.is_empty());
+    }
+
+    #[test]
+    fn log_lines_are_passed_on_whole() {
+        let mut writer = LogWriter::new(Arc::new(Console::plain(false)));
+        writer.write_all(b"first part").unwrap();
+        assert_eq!(writer.pending.lock().len(), 10);
+        writer.write_all(b" and the rest\nnext").unwrap();
+        assert_eq!(&*writer.pending.lock(), b"next");
+        writer.flush().unwrap();
+        assert!(writer.pending.lock().is_empty());
+    }
+}
