@@ -6,7 +6,10 @@
 //!
 //! 1. pick the final name (in link order, so reruns choose the same names) and skip it if it exists;
 //! 2. resume from `NAME.part.pardl` if an earlier run left one ([`crate::control`]), else
-//! 3. probe: one `GET` for the first chunk, which says whether ranges work ([`crate::probe`]);
+//! 3. probe: one `GET` for the first chunk, which says whether ranges work ([`crate::probe`]); for a
+//!    link without `out=`, a `Content-Disposition` file name or a redirect may name the file now
+//!    (`server_named`): that name is reserved when the answer arrives, and checked for skip and
+//!    resume then;
 //! 4. ranges work: plan the chunks ([`ChunkPlan`]), size the `.part` file, and build the file's own
 //!    child [`ThreadPool`] of `connections` workers, one task per chunk ([`crate::chunk`]); while it
 //!    works, save the resume state every second;
@@ -23,7 +26,7 @@
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,15 +39,15 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::control::ControlFile;
 use crate::error::Error;
-use crate::http::{redact_url, InFlight};
+use crate::http::{header, host_of, redact_url, InFlight};
 use crate::links::{Link, LinkError};
-use crate::name::{name_from_url, sanitize, NameReservations};
+use crate::name::{name_from_answer, name_from_url, sanitize, NameReservations};
 use crate::part::PartFile;
 use crate::plan::ChunkPlan;
 use crate::pool::ThreadPool;
 use crate::probe::{probe, RangeProbe};
 use crate::progress::{FileProgress, Finish, Progress};
-use crate::report::{Outcome, Status, Summary};
+use crate::report::{Outcome, Status, Summary, Transfer};
 use crate::retry::Backoff;
 use crate::stream::StreamJob;
 
@@ -144,6 +147,7 @@ impl Downloader {
                         path: None,
                         status: Status::Failed(Error::MalformedLink { text, reason }),
                         elapsed: Duration::ZERO,
+                        transfer: Transfer::default(),
                     });
                 }
                 Err(LinkError::Read(error)) => {
@@ -173,6 +177,7 @@ impl Downloader {
                 path: None,
                 status: Status::Failed(error),
                 elapsed: Duration::ZERO,
+                transfer: Transfer::default(),
             };
         }
         let name = self.reserve_name(&link);
@@ -198,8 +203,9 @@ impl Downloader {
     fn download_named(&self, link: Link, name: &str) -> Outcome {
         let started = Instant::now();
         let path = self.context.config.dir.join(name);
+        let file = self.context.progress.new_file(name);
         // A panic here is a bug; it must still end as a failed link, not as a missing outcome.
-        let result = catch_unwind(AssertUnwindSafe(|| self.fetch_file(&link, name, &path)))
+        let result = catch_unwind(AssertUnwindSafe(|| self.fetch_file(&link, &file, &path)))
             .unwrap_or_else(|_| {
                 Err(Error::Panicked {
                     url: link.url.clone(),
@@ -217,13 +223,20 @@ impl Downloader {
         Outcome {
             url: link.url,
             origin: link.origin,
-            path: Some(path),
+            // The server's answer may have renamed the file (see `server_named`).
+            path: Some(path.with_file_name(file.name())),
             status,
             elapsed: started.elapsed(),
+            transfer: Transfer::of(&file),
         }
     }
 
-    fn fetch_file(&self, link: &Link, name: &str, final_path: &Path) -> Result<Status, Error> {
+    fn fetch_file(
+        &self,
+        link: &Link,
+        file: &Arc<FileProgress>,
+        final_path: &Path,
+    ) -> Result<Status, Error> {
         if self.context.is_cancelled() {
             return Err(Error::Interrupted {
                 url: link.url.clone(),
@@ -238,7 +251,9 @@ impl Downloader {
             return Ok(Status::Skipped);
         }
         let progress = &self.context.progress;
-        let file = progress.start_file(name);
+        progress.activate(file);
+        self.context
+            .trust_host(&host_of(&link.url).unwrap_or_default());
         let mut result = self.fetch_version(link, final_path, &file);
         if let Err(Error::FileChanged { reason, .. }) = &result {
             // Never mix bytes of two versions: everything written so far is thrown away, once.
@@ -262,12 +277,27 @@ impl Downloader {
     ) -> Result<Status, Error> {
         let context = &self.context;
         let config = &context.config;
-        let control_path = ControlFile::path_for(final_path);
         if let Some(job) = self.resume(link, final_path, file)? {
             return self.run_ranged(link, job, None);
         }
         let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        match probe(context, &link.url, config.min_chunk, backoff, file)? {
+        let answer = probe(context, &link.url, config.min_chunk, backoff, file)?;
+        file.set_final_url(answer.final_url());
+        let named = self.server_named(link, final_path, &answer, file);
+        let final_path = named.as_deref().unwrap_or(final_path);
+        if named.is_some() {
+            // The skip and resume checks so far were for the URL's name; now they are made for the
+            // server's (dropping its answer when they apply).
+            if !config.overwrite && exists(final_path) {
+                log::info!("{} exists, skipping", final_path.display());
+                return Ok(Status::Skipped);
+            }
+            if let Some(job) = self.resume(link, final_path, file)? {
+                return self.run_ranged(link, job, None);
+            }
+        }
+        let control_path = ControlFile::path_for(final_path);
+        match answer {
             RangeProbe::Ranged {
                 total,
                 first_end,
@@ -304,6 +334,29 @@ impl Downloader {
                 self.run_stream(link, part, &final_url, Some(first), file)
             }
         }
+    }
+
+    /// The path named by the server's answer, for a link without `out=` whose answer gives another
+    /// name than its URL did (`Content-Disposition`, else the URL after redirects). Such a name can
+    /// only be chosen, and reserved, when the answer arrives, so unlike names from `out=` or the URL
+    /// it is not decided in link order, and the skip check for it comes after the probe.
+    fn server_named(
+        &self,
+        link: &Link,
+        final_path: &Path,
+        answer: &RangeProbe,
+        file: &FileProgress,
+    ) -> Option<PathBuf> {
+        if link.out.is_some() {
+            return None;
+        }
+        let disposition = header(answer.response(), "content-disposition");
+        let wanted = name_from_answer(&link.url, answer.final_url(), disposition)?;
+        let name = self
+            .names
+            .reserve_instead(final_path.file_name()?.to_str()?, &wanted);
+        file.set_name(&name);
+        Some(final_path.with_file_name(name))
     }
 
     /// The ranged download an earlier run left, if its control file and `.part` file fit this link.
@@ -440,6 +493,7 @@ impl Downloader {
             None => {
                 if let Some(expected) = &link.sha256 {
                     let actual = sha256_file(job.part.part_path())?;
+                    job.file.set_sha256(&actual);
                     if let Err(error) = verify(&link.url, expected, actual) {
                         job.remove_control();
                         job.part.discard();
@@ -498,6 +552,7 @@ impl Downloader {
             }
         };
         if let (Some(expected), Some(actual)) = (&link.sha256, streamed.sha256) {
+            file.set_sha256(&actual);
             if let Err(error) = verify(&link.url, expected, actual) {
                 part.discard();
                 return Err(error);

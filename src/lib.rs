@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`links`] | read the links file as a stream of [`Link`]s, with line numbers for errors |
 //! | [`name`] | turn a link into a safe, unique file name inside the output directory |
+//! | [`disposition`] | the file name a server suggests in `Content-Disposition` |
 //! | [`pool`] | the hand-written `ThreadPool` (bounded queue, `wait_completion`, panics caught) |
 //! | [`download`] | the outer pool over links, and the steps of one file's download |
 //! | [`probe`] | the first request: learn size and `Range` support while fetching the first chunk |
@@ -46,6 +47,7 @@ pub mod config;
 pub mod context;
 pub mod control;
 pub mod display;
+pub mod disposition;
 pub mod download;
 pub mod error;
 pub mod hosts;

@@ -1,16 +1,20 @@
 //! The `pardl` command: parses the command line into a [`Config`] and a stream of links, runs the
-//! [`Downloader`], and turns its [`Summary`](pardl::Summary) into output and an exit status.
+//! [`Downloader`] with the live display, and turns its [`Summary`](pardl::Summary) into output, a
+//! report and an exit status. `pardl completions SHELL` and `pardl man` print a completion script
+//! and the man page, generated from the same clap definitions as the parser.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{ArgAction, CommandFactory, Parser};
-use pardl::config::parse_size;
-use pardl::display::{Console, Renderer};
+use clap::{ArgAction, CommandFactory, Parser, Subcommand};
+use pardl::config::{parse_size, Credentials, Header};
+use pardl::display::{Console, LogWriter, Renderer};
+use pardl::http::redact_url;
+use pardl::report::ReportFile;
 use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
 
 /// Download files in parallel, each over several connections.
@@ -22,14 +26,29 @@ use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
 /// Links file: one URL per line; blank lines and lines starting with '#' are ignored; options may follow
 /// the URL, separated by spaces: out=NAME sets the file name.
 ///
+/// A file is named by out= (or -o), else by the server's Content-Disposition, else by the URL
+/// after redirects. On a terminal, a live display shows each file's progress and the total; elsewhere
+/// one line per finished file and a total line every 10 seconds.
+///
+/// Proxies: HTTPS_PROXY, HTTP_PROXY and ALL_PROXY are used (hosts in NO_PROXY go direct) unless
+/// --proxy is given. Credentials may be written in a URL (https://user:pass@host/path) or given with
+/// --user/--password; passwords are masked in every message, the display and the report.
+///
 /// Exit status: 0 all links downloaded or skipped; 1 some link failed; 2 usage error or unreadable
-/// links file.
+/// links file; 130 interrupted (Ctrl-C; run the same command again to resume).
 #[derive(Debug, Parser)]
 #[command(name = "pardl", version, max_term_width = 100)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// URLs to download (before those of the links file).
     #[arg(value_name = "URL")]
     urls: Vec<String>,
+
+    /// Save the single URL given on the command line as NAME (inside --dir).
+    #[arg(short = 'o', long = "output", value_name = "NAME")]
+    output: Option<String>,
 
     /// Read links from FILE ('-' for standard input). Without URLs and without -i, ./links.txt is read if
     /// it exists.
@@ -85,8 +104,9 @@ struct Cli {
     #[arg(long = "lowest-speed", value_name = "RATE", default_value = "0", value_parser = parse_size)]
     lowest_speed: u64,
 
-    /// Connections to one host at once, over all files (lowered automatically if the host refuses
-    /// connections).
+    /// Connections to one host at once, over all files and their chunks. pardl lowers it by itself
+    /// for a host that turns connections away (429, 503, or 416 for a valid range) and raises it again
+    /// after clean answers.
     #[arg(long = "max-per-host", value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     max_per_host: u16,
@@ -95,6 +115,38 @@ struct Cli {
     #[arg(long = "checksum", value_name = "sha256=HEX", value_parser = parse_checksum)]
     checksum: Option<String>,
 
+    /// Limit the download speed of all connections together, e.g. 500K, 2M (bytes per second).
+    #[arg(long = "limit-rate", value_name = "RATE", default_value = "0", value_parser = parse_size,
+          hide_default_value = true)]
+    limit_rate: u64,
+
+    /// Send this header with every request, e.g. -H 'Cookie: a=b' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = Header::parse)]
+    headers: Vec<Header>,
+
+    /// Send this User-Agent.
+    #[arg(short = 'U', long = "user-agent", value_name = "AGENT")]
+    user_agent: Option<String>,
+
+    /// User name for HTTP Basic authentication on the links' hosts (never sent to a host a redirect
+    /// leads to).
+    #[arg(long = "user", value_name = "USER")]
+    user: Option<String>,
+
+    /// Password for --user.
+    #[arg(long = "password", value_name = "PASSWORD", requires = "user")]
+    password: Option<String>,
+
+    /// Use this proxy for every request (http://[user:pass@]host:port, socks5://host:port), ignoring
+    /// the proxy environment variables.
+    #[arg(long = "proxy", value_name = "URL")]
+    proxy: Option<String>,
+
+    /// Append one JSON line per link to FILE as each link finishes (url, final_url, path, size, status,
+    /// error_kind, error, sha256, seconds, connections, retries).
+    #[arg(long = "report", value_name = "FILE")]
+    report: Option<PathBuf>,
+
     /// Print only errors and the final summary.
     #[arg(short = 'q', long, conflicts_with = "verbose")]
     quiet: bool,
@@ -102,6 +154,19 @@ struct Cli {
     /// More log output on stderr: -v for info, -vv for every request (RUST_LOG also works).
     #[arg(short = 'v', long, action = ArgAction::Count)]
     verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a shell completion script to standard output, e.g. `pardl completions bash >
+    /// ~/.local/share/bash-completion/completions/pardl`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output, e.g. `pardl man | man -l -`.
+    #[command(hide = true)]
+    Man,
 }
 
 fn parse_min_chunk(text: &str) -> Result<u64, String> {
@@ -135,18 +200,38 @@ fn main() {
 
 fn run() -> i32 {
     let cli = Cli::parse();
-    init_logging(cli.quiet, cli.verbose);
+    if let Some(command) = &cli.command {
+        return generate(command);
+    }
+    let console = Arc::new(Console::stderr(cli.quiet));
+    init_logging(cli.quiet, cli.verbose, Arc::clone(&console));
 
+    let usage_error = |message: String| {
+        let mut command = Cli::command();
+        command
+            .error(clap::error::ErrorKind::Io, message)
+            .print()
+            .ok();
+        2
+    };
+    if let Some(proxy) = &cli.proxy {
+        // Checked here rather than by clap, whose message would repeat the value, password included.
+        if let Err(error) = ureq::Proxy::new(proxy) {
+            return usage_error(format!("invalid --proxy {}: {error}", redact_url(proxy)));
+        }
+    }
     let links = match link_source(&cli) {
         Ok(links) => links,
-        Err(message) => {
-            let mut command = Cli::command();
-            command
-                .error(clap::error::ErrorKind::Io, message)
-                .print()
-                .ok();
-            return 2;
-        }
+        Err(message) => return usage_error(message),
+    };
+    let report = match &cli.report {
+        Some(path) => match ReportFile::open(path) {
+            Ok(report) => Some(report),
+            Err(error) => {
+                return usage_error(format!("cannot open report {}: {error}", path.display()))
+            }
+        },
+        None => None,
     };
     let config = Config {
         dir: cli.dir.clone(),
@@ -161,21 +246,36 @@ fn run() -> i32 {
         stall_timeout: Duration::from_secs_f64(cli.stall_timeout),
         lowest_speed: cli.lowest_speed,
         max_per_host: usize::from(cli.max_per_host),
+        limit_rate: cli.limit_rate,
+        headers: cli.headers.clone(),
+        credentials: cli.user.as_ref().map(|user| Credentials {
+            user: user.clone(),
+            password: cli.password.clone().unwrap_or_default(),
+        }),
+        proxy: cli.proxy.clone(),
+        user_agent: cli
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| Config::default().user_agent),
         ..Config::default()
     };
     let downloader = Downloader::new(config);
-    let console = Arc::new(Console::stderr(cli.quiet));
     install_interrupt_handler(downloader.cancel_flag(), Arc::clone(&console));
-    let live = Renderer::start(downloader.progress(), Arc::clone(&console));
+    let display = Renderer::start(downloader.progress(), Arc::clone(&console));
     let summary = {
         let console = Arc::clone(&console);
         downloader.run(links, move |outcome| {
+            // The report first: it is what a script waits for.
+            if let Some(report) = &report {
+                report.write(outcome);
+            }
             if !console.is_quiet() {
                 console.line(&outcome.line());
             }
         })
     };
-    drop(live);
+    // Stopping the display erases the live area, so the summary comes out below the result lines.
+    drop(display);
     console.line(summary.text().trim_end());
     summary.exit_code()
 }
@@ -196,11 +296,43 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>, console: Arc<Console>) {
     }
 }
 
+/// `pardl completions SHELL` and `pardl man`: generated from the parser's own definitions, so they
+/// never disagree with it.
+fn generate(command: &Command) -> i32 {
+    let mut definition = Cli::command();
+    let mut out = io::stdout().lock();
+    let written = match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut definition, "pardl", &mut out);
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(definition).render(&mut out),
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(error) => {
+            eprintln!("pardl: cannot write to standard output: {error}");
+            1
+        }
+    }
+}
+
 /// The links to download: command-line URLs first, then the links file (`-i`, or `./links.txt` when
 /// neither is given). Streams; nothing is read ahead.
 fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkError>>>, String> {
     if cli.checksum.is_some() && (cli.urls.len() != 1 || cli.input_file.is_some()) {
         return Err("--checksum applies to a single URL given on the command line; in a links file write sha256=HEX after the URL".into());
+    }
+    if let Some(output) = &cli.output {
+        if cli.urls.len() != 1 || cli.input_file.is_some() {
+            return Err("-o applies to a single URL given on the command line; in a links file write out=NAME after the URL".into());
+        }
+        if output.contains(['/', '\\']) {
+            return Err(format!(
+                "-o takes a file name, not a path ('{output}'): use -d DIR -o NAME"
+            ));
+        }
     }
     let arguments: Vec<Result<Link, LinkError>> = cli
         .urls
@@ -209,6 +341,7 @@ fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkErr
         .map(|(i, url)| {
             Link::parse(url, Origin::Argument(i + 1)).map(|link| Link {
                 sha256: link.sha256.or_else(|| cli.checksum.clone()),
+                out: link.out.or_else(|| cli.output.clone()),
                 ..link
             })
         })
@@ -240,7 +373,8 @@ fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkErr
 }
 
 /// Warnings by default, errors only with -q; -v/-vv raise the level; RUST_LOG refines it per module.
-fn init_logging(quiet: bool, verbose: u8) {
+/// Records go through the console, so they appear above the live display instead of inside it.
+fn init_logging(quiet: bool, verbose: u8, console: Arc<Console>) {
     let level = match (quiet, verbose) {
         (true, _) => log::LevelFilter::Error,
         (false, 0) => log::LevelFilter::Warn,
@@ -249,7 +383,10 @@ fn init_logging(quiet: bool, verbose: u8) {
         (false, _) => log::LevelFilter::Trace,
     };
     let mut builder = env_logger::Builder::new();
-    builder.filter_level(level).format_timestamp_millis();
+    builder
+        .filter_level(level)
+        .format_timestamp_millis()
+        .target(env_logger::Target::Pipe(Box::new(LogWriter::new(console))));
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }

@@ -113,6 +113,30 @@ pub fn name_from_url(url: &str) -> String {
     sanitize(&percent_decode(segment))
 }
 
+/// The name the server's answer gives a link that has no `out=`, when it differs from the one its
+/// URL gave: the `Content-Disposition` file name if there is one, else the last segment of the URL
+/// after redirects. Sanitised like every other name.
+///
+/// ```
+/// use pardl::name::name_from_answer;
+///
+/// let cd = Some(r#"attachment; filename="../report.pdf""#);
+/// assert_eq!(name_from_answer("http://h/get?id=1", "http://h/get?id=1", cd).as_deref(), Some("report.pdf"));
+/// assert_eq!(name_from_answer("http://h/latest", "http://h/v2/app-2.0.tar.gz", None).as_deref(), Some("app-2.0.tar.gz"));
+/// assert_eq!(name_from_answer("http://h/a.iso", "http://mirror/a.iso", None), None); // same name
+/// ```
+pub fn name_from_answer(
+    link_url: &str,
+    final_url: &str,
+    content_disposition: Option<&str>,
+) -> Option<String> {
+    let wanted = match content_disposition.and_then(crate::disposition::filename) {
+        Some(suggested) => sanitize(&suggested),
+        None => name_from_url(final_url),
+    };
+    (wanted != name_from_url(link_url)).then_some(wanted)
+}
+
 /// Decodes `%XX` escapes. A `%` not followed by two hex digits is kept as
 /// is, `+` is left alone (it means space only in form data, not in paths),
 /// and bytes that do not form UTF-8 become U+FFFD.
@@ -221,6 +245,9 @@ pub struct NameReservations {
 struct Reserved {
     /// Case-folded names already handed out.
     taken: HashSet<String>,
+    /// Names chosen from a server's answer, by the case-folded name reserved for the same link
+    /// first: released together with it.
+    instead: HashMap<String, String>,
     /// For each case-folded wanted name, the next number to try. Without it,
     /// the thousandth `download` would first try 999 taken numbers, making a
     /// links file full of `download?id=N` quadratic.
@@ -258,8 +285,36 @@ impl NameReservations {
         }
     }
 
+    /// Reserves `wanted` (numbered if taken, as [`reserve`](NameReservations::reserve) does) for the
+    /// download that holds `reserved`, when the server's answer named the file after all. The new
+    /// name is released together with `reserved`. Asking again for the same `reserved` returns the
+    /// name given the first time (a download that starts over keeps its name).
+    ///
+    /// ```
+    /// use pardl::name::NameReservations;
+    ///
+    /// let names = NameReservations::new();
+    /// let first = names.reserve("download");
+    /// assert_eq!(names.reserve_instead(&first, "report.pdf"), "report.pdf");
+    /// assert_eq!(names.reserve_instead(&first, "other.pdf"), "report.pdf");
+    /// names.release(&first);
+    /// assert_eq!(names.reserve("report.pdf"), "report.pdf");
+    /// ```
+    pub fn reserve_instead(&self, reserved: &str, wanted: &str) -> String {
+        if let Some(name) = self.state.lock().instead.get(&fold_case(reserved)) {
+            return name.clone();
+        }
+        let name = self.reserve(wanted);
+        self.state
+            .lock()
+            .instead
+            .insert(fold_case(reserved), name.clone());
+        name
+    }
+
     /// Gives a reserved name back, so a later reservation of it gets it again (a rerun of the same
-    /// links on the same downloader must map to the same files).
+    /// links on the same downloader must map to the same files), with any name reserved instead of
+    /// it.
     ///
     /// ```
     /// use pardl::name::NameReservations;
@@ -270,7 +325,11 @@ impl NameReservations {
     /// assert_eq!(names.reserve("file.iso"), "file.iso");
     /// ```
     pub fn release(&self, name: &str) {
-        self.state.lock().taken.remove(&fold_case(name));
+        let mut state = self.state.lock();
+        state.taken.remove(&fold_case(name));
+        if let Some(instead) = state.instead.remove(&fold_case(name)) {
+            state.taken.remove(&fold_case(&instead));
+        }
     }
 }
 

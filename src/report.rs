@@ -2,16 +2,23 @@
 //!
 //! Every link ends as one [`Outcome`] (downloaded, skipped or failed, with the reason), handed to the
 //! caller as soon as it is known; a [`Summary`] adds them up for the final lines and the exit status.
+//! [`ReportFile`] writes each outcome as one JSON line (`--report FILE.jsonl`) the moment it is
+//! known, so a crash loses nothing and a script can act on a run while it goes on.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::Serialize;
 
 use crate::config::human_bytes;
 use crate::error::Error;
 use crate::http::redact_url;
 use crate::links::Origin;
-use crate::progress::human_duration;
+use crate::progress::{human_duration, FileProgress};
 
 /// How one link ended.
 #[derive(Debug)]
@@ -45,6 +52,38 @@ pub struct Outcome {
     pub status: Status,
     /// Time spent on the link.
     pub elapsed: Duration,
+    /// What the transfer did: final URL, size, checksum, connections, retries.
+    pub transfer: Transfer,
+}
+
+/// What one link's transfer did, for the report. Empty (`Default`) for a link that never reached
+/// the network (malformed, skipped before any request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transfer {
+    /// The URL the file came from after redirects (may hold credentials: print it through
+    /// [`redact_url`]).
+    pub final_url: Option<String>,
+    /// The file's size, when the server told it.
+    pub size: Option<u64>,
+    /// The SHA-256 of the file (hex), when it was computed (the link asked for a check).
+    pub sha256: Option<String>,
+    /// The most connections that transferred the file at once.
+    pub connections: usize,
+    /// Requests for the file that failed and were tried again.
+    pub retries: u64,
+}
+
+impl Transfer {
+    /// Collects what `file`'s progress record learnt.
+    pub fn of(file: &FileProgress) -> Transfer {
+        Transfer {
+            final_url: file.final_url(),
+            size: file.size(),
+            sha256: file.sha256(),
+            connections: file.peak_connections(),
+            retries: file.retries(),
+        }
+    }
 }
 
 impl Outcome {
@@ -66,6 +105,7 @@ impl Outcome {
     ///     path: Some("downloads/a.iso".into()),
     ///     status: Status::Skipped,
     ///     elapsed: Duration::ZERO,
+    ///     transfer: Default::default(),
     /// };
     /// assert_eq!(outcome.line(), "skip  downloads/a.iso (already exists)");
     /// ```
@@ -99,7 +139,7 @@ fn failure_text(url: &str, error: &Error) -> String {
     }
 }
 
-/// ` in 4.2s, 3.1 MiB/s`, or nothing for instant transfers.
+/// ` in 4.2s, 3.1 MiB/s` (wall time and mean speed), or nothing for instant transfers.
 fn rate(bytes: u64, elapsed: Duration) -> String {
     let seconds = elapsed.as_secs_f64();
     if seconds < 0.001 {
@@ -135,15 +175,31 @@ pub struct Summary {
     pub elapsed: Duration,
     /// One line per failed link: where it came from and why it failed.
     pub failures: Vec<String>,
+    /// The failed links, for the table of the closing lines.
+    pub failed_links: Vec<Failure>,
+    /// Requests tried again, over all links.
+    pub retries: u64,
     /// Reading the links stopped early because of this error (the links before it still ran).
     pub input_error: Option<String>,
     /// The run could not start at all (e.g. the output directory cannot be created).
     pub fatal: Option<Error>,
 }
 
+/// One failed link, as the summary's table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Where the link came from (`line 3`, `argument 1`).
+    pub origin: String,
+    /// The kind of error ([`Error::kind`]).
+    pub kind: &'static str,
+    /// Why it failed (credentials masked).
+    pub message: String,
+}
+
 impl Summary {
     /// Adds one outcome.
     pub fn add(&mut self, outcome: &Outcome) {
+        self.retries += outcome.transfer.retries;
         match &outcome.status {
             Status::Downloaded { bytes, .. } => {
                 self.ok += 1;
@@ -153,11 +209,13 @@ impl Summary {
             Status::Interrupted => self.interrupted += 1,
             Status::Failed(error) => {
                 self.failed += 1;
-                self.failures.push(format!(
-                    "{}: {}",
-                    outcome.origin,
-                    failure_text(&outcome.url, error)
-                ));
+                let message = failure_text(&outcome.url, error);
+                self.failures.push(format!("{}: {message}", outcome.origin));
+                self.failed_links.push(Failure {
+                    origin: outcome.origin.to_string(),
+                    kind: error.kind(),
+                    message,
+                });
             }
         }
     }
@@ -176,19 +234,48 @@ impl Summary {
         }
     }
 
-    /// The closing lines: failed links with their reasons, then the totals.
+    /// The closing lines: a table of the failed links (where, what kind of error, why), then the
+    /// totals: links ok, skipped and failed, bytes, wall time, mean speed, retries.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let summary = pardl::report::Summary { ok: 2, skipped: 1, bytes: 3 << 20, elapsed: Duration::from_secs(2), ..Default::default() };
-    /// assert_eq!(summary.text(), "2 ok, 1 skipped, 0 failed; 3.0 MiB in 2.0s, 1.5 MiB/s\n");
+    /// use pardl::report::{Failure, Summary};
+    ///
+    /// let summary = Summary { ok: 2, skipped: 1, bytes: 3 << 20, elapsed: Duration::from_secs(2), ..Default::default() };
+    /// assert_eq!(summary.text(), "2 ok, 1 skipped, 0 failed; 3.0 MiB in 2.0s, 1.5 MiB/s; 0 retries\n");
+    ///
+    /// let failed = Summary {
+    ///     failed: 2,
+    ///     retries: 4,
+    ///     failed_links: vec![
+    ///         Failure { origin: "line 2".into(), kind: "http-status", message: "http://h/a: HTTP 404 Not Found".into() },
+    ///         Failure { origin: "line 10".into(), kind: "network", message: "http://h/b: connection refused".into() },
+    ///     ],
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(failed.text(), "\
+    /// Failed links:
+    ///   line 2   http-status  http://h/a: HTTP 404 Not Found
+    ///   line 10  network      http://h/b: connection refused
+    /// 0 ok, 0 skipped, 2 failed; 0 B; 4 retries
+    /// ");
     /// ```
     pub fn text(&self) -> String {
         let mut text = String::new();
-        if !self.failures.is_empty() {
+        if !self.failed_links.is_empty() {
             let _ = writeln!(text, "Failed links:");
-            for failure in &self.failures {
-                let _ = writeln!(text, "  {failure}");
+            let origin_width = self.failed_links.iter().map(|f| f.origin.len()).max();
+            let kind_width = self.failed_links.iter().map(|f| f.kind.len()).max();
+            for failure in &self.failed_links {
+                let _ = writeln!(
+                    text,
+                    "  {:origin$}  {:kind$}  {}",
+                    failure.origin,
+                    failure.kind,
+                    failure.message,
+                    origin = origin_width.unwrap_or(0),
+                    kind = kind_width.unwrap_or(0),
+                );
             }
         }
         if let Some(error) = &self.fatal {
@@ -217,6 +304,145 @@ impl Summary {
             human_bytes(self.bytes),
             rate(self.bytes, self.elapsed)
         );
+        // The totals line ends with the retries.
+        text.pop();
+        let _ = writeln!(
+            text,
+            "; {} {}",
+            self.retries,
+            if self.retries == 1 {
+                "retry"
+            } else {
+                "retries"
+            }
+        );
         text
+    }
+}
+
+/// The status words of the report.
+fn status_word(status: &Status) -> &'static str {
+    match status {
+        Status::Downloaded { .. } => "ok",
+        Status::Skipped => "skipped",
+        Status::Failed(_) => "failed",
+        Status::Interrupted => "interrupted",
+    }
+}
+
+/// One line of the `--report` file: everything a script needs to act on one link. Every key is
+/// always there (`null` when it does not apply), so the lines of one file share one schema.
+///
+/// ```
+/// use std::time::Duration;
+/// use pardl::links::Origin;
+/// use pardl::report::{Outcome, ReportLine, Status};
+///
+/// let outcome = Outcome {
+///     url: "https://ann:s3cret@example.com/a.iso".into(),
+///     origin: Origin::Line(3),
+///     path: Some("downloads/a.iso".into()),
+///     status: Status::Downloaded { bytes: 10, ranged: true },
+///     elapsed: Duration::from_millis(1500),
+///     transfer: Default::default(),
+/// };
+/// let json = serde_json::to_string(&ReportLine::from(&outcome)).unwrap();
+/// assert!(json.starts_with(r#"{"url":"https://ann:***@example.com/a.iso","final_url":null,"path":"downloads/a.iso","#), "{json}");
+/// assert!(!json.contains("s3cret"));
+/// ```
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReportLine {
+    /// The link as given, password masked.
+    pub url: String,
+    /// The URL after redirects, password masked.
+    pub final_url: Option<String>,
+    /// The file's path, when a name was chosen.
+    pub path: Option<String>,
+    /// Where the link came from: `line 3`, `argument 1`.
+    pub origin: String,
+    /// `ok`, `skipped`, `failed` or `interrupted`.
+    pub status: &'static str,
+    /// The file's size in bytes, when known.
+    pub size: Option<u64>,
+    /// The kind of failure ([`Error::kind`]), for a failed link.
+    pub error_kind: Option<&'static str>,
+    /// The failure's message (password masked), for a failed link.
+    pub error: Option<String>,
+    /// The SHA-256 of the file (hex), when it was computed.
+    pub sha256: Option<String>,
+    /// Seconds spent on the link.
+    pub seconds: f64,
+    /// The most connections that transferred the file at once.
+    pub connections: usize,
+    /// Requests that failed and were tried again.
+    pub retries: u64,
+}
+
+impl From<&Outcome> for ReportLine {
+    fn from(outcome: &Outcome) -> ReportLine {
+        let (error_kind, error) = match &outcome.status {
+            Status::Failed(error) => (Some(error.kind()), Some(failure_text(&outcome.url, error))),
+            _ => (None, None),
+        };
+        let size = match outcome.status {
+            Status::Downloaded { bytes, .. } => Some(bytes),
+            _ => outcome.transfer.size,
+        };
+        ReportLine {
+            url: redact_url(&outcome.url),
+            final_url: outcome.transfer.final_url.as_deref().map(redact_url),
+            path: outcome
+                .path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            origin: outcome.origin.to_string(),
+            status: status_word(&outcome.status),
+            size,
+            error_kind,
+            error,
+            sha256: outcome.transfer.sha256.clone(),
+            // Milliseconds are precision enough, and keep the lines short.
+            seconds: (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            connections: outcome.transfer.connections,
+            retries: outcome.transfer.retries,
+        }
+    }
+}
+
+/// The `--report` file: one JSON line per link, appended and flushed as each link ends.
+///
+/// Each line is written with one `write` call on a file opened for appending, under a lock, so lines
+/// never interleave and a crash (or Ctrl-C) loses at most the line being written. JSON is written by
+/// `serde_json`, which escapes whatever a URL, a path or a server's message may contain.
+#[derive(Debug)]
+pub struct ReportFile {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl ReportFile {
+    /// Opens (creating it if needed) `path` for appending.
+    pub fn open(path: &Path) -> io::Result<ReportFile> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends the line for `outcome`. A failure to write is logged, not fatal: the downloads matter
+    /// more than their report.
+    pub fn write(&self, outcome: &Outcome) {
+        let result = serde_json::to_string(&ReportLine::from(outcome))
+            .map_err(io::Error::other)
+            .and_then(|mut line| {
+                line.push('\n');
+                let mut file = self.file.lock();
+                file.write_all(line.as_bytes())?;
+                file.flush()
+            });
+        if let Err(error) = result {
+            log::error!("cannot write the report {}: {error}", self.path.display());
+        }
     }
 }
