@@ -1,0 +1,653 @@
+//! What a user of the `pardl` command sees and relies on: plain output off a terminal, the
+//! `--report` file, names from `Content-Disposition` and redirects, `-o`, `-H`/`-U`, credentials kept
+//! out of every message, `--limit-rate`, retries in the summary, completions and the man page.
+//!
+//! Every test talks only to a `pardl_testserver::TestServer` on 127.0.0.1, and runs the binary with
+//! the proxy variables removed (a proxy would intercept 127.0.0.1).
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer};
+use serde_json::Value;
+
+const PARDL: &str = env!("CARGO_BIN_EXE_pardl");
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * 1024;
+
+/// Variables that would change what the binary does: proxies, logging.
+const SCRUBBED_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "RUST_LOG",
+];
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit status\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs the binary in `cwd` with `args`, stdin empty, stderr and stdout piped (so not a terminal),
+/// killing it after two minutes.
+fn pardl(cwd: &Path, args: &[&str]) -> Run {
+    let mut command = Command::new(PARDL);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in SCRUBBED_ENV {
+        command.env_remove(var);
+    }
+    let mut child = command.spawn().expect("start pardl");
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let stdout = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for pardl") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pardl did not finish in two minutes");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code(),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Serves `len` pattern bytes (seed `seed`) at `path` with `behaviour`; returns the bytes.
+fn serve(server: &TestServer, path: &str, len: u64, seed: u64, behaviour: Behaviour) -> Vec<u8> {
+    server.add(path, Body::Pattern { len, seed }, behaviour);
+    pattern_bytes(seed, 0, len as usize)
+}
+
+/// Reads the `--report` file: one parsed JSON object per line.
+fn report_lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .expect("report written")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The report line of the link whose URL ends with `suffix`.
+fn line_for<'a>(lines: &'a [Value], suffix: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["url"].as_str().is_some_and(|u| u.ends_with(suffix)))
+        .unwrap_or_else(|| panic!("no report line for {suffix}: {lines:#?}"))
+}
+
+#[test]
+fn output_without_a_terminal_has_no_escape_codes_and_a_line_per_file() {
+    let server = TestServer::start();
+    serve(
+        &server,
+        "/slow.bin",
+        300 * KIB,
+        1,
+        Behaviour::new().rate_limit(300 * KIB),
+    );
+    serve(&server, "/fast.bin", 10 * KIB, 2, Behaviour::new());
+    let tmp = tempfile::tempdir().unwrap();
+    let run = pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-v",
+            "-x",
+            "2",
+            "-k",
+            "64K",
+            &server.url("/slow.bin"),
+            &server.url("/fast.bin"),
+            &server.url("/missing.bin"),
+        ],
+    );
+    run.assert_code(1);
+    assert!(
+        !run.stderr.contains('\x1b'),
+        "escape codes: {:?}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains('\r'),
+        "carriage returns: {:?}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{:?}", run.stdout);
+    let finished: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("FAIL "))
+        .collect();
+    assert_eq!(finished.len(), 3, "{}", run.stderr);
+    // The closing table names the failed link and its kind.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("argument 3") && l.contains("http-status") && l.contains("404")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2 ok, 0 skipped, 1 failed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn limit_rate_holds_the_rate_over_all_connections() {
+    let server = TestServer::start();
+    let bytes = serve(&server, "/limited.bin", 3 * MIB, 3, Behaviour::new());
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-x",
+            "4",
+            "-k",
+            "256K",
+            "--limit-rate",
+            "1M",
+            &server.url("/limited.bin"),
+        ],
+    )
+    .assert_code(0);
+    let elapsed = started.elapsed();
+    // 3 MiB at 1 MiB/s is 3 s; the bucket lends 0.1 s of burst. No upper bound: a slow machine may
+    // take longer, and that is no failure of the limit.
+    assert!(
+        elapsed >= Duration::from_millis(2700),
+        "3 MiB at --limit-rate 1M took only {elapsed:?}"
+    );
+    assert_eq!(fs::read(tmp.path().join("out/limited.bin")).unwrap(), bytes);
+    assert!(
+        server.stats().path("/limited.bin").in_flight_peak >= 2,
+        "the limit is shared by several connections, not reached by using one"
+    );
+}
+
+#[test]
+fn content_disposition_names_the_file_in_both_forms() {
+    let server = TestServer::start();
+    let plain = serve(
+        &server,
+        "/get",
+        20 * KIB,
+        4,
+        Behaviour::new().content_disposition("attachment; filename=\"report.pdf\""),
+    );
+    let extended = serve(
+        &server,
+        "/ext",
+        20 * KIB,
+        5,
+        Behaviour::new().content_disposition(
+            "attachment; filename=\"fallback.txt\"; filename*=UTF-8''na%C3%AFve%20notes.txt",
+        ),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.jsonl");
+    let report_arg = report.to_string_lossy().into_owned();
+    let args = [
+        "-d",
+        "out",
+        "--report",
+        &report_arg,
+        &server.url("/get?id=1"),
+        &server.url("/ext"),
+    ];
+    pardl(tmp.path(), &args).assert_code(0);
+    let out = tmp.path().join("out");
+    assert_eq!(fs::read(out.join("report.pdf")).unwrap(), plain);
+    assert_eq!(fs::read(out.join("naïve notes.txt")).unwrap(), extended);
+    assert!(!out.join("get").exists() && !out.join("ext").exists());
+
+    // A rerun skips them: the name is decided after the probe, and so is the skip.
+    let run = pardl(tmp.path(), &args);
+    run.assert_code(0);
+    assert!(run.stderr.contains("0 ok, 2 skipped"), "{}", run.stderr);
+    let lines = report_lines(&report);
+    assert_eq!(lines.len(), 4, "appended, not replaced");
+    assert_eq!(lines[2]["status"], "skipped");
+    assert!(
+        lines[2]["path"].as_str().unwrap().ends_with("report.pdf")
+            || lines[3]["path"].as_str().unwrap().ends_with("report.pdf")
+    );
+}
+
+#[test]
+fn hostile_content_disposition_names_stay_inside_the_directory() {
+    let server = TestServer::start();
+    let passwd = serve(
+        &server,
+        "/a",
+        1000,
+        6,
+        Behaviour::new().content_disposition("attachment; filename=\"../../etc/passwd\""),
+    );
+    let windows = serve(
+        &server,
+        "/b",
+        1000,
+        7,
+        Behaviour::new().content_disposition("attachment; filename=\"C:\\\\x\""),
+    );
+    let encoded = serve(
+        &server,
+        "/c",
+        1000,
+        8,
+        Behaviour::new().content_disposition("attachment; filename*=UTF-8''..%2F..%2Fevil.sh"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    fs::create_dir(&base).unwrap();
+    pardl(
+        &base,
+        &[
+            "-d",
+            "out",
+            &server.url("/a"),
+            &server.url("/b"),
+            &server.url("/c"),
+        ],
+    )
+    .assert_code(0);
+    let out = base.join("out");
+    assert_eq!(fs::read(out.join("etc_passwd")).unwrap(), passwd);
+    assert_eq!(fs::read(out.join("C__x")).unwrap(), windows);
+    assert_eq!(fs::read(out.join("evil.sh")).unwrap(), encoded);
+    let mut outside: Vec<String> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    outside.sort();
+    assert_eq!(
+        outside,
+        ["base"],
+        "nothing written outside the output directory"
+    );
+    assert_eq!(fs::read_dir(&base).unwrap().count(), 1);
+}
+
+#[test]
+fn out_option_wins_over_content_disposition_and_a_redirect_names_the_file() {
+    let server = TestServer::start();
+    let named = serve(
+        &server,
+        "/named",
+        5000,
+        9,
+        Behaviour::new().content_disposition("attachment; filename=\"server.bin\""),
+    );
+    let target = serve(
+        &server,
+        "/files/app-2.0.tar.gz",
+        300 * KIB,
+        10,
+        Behaviour::new(),
+    );
+    server.add(
+        "/latest",
+        Body::from(""),
+        Behaviour::new().redirect(302, "/files/app-2.0.tar.gz"),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let links = tmp.path().join("links.txt");
+    fs::write(
+        &links,
+        format!(
+            "{} out=mine.bin\n{}\n",
+            server.url("/named"),
+            server.url("/latest")
+        ),
+    )
+    .unwrap();
+    let report = tmp.path().join("r.jsonl");
+    pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-i",
+            "links.txt",
+            "-k",
+            "64K",
+            "--report",
+            &report.to_string_lossy(),
+        ],
+    )
+    .assert_code(0);
+    let out = tmp.path().join("out");
+    assert_eq!(fs::read(out.join("mine.bin")).unwrap(), named);
+    assert!(!out.join("server.bin").exists());
+    assert_eq!(fs::read(out.join("app-2.0.tar.gz")).unwrap(), target);
+    let lines = report_lines(&report);
+    let redirected = line_for(&lines, "/latest");
+    assert_eq!(
+        redirected["final_url"],
+        server.url("/files/app-2.0.tar.gz").as_str()
+    );
+}
+
+#[test]
+fn dash_o_names_a_single_url() {
+    let server = TestServer::start();
+    let bytes = serve(&server, "/x.bin", 5000, 11, Behaviour::new());
+    let tmp = tempfile::tempdir().unwrap();
+    pardl(
+        tmp.path(),
+        &["-d", "out", "-o", "custom.dat", &server.url("/x.bin")],
+    )
+    .assert_code(0);
+    assert_eq!(fs::read(tmp.path().join("out/custom.dat")).unwrap(), bytes);
+
+    let two = pardl(
+        tmp.path(),
+        &["-o", "a", &server.url("/x.bin"), &server.url("/x.bin")],
+    );
+    two.assert_code(2);
+    assert!(two.stderr.contains("single URL"), "{}", two.stderr);
+    let path = pardl(tmp.path(), &["-o", "dir/a", &server.url("/x.bin")]);
+    path.assert_code(2);
+    assert!(path.stderr.contains("-d DIR -o NAME"), "{}", path.stderr);
+}
+
+#[test]
+fn headers_and_user_agent_reach_every_request() {
+    let server = TestServer::start();
+    serve(&server, "/h.bin", 600 * KIB, 12, Behaviour::new());
+    let tmp = tempfile::tempdir().unwrap();
+    pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-k",
+            "128K",
+            "-x",
+            "3",
+            "-H",
+            "X-Test: yes",
+            "--header",
+            "Cookie: session=abc",
+            "-U",
+            "pardl-test/1.0",
+            &server.url("/h.bin"),
+        ],
+    )
+    .assert_code(0);
+    let records = server.requests_for("/h.bin");
+    assert!(records.len() >= 2, "probe and chunks: {records:?}");
+    for record in &records {
+        assert_eq!(record.header("x-test"), Some("yes"), "{record:?}");
+        assert_eq!(record.header("cookie"), Some("session=abc"), "{record:?}");
+        assert_eq!(
+            record.header("user-agent"),
+            Some("pardl-test/1.0"),
+            "{record:?}"
+        );
+    }
+
+    let refused = pardl(
+        tmp.path(),
+        &["-H", "Range: bytes=0-1", &server.url("/h.bin")],
+    );
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("Range"), "{}", refused.stderr);
+}
+
+#[test]
+fn credentials_are_sent_but_never_printed_or_reported() {
+    let server = TestServer::start();
+    serve(&server, "/private.bin", 300 * KIB, 13, Behaviour::new());
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("r.jsonl");
+    let with_password = |path: &str| server.url(path).replace("http://", "http://ann:s3cret@");
+    let run = pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-vv",
+            "-k",
+            "64K",
+            "--report",
+            &report.to_string_lossy(),
+            &with_password("/private.bin"),
+            &with_password("/missing.bin"),
+        ],
+    );
+    run.assert_code(1);
+    // base64("ann:s3cret")
+    let expected = "Basic YW5uOnMzY3JldA==".to_string();
+    let records = server.requests_for("/private.bin");
+    assert!(!records.is_empty());
+    for record in &records {
+        assert_eq!(
+            record.header("authorization"),
+            Some(expected.as_str()),
+            "{record:?}"
+        );
+    }
+    let report_text = fs::read_to_string(&report).unwrap();
+    for (what, text) in [
+        ("stderr", &run.stderr),
+        ("stdout", &run.stdout),
+        ("report", &report_text),
+    ] {
+        assert!(!text.contains("s3cret"), "password in {what}: {text}");
+    }
+    assert!(run.stderr.contains("ann:***@"), "{}", run.stderr);
+    let lines = report_lines(&report);
+    assert_eq!(
+        line_for(&lines, "/missing.bin")["error_kind"],
+        "http-status"
+    );
+    assert!(line_for(&lines, "/missing.bin")["url"]
+        .as_str()
+        .unwrap()
+        .contains("ann:***@"));
+
+    // --user/--password: sent as Basic credentials, and kept out of the output as well.
+    serve(&server, "/other.bin", 1000, 14, Behaviour::new());
+    let run = pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-vv",
+            "--user",
+            "bob",
+            "--password",
+            "hunter2",
+            &server.url("/other.bin"),
+        ],
+    );
+    run.assert_code(0);
+    // base64("bob:hunter2")
+    let expected = "Basic Ym9iOmh1bnRlcjI=".to_string();
+    assert_eq!(
+        server.requests_for("/other.bin")[0].header("authorization"),
+        Some(expected.as_str())
+    );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}
+
+#[test]
+fn report_lines_parse_and_hold_the_right_fields() {
+    let server = TestServer::start();
+    let big = serve(&server, "/big.bin", 512 * KIB, 15, Behaviour::new());
+    let flaky = serve(
+        &server,
+        "/flaky.bin",
+        2000,
+        16,
+        Behaviour::new().fail_first(503, 2),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let sha = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(&big)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    fs::write(
+        tmp.path().join("links.txt"),
+        format!(
+            "{} sha256={sha}\n{}\n{}\nnot-a-url\n",
+            server.url("/big.bin"),
+            server.url("/flaky.bin"),
+            server.url("/gone.bin"),
+        ),
+    )
+    .unwrap();
+    let report = tmp.path().join("report.jsonl");
+    let run = pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-k",
+            "128K",
+            "-x",
+            "4",
+            "--retry-wait",
+            "0.01",
+            "--report",
+            &report.to_string_lossy(),
+        ],
+    );
+    run.assert_code(1);
+    assert_eq!(fs::read(tmp.path().join("out/flaky.bin")).unwrap(), flaky);
+    let lines = report_lines(&report);
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let keys = [
+        "url",
+        "final_url",
+        "path",
+        "origin",
+        "status",
+        "size",
+        "error_kind",
+        "error",
+        "sha256",
+        "seconds",
+        "connections",
+        "retries",
+    ];
+    for line in &lines {
+        for key in keys {
+            assert!(line.get(key).is_some(), "{key} missing in {line}");
+        }
+    }
+
+    let big_line = line_for(&lines, "/big.bin");
+    assert_eq!(big_line["status"], "ok");
+    assert_eq!(big_line["size"], 512 * KIB);
+    assert_eq!(big_line["sha256"], sha.as_str());
+    assert_eq!(big_line["origin"], "line 1");
+    assert!(big_line["path"].as_str().unwrap().ends_with("out/big.bin"));
+    assert!(big_line["connections"].as_u64().unwrap() >= 2, "{big_line}");
+    assert!(big_line["seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(big_line["error"], Value::Null);
+
+    let flaky_line = line_for(&lines, "/flaky.bin");
+    assert_eq!(flaky_line["status"], "ok");
+    assert_eq!(flaky_line["retries"], 2, "{flaky_line}");
+    assert_eq!(flaky_line["sha256"], Value::Null);
+
+    let gone = line_for(&lines, "/gone.bin");
+    assert_eq!(gone["status"], "failed");
+    assert_eq!(gone["error_kind"], "http-status");
+    assert!(gone["error"].as_str().unwrap().contains("404"));
+
+    let malformed = line_for(&lines, "not-a-url");
+    assert_eq!(malformed["status"], "failed");
+    assert_eq!(malformed["error_kind"], "malformed-link");
+    assert_eq!(malformed["path"], Value::Null);
+
+    assert!(
+        run.stderr.contains("2 ok, 0 skipped, 2 failed") && run.stderr.contains("; 2 retries"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn completions_and_man_page_are_generated_from_the_parser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bash = pardl(tmp.path(), &["completions", "bash"]);
+    bash.assert_code(0);
+    assert!(bash.stdout.contains("_pardl()"), "{}", bash.stdout);
+    assert!(bash.stdout.contains("--limit-rate"));
+    let zsh = pardl(tmp.path(), &["completions", "zsh"]);
+    zsh.assert_code(0);
+    assert!(zsh.stdout.starts_with("#compdef pardl"), "{}", zsh.stdout);
+    let fish = pardl(tmp.path(), &["completions", "fish"]);
+    fish.assert_code(0);
+    assert!(fish.stdout.contains("complete -c pardl"), "{}", fish.stdout);
+    let man = pardl(tmp.path(), &["man"]);
+    man.assert_code(0);
+    assert!(man.stdout.contains(".TH pardl 1"), "{}", man.stdout);
+    assert!(man.stdout.contains("limit\\-rate"), "{}", man.stdout);
+    pardl(tmp.path(), &["completions", "tcsh"]).assert_code(2);
+
+    // A URL is still a URL, not a subcommand.
+    let server = TestServer::start();
+    let bytes = serve(&server, "/completions", 100, 17, Behaviour::new());
+    pardl(tmp.path(), &["-d", "out", &server.url("/completions")]).assert_code(0);
+    assert_eq!(fs::read(tmp.path().join("out/completions")).unwrap(), bytes);
+}
