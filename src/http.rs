@@ -76,7 +76,9 @@ pub fn send(
     let slot = context.hosts.acquire(&host_of(url).unwrap_or_default());
     // Waiting for a slot can take a while; a request started after Ctrl-C would be wasted.
     if context.is_cancelled() {
-        return Err(Error::Interrupted { url: url.to_string() });
+        return Err(Error::Interrupted {
+            url: url.to_string(),
+        });
     }
     let mut request = context.agent.get(url);
     if let Some(range) = range {

@@ -25,7 +25,12 @@ use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
 /// Exit status: 0 all links downloaded or skipped; 1 some link failed; 2 usage error or unreadable
 /// links file.
 #[derive(Debug, Parser)]
-#[command(name = "pardl", version, max_term_width = 100)]
+#[command(
+    name = "pardl",
+    version,
+    max_term_width = 100,
+    args_override_self = true
+)]
 struct Cli {
     /// URLs to download (before those of the links file).
     #[arg(value_name = "URL")]

@@ -32,12 +32,20 @@ fn run_links(dir: &Path, lines: &[String], extra: &[&str]) -> Run {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]
 fn a_connection_reset_mid_body_continues_from_where_the_chunk_stopped() {
-    let file = Served::with("/reset.bin", 2 * MIB, 31, Behaviour::new().reset_after(100 * KIB, 2));
+    let file = Served::with(
+        "/reset.bin",
+        2 * MIB,
+        31,
+        Behaviour::new().reset_after(100 * KIB, 2),
+    );
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
@@ -71,7 +79,11 @@ fn a_503_with_retry_after_is_waited_out_then_retried() {
     let started = Instant::now();
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     // --retry-wait is 0.05 s; only honouring Retry-After makes the two retries take 2 s.
-    assert!(started.elapsed() >= Duration::from_millis(1900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_served_file(&dir.path().join("out"), "busy.bin", &file);
     assert_eq!(
         server.requests_for(&file.path).len(),
@@ -112,7 +124,11 @@ fn server_errors_are_retried_until_max_tries_then_fail_the_link() {
     run.assert_code(1);
     run.assert_stderr_line(&["FAIL", "/broken.bin", "500"]);
     assert_served_file(&dir.path().join("out"), "flaky.bin", &flaky);
-    assert_eq!(server.requests_for(&broken.path).len(), 3, "--max-tries 3 means three tries");
+    assert_eq!(
+        server.requests_for(&broken.path).len(),
+        3,
+        "--max-tries 3 means three tries"
+    );
     assert!(!dir.path().join("out/broken.bin").exists());
     assert_no_part_files(&dir.path().join("out"));
 }
@@ -130,7 +146,12 @@ fn a_client_error_fails_at_once_without_retries() {
 
 #[test]
 fn a_server_that_stops_honouring_range_mid_download_gets_the_file_as_one_stream() {
-    let file = Served::with("/fickle.bin", 2 * MIB, 37, Behaviour::new().ignore_range_after(3));
+    let file = Served::with(
+        "/fickle.bin",
+        2 * MIB,
+        37,
+        Behaviour::new().ignore_range_after(3),
+    );
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
     let run = run_links(dir.path(), &[server.url(&file.path)], &["-v"]);
@@ -139,13 +160,22 @@ fn a_server_that_stops_honouring_range_mid_download_gets_the_file_as_one_stream(
     assert_served_file(&dir.path().join("out"), "fickle.bin", &file);
     let records = server.requests_for(&file.path);
     let last = records.last().unwrap();
-    assert_eq!((last.range.as_deref(), last.status), (None, 200), "the fallback asks for the whole file");
+    assert_eq!(
+        (last.range.as_deref(), last.status),
+        (None, 200),
+        "the fallback asks for the whole file"
+    );
     assert_no_part_files(&dir.path().join("out"));
 }
 
 #[test]
 fn a_wrong_content_range_is_never_written_and_the_chunk_retries() {
-    let file = Served::with("/shifted.bin", 2 * MIB, 38, Behaviour::new().wrong_content_range(2));
+    let file = Served::with(
+        "/shifted.bin",
+        2 * MIB,
+        38,
+        Behaviour::new().wrong_content_range(2),
+    );
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
@@ -166,7 +196,11 @@ fn a_stalled_connection_is_dropped_and_retried() {
     );
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
-    let run = run_links(dir.path(), &[server.url(&file.path)], &["--stall-timeout", "1"]);
+    let run = run_links(
+        dir.path(),
+        &[server.url(&file.path)],
+        &["--stall-timeout", "1"],
+    );
     run.assert_code(0);
     assert_served_file(&dir.path().join("out"), "stall.bin", &file);
     assert_eq!(
@@ -178,14 +212,25 @@ fn a_stalled_connection_is_dropped_and_retried() {
 
 #[test]
 fn a_truncated_body_is_retried_from_where_it_stopped() {
-    let file = Served::with("/short.bin", 2 * MIB, 40, Behaviour::new().truncate(10 * KIB, 2));
+    let file = Served::with(
+        "/short.bin",
+        2 * MIB,
+        40,
+        Behaviour::new().truncate(10 * KIB, 2),
+    );
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     assert_served_file(&dir.path().join("out"), "short.bin", &file);
     let stats = server.stats().path(&file.path);
-    assert_eq!(stats.requests, expected_requests(file.len, 256 * KIB, 4) + 2);
-    assert_eq!(stats.bytes_sent, file.len, "a clean cut loses nothing: no byte is sent twice");
+    assert_eq!(
+        stats.requests,
+        expected_requests(file.len, 256 * KIB, 4) + 2
+    );
+    assert_eq!(
+        stats.bytes_sent, file.len,
+        "a clean cut loses nothing: no byte is sent twice"
+    );
 }
 
 #[test]
@@ -220,12 +265,18 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
     run.assert_code(0);
     run.assert_stderr_line(&["changed on the server"]);
     let got = fs::read(dir.path().join("out/moving.bin")).unwrap();
-    assert!(got == new_content, "the file must be entirely the new version");
+    assert!(
+        got == new_content,
+        "the file must be entirely the new version"
+    );
     let records = server.requests_for(&file.path);
     // Every range request after a probe names the version it continues.
     assert!(records
         .iter()
-        .filter(|r| r.range.as_deref().is_some_and(|r| !r.starts_with("bytes=0-")))
+        .filter(|r| r
+            .range
+            .as_deref()
+            .is_some_and(|r| !r.starts_with("bytes=0-")))
         .all(|r| r.header("if-range").is_some()));
 }
 
@@ -277,7 +328,11 @@ fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
     run.assert_stderr_line(&["/ranged.bin", &format!("expected {wrong}, got {actual}")]);
     run.assert_stderr_line(&["/streamed.bin", "SHA-256 mismatch"]);
     let out = dir.path().join("out");
-    assert_eq!(names_in(&out), vec!["good.bin".to_string()], "nothing but the verified file");
+    assert_eq!(
+        names_in(&out),
+        vec!["good.bin".to_string()],
+        "nothing but the verified file"
+    );
     assert_served_file(&out, "good.bin", &good);
 }
 
@@ -290,13 +345,28 @@ fn the_checksum_option_verifies_a_single_url() {
     let out = dir.path().join("out");
     pardl(
         dir.path(),
-        [&server.url(&file.path), "-d", out.to_str().unwrap(), "--checksum", &format!("sha256={right}")],
+        [
+            &server.url(&file.path),
+            "-d",
+            out.to_str().unwrap(),
+            "--checksum",
+            &format!("sha256={right}"),
+        ],
     )
     .assert_code(0);
     assert_served_file(&out, "one.bin", &file);
     // With a links file it is a usage error: the checksum belongs in the file.
     let links = write_links(dir.path(), "l.txt", &[server.url(&file.path)]);
-    pardl(dir.path(), ["-i", links.to_str().unwrap(), "--checksum", &format!("sha256={right}")]).assert_code(2);
+    pardl(
+        dir.path(),
+        [
+            "-i",
+            links.to_str().unwrap(),
+            "--checksum",
+            &format!("sha256={right}"),
+        ],
+    )
+    .assert_code(2);
 }
 
 #[test]
@@ -309,7 +379,11 @@ fn a_local_error_names_the_path_and_other_links_continue() {
     // A directory where the .part file must go: creating it fails, as on a read-only or full disk
     // (tests may run as root, for whom permissions do not apply).
     fs::create_dir_all(out.join("blocked.bin.part")).unwrap();
-    let run = run_links(dir.path(), &[server.url(&blocked.path), server.url(&fine.path)], &[]);
+    let run = run_links(
+        dir.path(),
+        &[server.url(&blocked.path), server.url(&fine.path)],
+        &[],
+    );
     run.assert_code(1);
     run.assert_stderr_line(&["FAIL", "cannot create", "blocked.bin.part"]);
     assert!(!out.join("blocked.bin").exists());
@@ -317,7 +391,10 @@ fn a_local_error_names_the_path_and_other_links_continue() {
     // An output "directory" that is a file: the run cannot start, and says where.
     let not_a_dir = dir.path().join("file");
     fs::write(&not_a_dir, b"x").unwrap();
-    let run = pardl(dir.path(), [&server.url(&fine.path), "-d", not_a_dir.to_str().unwrap()]);
+    let run = pardl(
+        dir.path(),
+        [&server.url(&fine.path), "-d", not_a_dir.to_str().unwrap()],
+    );
     run.assert_code(1);
     run.assert_stderr_line(&["cannot create directory", "file"]);
 }
@@ -325,14 +402,14 @@ fn a_local_error_names_the_path_and_other_links_continue() {
 #[cfg(unix)]
 #[test]
 fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
-    // RLIMIT_FSIZE makes writes past 512 KiB fail (EFBIG), the way a full disk fails them (ENOSPC):
-    // the same error path, without needing a tiny file system.
+    // RLIMIT_FSIZE (with SIGXFSZ ignored) makes writes past 512 KiB fail (EFBIG), the way a full disk
+    // fails them (ENOSPC): the same error path, without needing a tiny file system.
     let file = Served::new("/huge.bin", 4 * MIB, 50);
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let script = format!(
-        "ulimit -f 512; exec '{PARDL}' '{}' -d '{}' -x 2 -k 256K",
+        "trap '' XFSZ; ulimit -f 512; exec '{PARDL}' '{}' -d '{}' -x 2 -k 256K",
         server.url(&file.path),
         out.display()
     );
@@ -346,7 +423,10 @@ fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("huge.bin.part"), "the message names the file: {stderr}");
+    assert!(
+        stderr.contains("huge.bin.part"),
+        "the message names the file: {stderr}"
+    );
     assert!(!out.join("huge.bin").exists());
 }
 
@@ -366,7 +446,11 @@ fn a_server_refusing_extra_connections_gets_fewer() {
     assert_served_file(&dir.path().join("out"), "crowded.bin", &file);
     let stats = server.stats().path(&file.path);
     // Once halved to 2, pardl stops asking for more than the server allows.
-    assert!(stats.refusals >= 1 && stats.refusals <= 6, "refusals: {}", stats.refusals);
+    assert!(
+        stats.refusals >= 1 && stats.refusals <= 6,
+        "refusals: {}",
+        stats.refusals
+    );
 }
 
 #[test]
@@ -387,8 +471,20 @@ fn a_corrupt_control_file_is_reported_and_the_file_starts_over() {
 
 /// A throttled multi-chunk download, as the interruption tests use it.
 fn throttled(server: &TestServer, seed: u64) -> Served {
-    let file = Served::with("/throttled.bin", 4 * MIB, seed, Behaviour::new().rate_limit(256 * KIB).etag("\"t\""));
-    server.add(&file.path, Body::Pattern { len: file.len, seed }, file.behaviour.clone());
+    let file = Served::with(
+        "/throttled.bin",
+        4 * MIB,
+        seed,
+        Behaviour::new().rate_limit(256 * KIB).etag("\"t\""),
+    );
+    server.add(
+        &file.path,
+        Body::Pattern {
+            len: file.len,
+            seed,
+        },
+        file.behaviour.clone(),
+    );
     file
 }
 
@@ -400,7 +496,16 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
     let out = dir.path().join("out");
-    let args = ["-i", links.to_str().unwrap(), "-d", out.to_str().unwrap(), "-x", "4", "-k", "256K"];
+    let args = [
+        "-i",
+        links.to_str().unwrap(),
+        "-d",
+        out.to_str().unwrap(),
+        "-x",
+        "4",
+        "-k",
+        "256K",
+    ];
     let mut child = pardl_command(dir.path(), args).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     let status = std::process::Command::new("kill")
@@ -412,15 +517,25 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     let exit = wait_or_kill(&mut child);
     let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
     assert_eq!(exit.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("run the same command again to resume"), "{stderr}");
+    assert!(
+        stderr.contains("run the same command again to resume"),
+        "{stderr}"
+    );
     assert!(!out.join("throttled.bin").exists());
     let control = fs::read_to_string(out.join("throttled.bin.part.pardl")).unwrap();
-    assert!(control.starts_with("# pardl control file") && control.contains("etag \"t\""), "{control}");
+    assert!(
+        control.starts_with("# pardl control file") && control.contains("etag \"t\""),
+        "{control}"
+    );
     let sent_before = server.stats().path(&file.path).bytes_sent;
 
     pardl(dir.path(), args).assert_code(0);
     assert_served_file(&out, "throttled.bin", &file);
-    assert_eq!(names_in(&out), vec!["throttled.bin".to_string()], "control and .part are gone");
+    assert_eq!(
+        names_in(&out),
+        vec!["throttled.bin".to_string()],
+        "control and .part are gone"
+    );
     let sent = server.stats().path(&file.path).bytes_sent;
     // A clean stop saves every written byte: the rerun fetches only what was missing, plus what was
     // in flight (read from the socket but not yet written) when the stop came.
@@ -439,30 +554,51 @@ fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch(
     let dir = tempfile::tempdir().unwrap();
     let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
     let out = dir.path().join("out");
-    let args = ["-i", links.to_str().unwrap(), "-d", out.to_str().unwrap(), "-x", "4", "-k", "256K"];
+    let args = [
+        "-i",
+        links.to_str().unwrap(),
+        "-d",
+        out.to_str().unwrap(),
+        "-x",
+        "4",
+        "-k",
+        "256K",
+    ];
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos() as u64;
     let kills = 3;
     for _ in 0..kills {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let after = Duration::from_millis(1200 + (seed >> 33) % 1000);
         let mut child = pardl_command(dir.path(), args).spawn().unwrap();
         std::thread::sleep(after);
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(!out.join("throttled.bin").exists() || fs::metadata(out.join("throttled.bin")).unwrap().len() == file.len);
+        assert!(
+            !out.join("throttled.bin").exists()
+                || fs::metadata(out.join("throttled.bin")).unwrap().len() == file.len
+        );
     }
     pardl(dir.path(), args).assert_code(0);
     let got = fs::read(out.join("throttled.bin")).unwrap();
-    assert_eq!(sha256_hex(&got), sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize)));
+    assert_eq!(
+        sha256_hex(&got),
+        sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize))
+    );
     assert_eq!(names_in(&out), vec!["throttled.bin".to_string()]);
     // Each kill loses at most about one checkpoint period of transfer per connection (4 connections
     // at 256 KiB/s), plus what was in flight; allow 2 s per connection per kill.
     let sent = server.stats().path(&file.path).bytes_sent;
     let bound = file.len + kills * 4 * 2 * 256 * KIB;
-    assert!(sent <= bound, "sent {sent} bytes for a {}-byte file, bound {bound}", file.len);
+    assert!(
+        sent <= bound,
+        "sent {sent} bytes for a {}-byte file, bound {bound}",
+        file.len
+    );
 }
 
 #[test]
