@@ -388,6 +388,28 @@ fn a_local_error_names_the_path_and_other_links_continue() {
     run.assert_stderr_line(&["FAIL", "cannot create", "blocked.bin.part"]);
     assert!(!out.join("blocked.bin").exists());
     assert_served_file(&out, "fine.bin", &fine);
+    // A real read-only output directory, where permissions apply (not to root).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let read_only = dir.path().join("read-only");
+        fs::create_dir(&read_only).unwrap();
+        fs::set_permissions(&read_only, fs::Permissions::from_mode(0o555)).unwrap();
+        if fs::write(read_only.join("probe"), b"").is_err() {
+            let run = pardl(
+                dir.path(),
+                [&server.url(&fine.path), "-d", read_only.to_str().unwrap()],
+            );
+            run.assert_code(1);
+            run.assert_stderr_line(&[
+                "FAIL",
+                "cannot create",
+                "read-only/fine.bin.part",
+                "ermission denied",
+            ]);
+        }
+        fs::set_permissions(&read_only, fs::Permissions::from_mode(0o755)).unwrap();
+    }
     // An output "directory" that is a file: the run cannot start, and says where.
     let not_a_dir = dir.path().join("file");
     fs::write(&not_a_dir, b"x").unwrap();
