@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer, Version};
+use pardl_testserver::{pattern_bytes, Behaviour, TestServer, Version};
 use support::*;
 
 /// Flags every fault test uses: small chunks so a few MiB make several, quick retries.
@@ -491,43 +491,59 @@ fn a_corrupt_control_file_is_reported_and_the_file_starts_over() {
     assert_eq!(names_in(&out), vec!["c.bin".to_string()]);
 }
 
-/// A throttled multi-chunk download, as the interruption tests use it.
-fn throttled(server: &TestServer, seed: u64) -> Served {
-    let file = Served::with(
-        "/throttled.bin",
-        4 * MIB,
-        seed,
-        Behaviour::new().rate_limit(256 * KIB).etag("\"t\""),
-    );
-    server.add(
-        &file.path,
-        Body::Pattern {
-            len: file.len,
+/// A throttled multi-chunk download (4 MiB at 256 KiB/s per connection, 4 connections: about 4 s),
+/// set up the way the interruption tests use it.
+struct Interruptible {
+    server: TestServer,
+    file: Served,
+    dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    args: Vec<String>,
+}
+
+impl Interruptible {
+    fn new(seed: u64) -> Interruptible {
+        let file = Served::with(
+            "/throttled.bin",
+            4 * MIB,
             seed,
-        },
-        file.behaviour.clone(),
-    );
-    file
+            Behaviour::new().rate_limit(256 * KIB).etag("\"t\""),
+        );
+        let server = server_with(std::slice::from_ref(&file));
+        let dir = tempfile::tempdir().unwrap();
+        let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
+        let out = dir.path().join("out");
+        let args = [
+            "-i",
+            links.to_str().unwrap(),
+            "-d",
+            out.to_str().unwrap(),
+            "-x",
+            "4",
+            "-k",
+            "256K",
+        ]
+        .map(String::from)
+        .to_vec();
+        Interruptible {
+            server,
+            file,
+            dir,
+            out,
+            args,
+        }
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.server.stats().path(&self.file.path).bytes_sent
+    }
 }
 
 #[cfg(unix)]
 #[test]
 fn ctrl_c_saves_progress_and_the_same_command_resumes() {
-    let server = TestServer::start();
-    let file = throttled(&server, 53);
-    let dir = tempfile::tempdir().unwrap();
-    let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
-    let out = dir.path().join("out");
-    let args = [
-        "-i",
-        links.to_str().unwrap(),
-        "-d",
-        out.to_str().unwrap(),
-        "-x",
-        "4",
-        "-k",
-        "256K",
-    ];
+    let setup = Interruptible::new(53);
+    let (file, dir, out, args) = (&setup.file, &setup.dir, &setup.out, &setup.args);
     let mut child = pardl_command(dir.path(), args).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     let status = std::process::Command::new("kill")
@@ -549,16 +565,16 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
         control.starts_with("# pardl control file") && control.contains("etag \"t\""),
         "{control}"
     );
-    let sent_before = server.stats().path(&file.path).bytes_sent;
+    let sent_before = setup.bytes_sent();
 
     pardl(dir.path(), args).assert_code(0);
-    assert_served_file(&out, "throttled.bin", &file);
+    assert_served_file(out, "throttled.bin", file);
     assert_eq!(
         names_in(&out),
         vec!["throttled.bin".to_string()],
         "control and .part are gone"
     );
-    let sent = server.stats().path(&file.path).bytes_sent;
+    let sent = setup.bytes_sent();
     // A clean stop saves every written byte: the rerun fetches only what was missing, plus what was
     // in flight (read from the socket but not yet written) when the stop came.
     assert!(
@@ -571,21 +587,8 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
 #[cfg(unix)]
 #[test]
 fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch() {
-    let server = TestServer::start();
-    let file = throttled(&server, 54);
-    let dir = tempfile::tempdir().unwrap();
-    let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
-    let out = dir.path().join("out");
-    let args = [
-        "-i",
-        links.to_str().unwrap(),
-        "-d",
-        out.to_str().unwrap(),
-        "-x",
-        "4",
-        "-k",
-        "256K",
-    ];
+    let setup = Interruptible::new(54);
+    let (file, dir, out, args) = (&setup.file, &setup.dir, &setup.out, &setup.args);
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -614,7 +617,7 @@ fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch(
     assert_eq!(names_in(&out), vec!["throttled.bin".to_string()]);
     // Each kill loses at most about one checkpoint period of transfer per connection (4 connections
     // at 256 KiB/s), plus what was in flight; allow 2 s per connection per kill.
-    let sent = server.stats().path(&file.path).bytes_sent;
+    let sent = setup.bytes_sent();
     let bound = file.len + kills * 4 * 2 * 256 * KIB;
     assert!(
         sent <= bound,
