@@ -329,7 +329,7 @@ fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
     run.assert_stderr_line(&["/streamed.bin", "SHA-256 mismatch"]);
     let out = dir.path().join("out");
     assert_eq!(
-        names_in(&out),
+        names_in(out),
         vec!["good.bin".to_string()],
         "nothing but the verified file"
     );
@@ -570,7 +570,7 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     pardl(dir.path(), args).assert_code(0);
     assert_served_file(out, "throttled.bin", file);
     assert_eq!(
-        names_in(&out),
+        names_in(out),
         vec!["throttled.bin".to_string()],
         "control and .part are gone"
     );
@@ -614,7 +614,7 @@ fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch(
         sha256_hex(&got),
         sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize))
     );
-    assert_eq!(names_in(&out), vec!["throttled.bin".to_string()]);
+    assert_eq!(names_in(out), vec!["throttled.bin".to_string()]);
     // Each kill loses at most about one checkpoint period of transfer per connection (4 connections
     // at 256 KiB/s), plus what was in flight; allow 2 s per connection per kill.
     let sent = setup.bytes_sent();
