@@ -329,7 +329,7 @@ fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
     run.assert_stderr_line(&["/streamed.bin", "SHA-256 mismatch"]);
     let out = dir.path().join("out");
     assert_eq!(
-        names_in(out),
+        names_in(&out),
         vec!["good.bin".to_string()],
         "nothing but the verified file"
     );
