@@ -202,7 +202,7 @@ fn fetch_with_retries(
                             chunk.next_offset(),
                             wait.as_secs_f64()
                         );
-                        job.context.sleep(wait);
+                        job.context.sleep_unless(wait, || job.should_stop());
                     }
                     None => return Err(error),
                 }

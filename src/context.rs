@@ -86,9 +86,15 @@ impl Context {
 
     /// Sleeps for `wait`, waking early if the run is cancelled; returns false if it was.
     pub fn sleep(&self, wait: Duration) -> bool {
+        self.sleep_unless(wait, || false)
+    }
+
+    /// Sleeps for `wait`, waking early if the run is cancelled or `stop()` becomes true (a retry
+    /// wait ends as soon as another chunk of the file has failed); returns false if it woke early.
+    pub fn sleep_unless(&self, wait: Duration, stop: impl Fn() -> bool) -> bool {
         let until = Instant::now() + wait;
         loop {
-            if self.is_cancelled() {
+            if self.is_cancelled() || stop() {
                 return false;
             }
             let now = Instant::now();

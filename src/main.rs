@@ -37,7 +37,12 @@ use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
 /// Exit status: 0 all links downloaded or skipped; 1 some link failed; 2 usage error or unreadable
 /// links file; 130 interrupted (Ctrl-C; run the same command again to resume).
 #[derive(Debug, Parser)]
-#[command(name = "pardl", version, max_term_width = 100)]
+#[command(
+    name = "pardl",
+    version,
+    max_term_width = 100,
+    args_override_self = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

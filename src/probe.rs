@@ -7,8 +7,9 @@
 //!   size is known. The response body *is* the first chunk; the rest is split among connections.
 //! * `200`: the server ignores `Range` (or the file is not a plain static file). Its body is the whole
 //!   file, downloaded as one stream on this connection, with or without a `Content-Length`.
-//! * `206` that does not match (another start, unknown total), or `416` (typically an empty file):
-//!   pardl does not guess. It drops that answer and asks again without `Range`, for one stream.
+//! * `206` for another range than asked: nothing is written and the probe is retried.
+//! * `206` without a known total, or `416` (typically an empty file): pardl does not guess. It drops
+//!   that answer and asks again without `Range`, for one stream.
 //!
 //! The Python article instead sent a separate request to read `Content-Length`, then another to ask
 //! whether ranges work, then the downloads: three round trips before the first useful byte.
@@ -119,9 +120,20 @@ fn probe_once(context: &Context, url: &str, first_len: u64) -> Result<RangeProbe
                         final_url,
                     })
                 }
+                Some(ContentRange { total: Some(_), .. }) => {
+                    // A server that knows the size but sends another range than asked is confused
+                    // (or a proxy is); its bytes are not written, and the probe is tried again.
+                    Err(Error::Protocol {
+                        url: url.to_string(),
+                        message: format!(
+                            "asked for {range}, got Content-Range {}",
+                            header(&first.response, "content-range").unwrap_or("(none)")
+                        ),
+                    })
+                }
                 other => {
                     log::info!(
-                        "{}: unusable answer to a range request ({other:?} for {range}); downloading as one stream",
+                        "{}: no usable Content-Range in the answer to {range} ({other:?}); downloading as one stream",
                         redact_url(url)
                     );
                     drop(first);

@@ -288,9 +288,17 @@ impl Progress {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Removes `file` from the active set (it finished, one way or another).
+    /// Removes `file` from the active set (it finished, one way or another). The bytes it will not
+    /// deliver (it failed or was interrupted) leave the expected total, so the total line can still
+    /// reach 100%.
     pub fn end_file(&self, file: &Arc<FileProgress>) {
         self.active.lock().retain(|f| !Arc::ptr_eq(f, file));
+        if let Some(size) = file.size() {
+            let missing = size.saturating_sub(file.done());
+            let expected = self.expected_bytes.load(Ordering::Relaxed);
+            self.expected_bytes
+                .fetch_sub(missing.min(expected), Ordering::Relaxed);
+        }
     }
 
     /// Counts a finished link.

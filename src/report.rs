@@ -134,7 +134,7 @@ impl Outcome {
 /// The message for a failed link: the error, with the URL in front when the error does not name it.
 fn failure_text(url: &str, error: &Error) -> String {
     match error {
-        Error::Io { .. } | Error::MalformedLink { .. } => format!("{}: {error}", redact_url(url)),
+        Error::Io { .. } => format!("{}: {error}", redact_url(url)),
         _ => error.to_string(),
     }
 }

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer, Version};
+use pardl_testserver::{pattern_bytes, Behaviour, TestServer, Version};
 use support::*;
 
 /// Flags every fault test uses: small chunks so a few MiB make several, quick retries.
@@ -388,6 +388,28 @@ fn a_local_error_names_the_path_and_other_links_continue() {
     run.assert_stderr_line(&["FAIL", "cannot create", "blocked.bin.part"]);
     assert!(!out.join("blocked.bin").exists());
     assert_served_file(&out, "fine.bin", &fine);
+    // A real read-only output directory, where permissions apply (not to root).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let read_only = dir.path().join("read-only");
+        fs::create_dir(&read_only).unwrap();
+        fs::set_permissions(&read_only, fs::Permissions::from_mode(0o555)).unwrap();
+        if fs::write(read_only.join("probe"), b"").is_err() {
+            let run = pardl(
+                dir.path(),
+                [&server.url(&fine.path), "-d", read_only.to_str().unwrap()],
+            );
+            run.assert_code(1);
+            run.assert_stderr_line(&[
+                "FAIL",
+                "cannot create",
+                "read-only/fine.bin.part",
+                "ermission denied",
+            ]);
+        }
+        fs::set_permissions(&read_only, fs::Permissions::from_mode(0o755)).unwrap();
+    }
     // An output "directory" that is a file: the run cannot start, and says where.
     let not_a_dir = dir.path().join("file");
     fs::write(&not_a_dir, b"x").unwrap();
@@ -402,14 +424,14 @@ fn a_local_error_names_the_path_and_other_links_continue() {
 #[cfg(unix)]
 #[test]
 fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
-    // RLIMIT_FSIZE makes writes past 512 KiB fail (EFBIG), the way a full disk fails them (ENOSPC):
-    // the same error path, without needing a tiny file system.
+    // RLIMIT_FSIZE (with SIGXFSZ ignored) makes writes past 512 KiB fail (EFBIG), the way a full disk
+    // fails them (ENOSPC): the same error path, without needing a tiny file system.
     let file = Served::new("/huge.bin", 4 * MIB, 50);
     let server = server_with(std::slice::from_ref(&file));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let script = format!(
-        "ulimit -f 512; exec '{PARDL}' '{}' -d '{}' -x 2 -k 256K",
+        "trap '' XFSZ; ulimit -f 512; exec '{PARDL}' '{}' -d '{}' -x 2 -k 256K",
         server.url(&file.path),
         out.display()
     );
@@ -469,43 +491,59 @@ fn a_corrupt_control_file_is_reported_and_the_file_starts_over() {
     assert_eq!(names_in(&out), vec!["c.bin".to_string()]);
 }
 
-/// A throttled multi-chunk download, as the interruption tests use it.
-fn throttled(server: &TestServer, seed: u64) -> Served {
-    let file = Served::with(
-        "/throttled.bin",
-        4 * MIB,
-        seed,
-        Behaviour::new().rate_limit(256 * KIB).etag("\"t\""),
-    );
-    server.add(
-        &file.path,
-        Body::Pattern {
-            len: file.len,
+/// A throttled multi-chunk download (4 MiB at 256 KiB/s per connection, 4 connections: about 4 s),
+/// set up the way the interruption tests use it.
+struct Interruptible {
+    server: TestServer,
+    file: Served,
+    dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    args: Vec<String>,
+}
+
+impl Interruptible {
+    fn new(seed: u64) -> Interruptible {
+        let file = Served::with(
+            "/throttled.bin",
+            4 * MIB,
             seed,
-        },
-        file.behaviour.clone(),
-    );
-    file
+            Behaviour::new().rate_limit(256 * KIB).etag("\"t\""),
+        );
+        let server = server_with(std::slice::from_ref(&file));
+        let dir = tempfile::tempdir().unwrap();
+        let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
+        let out = dir.path().join("out");
+        let args = [
+            "-i",
+            links.to_str().unwrap(),
+            "-d",
+            out.to_str().unwrap(),
+            "-x",
+            "4",
+            "-k",
+            "256K",
+        ]
+        .map(String::from)
+        .to_vec();
+        Interruptible {
+            server,
+            file,
+            dir,
+            out,
+            args,
+        }
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.server.stats().path(&self.file.path).bytes_sent
+    }
 }
 
 #[cfg(unix)]
 #[test]
 fn ctrl_c_saves_progress_and_the_same_command_resumes() {
-    let server = TestServer::start();
-    let file = throttled(&server, 53);
-    let dir = tempfile::tempdir().unwrap();
-    let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
-    let out = dir.path().join("out");
-    let args = [
-        "-i",
-        links.to_str().unwrap(),
-        "-d",
-        out.to_str().unwrap(),
-        "-x",
-        "4",
-        "-k",
-        "256K",
-    ];
+    let setup = Interruptible::new(53);
+    let (file, dir, out, args) = (&setup.file, &setup.dir, &setup.out, &setup.args);
     let mut child = pardl_command(dir.path(), args).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     let status = std::process::Command::new("kill")
@@ -527,16 +565,16 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
         control.starts_with("# pardl control file") && control.contains("etag \"t\""),
         "{control}"
     );
-    let sent_before = server.stats().path(&file.path).bytes_sent;
+    let sent_before = setup.bytes_sent();
 
     pardl(dir.path(), args).assert_code(0);
-    assert_served_file(&out, "throttled.bin", &file);
+    assert_served_file(out, "throttled.bin", file);
     assert_eq!(
-        names_in(&out),
+        names_in(out),
         vec!["throttled.bin".to_string()],
         "control and .part are gone"
     );
-    let sent = server.stats().path(&file.path).bytes_sent;
+    let sent = setup.bytes_sent();
     // A clean stop saves every written byte: the rerun fetches only what was missing, plus what was
     // in flight (read from the socket but not yet written) when the stop came.
     assert!(
@@ -549,21 +587,8 @@ fn ctrl_c_saves_progress_and_the_same_command_resumes() {
 #[cfg(unix)]
 #[test]
 fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch() {
-    let server = TestServer::start();
-    let file = throttled(&server, 54);
-    let dir = tempfile::tempdir().unwrap();
-    let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
-    let out = dir.path().join("out");
-    let args = [
-        "-i",
-        links.to_str().unwrap(),
-        "-d",
-        out.to_str().unwrap(),
-        "-x",
-        "4",
-        "-k",
-        "256K",
-    ];
+    let setup = Interruptible::new(54);
+    let (file, dir, out, args) = (&setup.file, &setup.dir, &setup.out, &setup.args);
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -589,10 +614,10 @@ fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch(
         sha256_hex(&got),
         sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize))
     );
-    assert_eq!(names_in(&out), vec!["throttled.bin".to_string()]);
+    assert_eq!(names_in(out), vec!["throttled.bin".to_string()]);
     // Each kill loses at most about one checkpoint period of transfer per connection (4 connections
     // at 256 KiB/s), plus what was in flight; allow 2 s per connection per kill.
-    let sent = server.stats().path(&file.path).bytes_sent;
+    let sent = setup.bytes_sent();
     let bound = file.len + kills * 4 * 2 * 256 * KIB;
     assert!(
         sent <= bound,
