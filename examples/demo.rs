@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pardl::config::human_bytes;
-use pardl::progress::{Console, LiveLine};
+use pardl::display::{Console, Renderer};
 use pardl::{Config, Downloader, LinkReader, Summary};
 use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer};
 
@@ -170,7 +170,7 @@ fn download_all(
     let links = LinkReader::new(BufReader::new(fs::File::open(links_path)?));
 
     let console = Arc::new(Console::stderr(false));
-    let live = LiveLine::start(downloader.progress(), Arc::clone(&console));
+    let live = Renderer::start(downloader.progress(), Arc::clone(&console));
     let started = Instant::now();
     let summary = {
         let console = Arc::clone(&console);
