@@ -187,6 +187,7 @@ fn limit_rate_holds_the_rate_over_all_connections() {
     let server = TestServer::start();
     let bytes = serve(&server, "/limited.bin", 3 * MIB, 3, Behaviour::new());
     let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("r.jsonl");
     let started = Instant::now();
     pardl(
         tmp.path(),
@@ -199,6 +200,8 @@ fn limit_rate_holds_the_rate_over_all_connections() {
             "256K",
             "--limit-rate",
             "1M",
+            "--report",
+            &report.to_string_lossy(),
             &server.url("/limited.bin"),
         ],
     )
@@ -211,9 +214,11 @@ fn limit_rate_holds_the_rate_over_all_connections() {
         "3 MiB at --limit-rate 1M took only {elapsed:?}"
     );
     assert_eq!(fs::read(tmp.path().join("out/limited.bin")).unwrap(), bytes);
+    let lines = report_lines(&report);
     assert!(
-        server.stats().path("/limited.bin").in_flight_peak >= 2,
-        "the limit is shared by several connections, not reached by using one"
+        lines[0]["connections"].as_u64().unwrap_or(0) >= 2,
+        "the limit is shared by several connections, not reached by using one: {}",
+        lines[0]
     );
 }
 
@@ -528,7 +533,14 @@ fn credentials_are_sent_but_never_printed_or_reported() {
 #[test]
 fn report_lines_parse_and_hold_the_right_fields() {
     let server = TestServer::start();
-    let big = serve(&server, "/big.bin", 512 * KIB, 15, Behaviour::new());
+    // Capped per connection, so the chunks' connections overlap and the report sees several.
+    let big = serve(
+        &server,
+        "/big.bin",
+        512 * KIB,
+        15,
+        Behaviour::new().rate_limit(2 * MIB),
+    );
     let flaky = serve(
         &server,
         "/flaky.bin",
