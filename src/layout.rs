@@ -8,7 +8,7 @@
 //! A frame is one line per active file, then one total line:
 //!
 //! ```text
-//! debian-12.4.0-amd64-netinst.iso   45%   284.0 MiB / 631.0 MiB    12.3 MiB/s  ETA 28s     4 conn
+//! debian-12.4.0-amd64-netinst.iso   45%   284.0 MiB / 631.0 MiB      12.3 MiB/s  ETA 28s      4 conn
 //! stream.bin                              12.0 MiB                  1.1 MiB/s               1 conn
 //! Total  296.0 MiB / 631.0 MiB  46%  13.4 MiB/s  ETA 26s  files: 3 done, 2 active, 0 failed, 5 queued
 //! ```
@@ -142,7 +142,7 @@ pub fn frame(
 /// let file = FileView { name: "big.iso".into(), done: 3 << 20, size: Some(12 << 20), speed: 1048576.0, connections: 4 };
 /// assert_eq!(
 ///     file_line(&file, 100, 7),
-///     "big.iso   25%     3.0 MiB / 12.0 MiB       1.0 MiB/s  ETA 9s      4 conn"
+///     "big.iso   25%     3.0 MiB / 12.0 MiB       1.0 MiB/s  ETA 9s       4 conn"
 /// );
 /// // In 30 columns only the most important fields are left.
 /// assert_eq!(file_line(&file, 30, 7), "big.iso   25%     1.0 MiB/s");
@@ -287,7 +287,7 @@ pub fn text_width(text: &str) -> usize {
 /// ```
 /// use pardl::layout::shorten;
 ///
-/// assert_eq!(shorten("debian-12.4.0-amd64-netinst.iso", 20), "debian-12.…inst.iso");
+/// assert_eq!(shorten("debian-12.4.0-amd64-netinst.iso", 20), "debian-12.4.…nst.iso");
 /// assert_eq!(shorten("short.iso", 20), "short.iso");
 /// assert_eq!(shorten("abcdef", 1), "…");
 /// ```
