@@ -206,7 +206,9 @@ fn eta_text(remaining: u64, speed: f64) -> String {
 }
 
 /// The total line: bytes so far out of the known total, percent, speed, ETA, and how many links are
-/// done, active, failed and queued; as many of those as fit in `width` columns.
+/// done, active, failed and queued; as many of those as fit in `width` columns. While files of
+/// unknown size are downloading, the total is a lower bound (`/ 12.0 MiB+`), and the percent and ETA
+/// are those of the files of known size.
 ///
 /// ```
 /// use pardl::layout::total_line;
@@ -222,15 +224,19 @@ fn eta_text(remaining: u64, speed: f64) -> String {
 pub fn total_line(snap: &Snapshot, speed: f64, width: usize) -> String {
     let known = snap.expected_bytes > 0;
     let mut fields = vec![Field::new(6, "Total".to_string())];
+    // Bytes of the files of known size: what the percent and the ETA are about.
+    let done = snap
+        .bytes
+        .saturating_sub(snap.unsized_bytes)
+        .min(snap.expected_bytes);
     if known {
-        let done = snap.bytes.min(snap.expected_bytes);
+        let (total, more) = match snap.unsized_files {
+            0 => (snap.expected_bytes, ""),
+            _ => (snap.expected_bytes + snap.unsized_bytes, "+"),
+        };
         fields.push(Field::new(
             1,
-            format!(
-                "{} / {}",
-                human_bytes(snap.bytes),
-                human_bytes(snap.expected_bytes)
-            ),
+            format!("{} / {}{more}", human_bytes(snap.bytes), human_bytes(total)),
         ));
         fields.push(Field::new(
             2,
@@ -240,11 +246,8 @@ pub fn total_line(snap: &Snapshot, speed: f64, width: usize) -> String {
         fields.push(Field::new(1, human_bytes(snap.bytes)));
     }
     fields.push(Field::new(3, format!("{}/s", human_bytes(speed as u64))));
-    if known && snap.expected_bytes > snap.bytes {
-        fields.push(Field::new(
-            5,
-            eta_text(snap.expected_bytes - snap.bytes, speed),
-        ));
+    if known && snap.expected_bytes > done {
+        fields.push(Field::new(5, eta_text(snap.expected_bytes - done, speed)));
     }
     fields.push(Field {
         variants: vec![
@@ -474,6 +477,23 @@ mod tests {
         );
         let narrow = total_line(&s, 1e6, 30);
         assert_eq!(narrow, "30.0 MiB / 100.0 MiB  30%");
+    }
+
+    #[test]
+    fn total_with_a_file_of_unknown_size_is_a_lower_bound() {
+        let s = Snapshot {
+            bytes: 15 * MIB,
+            expected_bytes: 10 * MIB,
+            unsized_files: 1,
+            unsized_bytes: 6 * MIB,
+            links_seen: 2,
+            active: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            total_line(&s, MIB as f64, 100),
+            "Total  15.0 MiB / 16.0 MiB+  90%  1.0 MiB/s  ETA 1s  files: 0 done, 2 active, 0 failed, 0 queued"
+        );
     }
 
     #[test]

@@ -197,6 +197,10 @@ pub struct Snapshot {
     pub active: usize,
     /// Requests tried again so far.
     pub retries: u64,
+    /// Active files whose size the server did not tell.
+    pub unsized_files: usize,
+    /// Bytes so far of those files (counted in `bytes`, not in `expected_bytes`).
+    pub unsized_bytes: u64,
 }
 
 impl Snapshot {
@@ -298,6 +302,10 @@ impl Progress {
             let expected = self.expected_bytes.load(Ordering::Relaxed);
             self.expected_bytes
                 .fetch_sub(missing.min(expected), Ordering::Relaxed);
+        } else {
+            // A file of unknown size is, once ended, as big as what arrived.
+            self.expected_bytes
+                .fetch_add(file.done(), Ordering::Relaxed);
         }
     }
 
@@ -329,6 +337,15 @@ impl Progress {
 
     /// Reads every counter.
     pub fn snapshot(&self) -> Snapshot {
+        let (active, unsized_files, unsized_bytes) = {
+            let files = self.active.lock();
+            let sizeless = files.iter().filter(|f| f.size().is_none());
+            (
+                files.len(),
+                sizeless.clone().count(),
+                sizeless.map(|f| f.done()).sum(),
+            )
+        };
         Snapshot {
             bytes: self.bytes(),
             expected_bytes: self.expected_bytes.load(Ordering::Relaxed),
@@ -337,8 +354,10 @@ impl Progress {
             skipped: self.skipped.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             interrupted: self.interrupted.load(Ordering::Relaxed),
-            active: self.active.lock().len(),
+            active,
             retries: self.retries(),
+            unsized_files,
+            unsized_bytes,
         }
     }
 }
