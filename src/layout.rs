@@ -36,6 +36,10 @@ const MIN_NAME: usize = 20;
 /// Marks the place where a shortened name was cut.
 const ELLIPSIS: char = '…';
 
+/// The priority and width of each field of a known-size file's line, in display order: percent,
+/// bytes, speed, ETA, connections.
+const KNOWN_COLUMNS: [(u8, usize); 5] = [(1, 4), (5, 23), (2, 12), (4, 10), (3, 7)];
+
 /// One active file as the display sees it in one sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileView {
@@ -148,13 +152,17 @@ pub fn frame(
 /// assert_eq!(file_line(&file, 30, 7), "big.iso   25%     1.0 MiB/s");
 /// ```
 pub fn file_line(file: &FileView, width: usize, name_column: usize) -> String {
+    // The room for fields depends on the frame's name column, not on this line's name, so every line
+    // of a frame makes the same choices and the columns line up.
+    let name_column = name_column.max(1);
+    let room = width.saturating_sub(name_column.min(MIN_NAME));
     let speed = format!("{:>12}", format!("{}/s", human_bytes(file.speed as u64)));
     let connections = format!("{:>2} conn", file.connections);
-    let fields = match file.size {
+    let (fields, room) = match file.size {
         Some(size) => {
             let done = file.done.min(size);
             let percent = (done * 100).checked_div(size).unwrap_or(100);
-            vec![
+            let fields = vec![
                 Field::new(1, format!("{percent:>3}%")),
                 Field::new(
                     5,
@@ -163,28 +171,36 @@ pub fn file_line(file: &FileView, width: usize, name_column: usize) -> String {
                 Field::new(2, speed),
                 Field::new(4, format!("{:<10}", eta_text(size - done, file.speed))),
                 Field::new(3, connections),
-            ]
+            ];
+            (fields, room)
         }
         None => {
             let done = human_bytes(file.done);
-            vec![
-                // As wide as a known file's percent and bytes together, so the columns after it
-                // line up; down to just the number when the terminal is narrow.
-                Field {
-                    variants: vec![format!("{:>16}{:13}", done, ""), format!("{done:>10}")],
-                    priority: 1,
-                },
+            // Where a file of known size shows its bytes, this one's bytes take the place of the
+            // percent and the bytes, so the columns after them line up; elsewhere just the number.
+            let placeholders: Vec<Field> = KNOWN_COLUMNS
+                .iter()
+                .map(|&(priority, width)| Field::new(priority, " ".repeat(width)))
+                .collect();
+            let aligned = choose(&placeholders, room)[1].is_some();
+            // Not aligned, the number is wider than a percent: the name gives up the difference,
+            // so the speed still fits where a known file's does.
+            let (bytes, room) = match aligned {
+                true => (format!("{:>16}{:13}", done, ""), room),
+                false => (format!("{done:>10}"), (room + 6).min(width)),
+            };
+            let fields = vec![
+                Field::new(1, bytes),
                 Field::new(2, speed),
                 Field::new(4, " ".repeat(10)),
                 Field::new(3, connections),
-            ]
+            ];
+            (fields, room)
         }
     };
-    let name_width = text_width(&file.name).min(name_column.max(1));
-    let reserve = name_width.min(MIN_NAME);
-    let chosen = choose(&fields, width.saturating_sub(reserve));
+    let chosen = choose(&fields, room);
     let used: usize = chosen.iter().flatten().map(|t| text_width(t) + GAP).sum();
-    let name_room = width.saturating_sub(used).min(name_column.max(name_width));
+    let name_room = width.saturating_sub(used).min(name_column);
     let mut line = pad(&shorten(&file.name, name_room), name_room);
     for text in chosen.into_iter().flatten() {
         line.push_str(&" ".repeat(GAP));
@@ -419,13 +435,17 @@ mod tests {
         assert!(line.contains("7.0 MiB"), "{line}");
         assert!(line.contains("2.0 MiB/s"), "{line}");
         assert!(!line.contains('%') && !line.contains("ETA"), "{line}");
-        // Narrow: the bytes survive (they are what there is to show), the percent never appears.
-        let narrow = file_line(&file("stream.bin", 7 * MIB, None), 40, 10);
-        assert!(
-            narrow.contains("7.0 MiB") && !narrow.contains('%'),
-            "{narrow}"
-        );
-        assert!(text_width(&narrow) <= 40);
+        // Narrow: the bytes survive (they are what there is to show) with the speed, the percent
+        // never appears; with long names around too.
+        for name_column in [10, 40] {
+            let narrow = file_line(&file("stream.bin", 7 * MIB, None), 40, name_column);
+            assert!(
+                narrow.contains("7.0 MiB") && !narrow.contains('%'),
+                "{narrow}"
+            );
+            assert!(narrow.contains("MiB/s"), "{narrow}");
+            assert!(text_width(&narrow) <= 40);
+        }
     }
 
     #[test]
