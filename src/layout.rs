@@ -33,6 +33,9 @@ const GAP: usize = 2;
 /// A name is not shortened below this many columns to make room for less important fields.
 const MIN_NAME: usize = 20;
 
+/// Columns left free at the end of the last line, for the `^C` a terminal echoes there.
+const ECHO_ROOM: usize = 3;
+
 /// Marks the place where a shortened name was cut.
 const ELLIPSIS: char = '…';
 
@@ -92,7 +95,7 @@ fn choose(fields: &[Field], mut room: usize) -> Vec<Option<&str>> {
 }
 
 /// The whole live area: a line per active file (as many as fit in `height` rows, keeping one row
-/// free), then the total line. Every line is at most `width` columns.
+/// free), then the total line. Every line is at most `width` columns, the last one a few less.
 ///
 /// ```
 /// use pardl::layout::{frame, FileView};
@@ -131,7 +134,9 @@ pub fn frame(
             width,
         ));
     }
-    lines.push(total_line(snap, speed, width));
+    // The cursor rests at the end of the last line, where the terminal echoes a Ctrl-C as `^C`: if
+    // that wrapped, the next redraw would leave the top line behind.
+    lines.push(total_line(snap, speed, width.saturating_sub(ECHO_ROOM)));
     lines
 }
 
@@ -403,6 +408,15 @@ mod tests {
             for line in frame(&snap(), 1e6, &files, width, 30) {
                 assert!(text_width(&line) <= width, "{width}: {line:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_last_line_leaves_room_for_an_echoed_ctrl_c() {
+        for width in 10..=200 {
+            let lines = frame(&snap(), 1e6, &[file("a", 1, Some(2))], width, 30);
+            let last = lines.last().unwrap();
+            assert!(text_width(last) + 2 < width, "{width}: {last:?}");
         }
     }
 
