@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -48,6 +49,9 @@ pub struct Console {
     quiet: bool,
     /// The live area, when stderr is a terminal and the run is not quiet.
     live: Option<MultiProgress>,
+    /// Whether the renderer is drawing the live area now: only then do lines go through indicatif
+    /// (which parks the cursor for the live area's sake, see [`ParkedCursor`]).
+    drawing: AtomicBool,
 }
 
 impl Console {
@@ -57,14 +61,23 @@ impl Console {
         let live = !quiet && !dumb && io::stderr().is_terminal();
         Console {
             quiet,
-            live: live
-                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(20))),
+            drawing: AtomicBool::new(false),
+            live: live.then(|| {
+                MultiProgress::with_draw_target(ProgressDrawTarget::term_like_with_hz(
+                    Box::new(ParkedCursor(console::Term::buffered_stderr())),
+                    20,
+                ))
+            }),
         }
     }
 
     /// A console that never draws a live area (for library users and tests).
     pub fn plain(quiet: bool) -> Console {
-        Console { quiet, live: None }
+        Console {
+            quiet,
+            live: None,
+            drawing: AtomicBool::new(false),
+        }
     }
 
     /// Whether a live area is drawn.
@@ -80,7 +93,7 @@ impl Console {
     /// Prints one line (or several, separated by `\n`) above the live area, if any.
     pub fn line(&self, text: &str) {
         if let Some(live) = &self.live {
-            if live.println(text).is_ok() {
+            if self.drawing.load(Ordering::Acquire) && live.println(text).is_ok() {
                 return;
             }
         }
@@ -117,9 +130,13 @@ impl Renderer {
         let thread = thread::Builder::new()
             .name("pardl-display".into())
             .spawn(move || match &console.live {
-                Some(live) => draw_live(&progress, live, || {
-                    stopped.recv_timeout(FRAME_PERIOD) == Err(RecvTimeoutError::Timeout)
-                }),
+                Some(live) => {
+                    console.drawing.store(true, Ordering::Release);
+                    draw_live(&progress, live, || {
+                        stopped.recv_timeout(FRAME_PERIOD) == Err(RecvTimeoutError::Timeout)
+                    });
+                    console.drawing.store(false, Ordering::Release);
+                }
                 None => print_plain(&progress, &console, || {
                     stopped.recv_timeout(PLAIN_PERIOD) == Err(RecvTimeoutError::Timeout)
                 }),
@@ -224,6 +241,60 @@ impl Sampler {
         // Meters of files that finished are dropped here.
         self.files = meters;
         frame(&snap, speed, &views, width, height)
+    }
+}
+
+/// stderr as indicatif draws on it, except that the cursor is parked at the start of the last line
+/// after every redraw instead of past its end.
+///
+/// indicatif pads each line to the terminal's width and leaves the cursor after the last column.
+/// Anything the terminal echoes there (the `^C` of a Ctrl-C, a key typed by mistake) then starts a
+/// new line that indicatif does not know about, and the next redraw leaves the top line of the live
+/// area behind. Parked at the start of the line, an echo only overwrites the first columns of the
+/// last line, which the next redraw rewrites.
+#[derive(Debug)]
+struct ParkedCursor(console::Term);
+
+impl indicatif::TermLike for ParkedCursor {
+    fn width(&self) -> u16 {
+        self.0.size().1
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.0.write_line(s)
+    }
+
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.0.write_str(s)
+    }
+
+    fn clear_line(&self) -> io::Result<()> {
+        self.0.clear_line()
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.0.write_str("\r")?;
+        self.0.flush()
     }
 }
 
