@@ -254,17 +254,17 @@ impl Downloader {
         progress.activate(file);
         self.context
             .trust_host(&host_of(&link.url).unwrap_or_default());
-        let mut result = self.fetch_version(link, final_path, &file);
+        let mut result = self.fetch_version(link, final_path, file);
         if let Err(Error::FileChanged { reason, .. }) = &result {
             // Never mix bytes of two versions: everything written so far is thrown away, once.
             log::warn!(
                 "{}: the file changed on the server ({reason}); downloading it again from scratch",
                 redact_url(&link.url)
             );
-            progress.rewind(&file);
-            result = self.fetch_version(link, final_path, &file);
+            progress.rewind(file);
+            result = self.fetch_version(link, final_path, file);
         }
-        progress.end_file(&file);
+        progress.end_file(file);
         result
     }
 
