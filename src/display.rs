@@ -132,7 +132,7 @@ impl Renderer {
             .spawn(move || match &console.live {
                 Some(live) => {
                     console.drawing.store(true, Ordering::Release);
-                    draw_live(&progress, live, || {
+                    draw_live(&progress, live, terminal_size, || {
                         stopped.recv_timeout(FRAME_PERIOD) == Err(RecvTimeoutError::Timeout)
                     });
                     console.drawing.store(false, Ordering::Release);
@@ -161,8 +161,13 @@ impl Drop for Renderer {
     }
 }
 
-/// The live loop: one frame per tick until `wait` says stop.
-fn draw_live(progress: &Progress, live: &MultiProgress, mut wait: impl FnMut() -> bool) {
+/// The live loop: one frame per tick, laid out for the `size` of the moment, until `wait` says stop.
+fn draw_live(
+    progress: &Progress,
+    live: &MultiProgress,
+    size: impl Fn() -> (usize, usize),
+    mut wait: impl FnMut() -> bool,
+) {
     let area = live.add(ProgressBar::no_length());
     // `{msg}` alone: the frame is laid out by `layout`, indicatif only draws it.
     if let Ok(style) = ProgressStyle::with_template("{msg}") {
@@ -170,7 +175,7 @@ fn draw_live(progress: &Progress, live: &MultiProgress, mut wait: impl FnMut() -
     }
     let mut sampler = Sampler::new();
     loop {
-        let (width, height) = terminal_size();
+        let (width, height) = size();
         area.set_message(
             sampler
                 .frame(progress, Instant::now(), width, height)
@@ -373,6 +378,45 @@ mod tests {
         let lines = sampler.frame(&progress, t0 + Duration::from_secs(2), 100, 20);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(sampler.files.is_empty());
+    }
+
+    #[test]
+    fn the_live_area_is_drawn_as_one_frame_and_erased_at_the_end() {
+        let term = indicatif::InMemoryTerm::new(10, 60);
+        let live =
+            MultiProgress::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let progress = Progress::new();
+        let file = progress.start_file("a-rather-long-name-for-a-narrow-terminal.iso");
+        progress.set_size(&file, 1000);
+        progress.record(&file, 250);
+        let stream = progress.start_file("stream.bin");
+        progress.record(&stream, 2048);
+        let mut screens = Vec::new();
+        draw_live(
+            &progress,
+            &live,
+            || (60, 10),
+            || {
+                screens.push(term.contents());
+                false
+            },
+        );
+        let screen = &screens[0];
+        let lines: Vec<&str> = screen.lines().collect();
+        assert_eq!(lines.len(), 3, "{screen}");
+        assert!(
+            lines[0].starts_with("a-rather-long") && lines[0].contains("25%"),
+            "{screen}"
+        );
+        assert!(lines[0].contains('…'), "shortened: {screen}");
+        assert!(
+            lines[1].starts_with("stream.bin") && lines[1].contains("2.0 KiB"),
+            "{screen}"
+        );
+        assert!(!lines[1].contains('%'), "{screen}");
+        assert!(lines[2].contains("2.2 KiB / 3.0 KiB+"), "{screen}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 60), "{screen}");
+        assert_eq!(term.contents().trim(), "", "erased when the renderer stops");
     }
 
     #[test]

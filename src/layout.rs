@@ -8,9 +8,9 @@
 //! A frame is one line per active file, then one total line:
 //!
 //! ```text
-//! debian-12.4.0-amd64-netinst.iso   45%   284.0 MiB / 631.0 MiB      12.3 MiB/s  ETA 28s      4 conn
-//! stream.bin                              12.0 MiB                  1.1 MiB/s               1 conn
-//! Total  296.0 MiB / 631.0 MiB  46%  13.4 MiB/s  ETA 26s  files: 3 done, 2 active, 0 failed, 5 queued
+//! debian-12.4.0-amd64-netinst.iso      39%    15.6 MiB / 40.0 MiB       2.2 MiB/s  ETA 11s      4 conn
+//! live.bin                                     1.3 MiB                197.0 KiB/s               1 conn
+//! Total  46.9 MiB / 103.3 MiB+  44%  6.7 MiB/s  ETA 9s  files: 0 done, 5 active, 0 failed, 2 queued
 //! ```
 //!
 //! Every field has a fixed width, so columns stay put while numbers change (no jitter), and a
