@@ -290,7 +290,7 @@ pub fn total_line(snap: &Snapshot, speed: f64, width: usize) -> String {
         priority: 4,
     });
     // The first field has no gap before it, so it may use the columns of one.
-    let chosen = choose(&fields, width + GAP);
+    let chosen = choose(&fields, width.saturating_add(GAP));
     let line = chosen.into_iter().flatten().collect::<Vec<_>>().join("  ");
     fit(&line, width)
 }
@@ -527,6 +527,16 @@ mod tests {
         assert_eq!(
             total_line(&s, MIB as f64, 100),
             "Total  15.0 MiB / 16.0 MiB+  90%  1.0 MiB/s  ETA 1s  files: 0 done, 2 active, 0 failed, 0 queued"
+        );
+    }
+
+    #[test]
+    fn an_unlimited_width_shows_everything() {
+        // What the plain (non-terminal) output asks for.
+        let line = total_line(&snap(), 1e6, usize::MAX);
+        assert!(
+            line.starts_with("Total") && line.ends_with("5 queued"),
+            "{line}"
         );
     }
 
