@@ -69,6 +69,8 @@ pub struct RangedJob {
     started: Instant,
     /// Held while the control file is written, so two savers never interleave.
     checkpoint_lock: Mutex<()>,
+    /// Whether a control file exists on disk for this download (so finishing must delete it).
+    control_saved: AtomicBool,
     failure: Mutex<Option<Error>>,
     aborted: AtomicBool,
 }
@@ -97,9 +99,16 @@ impl RangedJob {
             control_path,
             started: Instant::now(),
             checkpoint_lock: Mutex::new(()),
+            control_saved: AtomicBool::new(false),
             failure: Mutex::new(None),
             aborted: AtomicBool::new(false),
         }
+    }
+
+    /// Marks that a control file for this download is already on disk (it is being resumed).
+    pub fn with_saved_control(self) -> RangedJob {
+        self.control_saved.store(true, Ordering::Release);
+        self
     }
 
     /// Records a failure and tells the other chunks to stop; the first failure is the one reported.
@@ -138,6 +147,8 @@ impl RangedJob {
             log::warn!("{error}; resume state not saved");
             return;
         }
+        // Marked before the save: a half-done save may leave a temp file that removal must clean.
+        self.control_saved.store(true, Ordering::Release);
         if let Err(error) = control.save(&self.control_path) {
             log::warn!(
                 "cannot save resume state {}: {error}",
@@ -146,15 +157,19 @@ impl RangedJob {
         }
     }
 
-    /// Where the control file of this download lives.
-    pub fn control_path(&self) -> &std::path::Path {
-        &self.control_path
+    /// The control file of this download, if one exists (it was resumed from one, or saved one).
+    pub fn saved_control(&self) -> Option<&std::path::Path> {
+        self.control_saved
+            .load(Ordering::Acquire)
+            .then_some(self.control_path.as_path())
     }
 
-    /// Deletes the control file (the download is finished or must start over).
+    /// Deletes the control file (the download is finished or must start over), if there is one.
     pub fn remove_control(&self) {
         let _saving = self.checkpoint_lock.lock();
-        ControlFile::remove(&self.control_path);
+        if self.control_saved.swap(false, Ordering::AcqRel) {
+            ControlFile::remove(&self.control_path);
+        }
     }
 }
 

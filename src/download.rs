@@ -305,8 +305,9 @@ impl Downloader {
                 final_url,
                 validators,
             } => {
+                // No stale control file can be left here: `resume` found none, or removed the one it
+                // could not use.
                 context.progress.set_size(file, total);
-                ControlFile::remove(&control_path);
                 let part = PartFile::create(final_path, Some(total))?;
                 let plan = ChunkPlan::new(total, first_end, config.connections, config.min_chunk);
                 log::debug!(
@@ -328,7 +329,6 @@ impl Downloader {
                 self.run_ranged(link, job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
-                ControlFile::remove(&control_path);
                 let length = first.response.body().content_length();
                 let part = PartFile::create(final_path, length)?;
                 self.run_stream(link, part, &final_url, Some(first), file)
@@ -408,16 +408,19 @@ impl Downloader {
             plan.done(),
             control.total
         );
-        Ok(Some(RangedJob::new(
-            Arc::clone(&self.context),
-            link.url.clone(),
-            link.url.clone(),
-            part,
-            plan,
-            control.validators,
-            Arc::clone(file),
-            control_path,
-        )))
+        Ok(Some(
+            RangedJob::new(
+                Arc::clone(&self.context),
+                link.url.clone(),
+                link.url.clone(),
+                part,
+                plan,
+                control.validators,
+                Arc::clone(file),
+                control_path,
+            )
+            .with_saved_control(),
+        ))
     }
 
     /// Runs the chunks of one file on the file's own child pool and finishes the file.
@@ -430,6 +433,14 @@ impl Downloader {
         let incomplete: Vec<usize> = (0..job.plan.chunks().len())
             .filter(|&i| !job.plan.chunks()[i].is_complete())
             .collect();
+        if incomplete.len() == 1 && first.is_some() {
+            // The whole file fits in the probe's answer (it is no bigger than `--min-chunk`): there is
+            // nothing to share out, so the file's task reads it itself instead of starting a child
+            // pool of one thread. Small files are the common case in a long links file, and this
+            // saves two thread starts per file.
+            fetch_chunk(&job, incomplete[0], first);
+            return self.finish_ranged(link, job, 0);
+        }
         let job = Arc::new(job);
         let workers = self
             .context
@@ -454,6 +465,12 @@ impl Downloader {
         let job = Arc::try_unwrap(job).map_err(|_| Error::Panicked {
             url: link.url.clone(),
         })?;
+        self.finish_ranged(link, job, panicked)
+    }
+
+    /// Ends a ranged download whose chunks have all stopped: falls back, fails, keeps it for resume, or
+    /// checks and renames it.
+    fn finish_ranged(&self, link: &Link, job: RangedJob, panicked: usize) -> Result<Status, Error> {
         let complete = job.plan.is_complete();
         let failure = job.take_failure();
         match failure {
@@ -501,11 +518,13 @@ impl Downloader {
                     }
                 }
                 let total = job.plan.total();
-                let control_path = job.control_path().to_path_buf();
+                let control_path = job.saved_control().map(Path::to_path_buf);
                 job.part.finish()?;
                 // Only after the rename: a crash in between leaves a complete file plus a stale
                 // control file, never a control file without its data.
-                ControlFile::remove(&control_path);
+                if let Some(control_path) = control_path {
+                    ControlFile::remove(&control_path);
+                }
                 Ok(Status::Downloaded {
                     bytes: total,
                     ranged: true,

@@ -97,13 +97,9 @@ impl PartFile {
         drop(self.file);
         fs::rename(&self.part_path, &self.final_path)
             .map_err(|e| Error::io("rename", &self.part_path, e))?;
-        // Make the rename itself durable. Not all platforms can open a directory; a failure here does not
-        // make the file wrong, only possibly not yet on disk, so it is logged rather than fatal.
-        if let Some(dir) = self.final_path.parent() {
-            if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-                log::debug!("could not sync directory {}: {e}", dir.display());
-            }
-        }
+        // The directory is not synced after the rename: a power loss right after it can at worst undo
+        // the rename (leaving the complete `.part` file), never put a wrong file under the final
+        // name, and a directory sync per file doubled the cost of a links file of small files.
         Ok(self.final_path)
     }
 
