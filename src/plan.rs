@@ -111,14 +111,25 @@ impl ChunkPlan {
         if rest > 0 {
             let wanted = (connections.max(1) as u64).saturating_mul(CHUNKS_PER_CONNECTION);
             let size = rest.div_ceil(wanted).max(min_chunk.max(1));
-            // Rounding the count down and spreading the rest evenly keeps every chunk at least `size`
-            // (so at least `min_chunk`) and leaves no runt at the end.
+            // Rounding the count down and spreading evenly keeps every chunk at least `size` (so at
+            // least `min_chunk`) and leaves no runt at the end.
             let count = (rest / size).max(1);
-            let base = rest / count;
-            let extra = rest % count;
+            let mut lens = even_split(rest, count);
+            // The connection that reads the probe's chunk starts on the rest that much later, and
+            // with connections of equal speed (a server capping each one) it is also the one that
+            // takes the last chunk. Spreading the probe's bytes over the plan and taking them off the
+            // last chunk lets every connection finish together instead of one lagging behind.
+            let balanced = even_split(rest + first_end, count);
+            if let Some(&last) = balanced.last() {
+                if count > 1 && last >= first_end + min_chunk.max(1) {
+                    lens = balanced;
+                    if let Some(last) = lens.last_mut() {
+                        *last -= first_end;
+                    }
+                }
+            }
             let mut start = first_end;
-            for i in 0..count {
-                let len = base + u64::from(i < extra);
+            for len in lens {
                 chunks.push(Chunk::new(start..start + len));
                 start += len;
             }
@@ -165,6 +176,12 @@ impl ChunkPlan {
     }
 }
 
+/// `total` cut into `count` lengths that differ by at most one, longer ones first.
+fn even_split(total: u64, count: u64) -> Vec<u64> {
+    let (base, extra) = (total / count, total % count);
+    (0..count).map(|i| base + u64::from(i < extra)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +217,32 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// When the last connection finishes if `connections` equally fast connections take the chunks
+    /// in order, each taking the next one as soon as it is free (how the child pool hands them out).
+    fn makespan(plan: &ChunkPlan, connections: usize) -> u64 {
+        let mut free_at = vec![0u64; connections];
+        for chunk in plan.chunks() {
+            let earliest = free_at.iter_mut().min().unwrap();
+            *earliest += chunk.len();
+        }
+        free_at.into_iter().max().unwrap()
+    }
+
+    #[test]
+    fn the_probe_chunk_does_not_make_one_connection_finish_late() {
+        const MIB: u64 = 1 << 20;
+        for (total, connections) in [(256 * MIB, 8), (64 * MIB, 4), (1 << 30, 4), (100 * MIB, 3)] {
+            let plan = ChunkPlan::new(total, MIB, connections, MIB);
+            assert_tiles(&plan);
+            let ideal = total.div_ceil(connections as u64);
+            let excess = makespan(&plan, connections) - ideal;
+            assert!(
+                excess <= 64,
+                "{total}/{connections}: a connection finishes {excess} bytes late"
+            );
         }
     }
 
