@@ -153,7 +153,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Downloads every link of `links_path` into `dir` with `connections` per file, the way the `pardl`
-/// command does: result lines on stderr and, on a terminal, a live status line below them.
+/// command does: result lines on stderr and, on a terminal, the live display below them.
 fn download_all(
     links_path: &Path,
     dir: &Path,

@@ -71,11 +71,20 @@ impl Context {
         }
     }
 
-    /// Notes `host` as the host of a link (not one a redirect led to): `--user` credentials may be
-    /// sent to it.
+    /// Notes `host` as the host of a link (not one a redirect led to): `--user` credentials and
+    /// `-H` headers that carry secrets (`Authorization`, `Cookie`) may be sent to it.
     pub fn trust_host(&self, host: &str) {
-        if self.config.credentials.is_some() && !self.link_hosts.lock().contains(host) {
-            self.link_hosts.lock().insert(host.to_string());
+        let needs_trust = self.config.credentials.is_some()
+            || self
+                .config
+                .headers
+                .iter()
+                .any(|h| is_secret_header(&h.name));
+        if needs_trust {
+            let mut hosts = self.link_hosts.lock();
+            if !hosts.contains(host) {
+                hosts.insert(host.to_string());
+            }
         }
     }
 
@@ -104,4 +113,12 @@ impl Context {
             std::thread::sleep((until - now).min(Duration::from_millis(100)));
         }
     }
+}
+
+/// Headers whose value is a secret: sent only to the hosts of the links themselves, never to a host
+/// a redirect led to (as curl does since 7.58).
+pub fn is_secret_header(name: &str) -> bool {
+    ["authorization", "cookie", "proxy-authorization"]
+        .iter()
+        .any(|secret| name.eq_ignore_ascii_case(secret))
 }

@@ -15,7 +15,7 @@ use ureq::http::{Response, Uri};
 use ureq::Agent;
 
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{is_secret_header, Context};
 use crate::error::Error;
 use crate::hosts::HostSlot;
 use crate::name::percent_decode;
@@ -93,7 +93,15 @@ pub fn send(
         });
     }
     let mut request = context.agent.get(url);
+    let host = host_of(url).unwrap_or_default();
     for extra in &context.config.headers {
+        if is_secret_header(&extra.name) && !context.is_trusted_host(&host) {
+            log::debug!(
+                "not sending -H {} to {host}, which a redirect led to",
+                extra.name
+            );
+            continue;
+        }
         request = request.header(extra.name.as_str(), extra.value.as_str());
     }
     if let Some(value) = authorization(context, url) {

@@ -25,7 +25,7 @@
 //! | [`layout`] | the text of the live display, as pure functions of counters and terminal size |
 //! | [`display`] | the renderer thread and the [`display::Console`]: live area on a terminal, plain lines elsewhere |
 //! | [`report`] | each link's [`Outcome`], the run's [`Summary`] and the `--report` JSON lines |
-//! | [`http`] | the shared `ureq` agent and `Content-Range` parsing |
+//! | [`http`] | the shared `ureq` agent, sending a request (headers, credentials, proxy), `Content-Range` parsing |
 //! | [`config`] | the settings and their defaults |
 //! | [`error`] | the one [`Error`] type |
 //!

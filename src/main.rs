@@ -24,7 +24,7 @@ use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
 /// name only when it is complete; an existing file is skipped, so rerunning fetches only what is missing.
 ///
 /// Links file: one URL per line; blank lines and lines starting with '#' are ignored; options may follow
-/// the URL, separated by spaces: out=NAME sets the file name.
+/// the URL, separated by spaces: out=NAME sets the file name, sha256=HEX the checksum it must have.
 ///
 /// A file is named by out= (or -o), else by the server's Content-Disposition, else by the URL
 /// after redirects. On a terminal, a live display shows each file's progress and the total; elsewhere
@@ -142,12 +142,12 @@ struct Cli {
     #[arg(long = "password", value_name = "PASSWORD", requires = "user")]
     password: Option<String>,
 
-    /// Use this proxy for every request (http://[user:pass@]host:port, socks5://host:port), ignoring
+    /// Use this HTTP proxy for every request (http://[user:pass@]host:port), ignoring
     /// the proxy environment variables.
     #[arg(long = "proxy", value_name = "URL")]
     proxy: Option<String>,
 
-    /// Append one JSON line per link to FILE as each link finishes (url, final_url, path, size, status,
+    /// Append one JSON line per link to FILE as each link finishes (url, final_url, path, origin, size, status,
     /// error_kind, error, sha256, seconds, connections, retries).
     #[arg(long = "report", value_name = "FILE")]
     report: Option<PathBuf>,
@@ -221,6 +221,18 @@ fn run() -> i32 {
     };
     if let Some(proxy) = &cli.proxy {
         // Checked here rather than by clap, whose message would repeat the value, password included.
+        let scheme = proxy
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        if scheme
+            .as_deref()
+            .is_some_and(|s| s != "http" && s != "https")
+        {
+            return usage_error(format!(
+                "unsupported --proxy {}: only http:// and https:// proxies are supported",
+                redact_url(proxy)
+            ));
+        }
         if let Err(error) = ureq::Proxy::new(proxy) {
             return usage_error(format!("invalid --proxy {}: {error}", redact_url(proxy)));
         }
@@ -388,8 +400,13 @@ fn init_logging(quiet: bool, verbose: u8, console: Arc<Console>) {
         (false, _) => log::LevelFilter::Trace,
     };
     let mut builder = env_logger::Builder::new();
+    // ureq's trace level dumps raw request bytes, `Authorization` included; its debug level redacts
+    // them. -vvv stops at debug for the HTTP library (an explicit RUST_LOG can still ask for more).
+    let http_level = level.min(log::LevelFilter::Debug);
     builder
         .filter_level(level)
+        .filter_module("ureq", http_level)
+        .filter_module("ureq_proto", http_level)
         .format_timestamp_millis()
         .target(env_logger::Target::Pipe(Box::new(LogWriter::new(console))));
     if let Ok(spec) = std::env::var("RUST_LOG") {

@@ -663,3 +663,69 @@ fn completions_and_man_page_are_generated_from_the_parser() {
     pardl(tmp.path(), &["-d", "out", &server.url("/completions")]).assert_code(0);
     assert_eq!(fs::read(tmp.path().join("out/completions")).unwrap(), bytes);
 }
+
+#[test]
+fn secret_headers_do_not_follow_a_redirect_to_another_host() {
+    let origin = TestServer::start();
+    let mirror = TestServer::start();
+    let data = serve(&mirror, "/file.bin", 600 * KIB, 13, Behaviour::new());
+    // Another host name, not just another port: that is what "another host" means to a redirect.
+    let mirror_by_name = mirror.url("/file.bin").replace("127.0.0.1", "localhost");
+    origin.redirect("/file.bin", &mirror_by_name, 302);
+    let tmp = tempfile::tempdir().unwrap();
+    pardl(
+        tmp.path(),
+        &[
+            "-d",
+            "out",
+            "-k",
+            "128K",
+            "-H",
+            "Authorization: Bearer secret-token",
+            "-H",
+            "X-Plain: yes",
+            &origin.url("/file.bin"),
+        ],
+    )
+    .assert_code(0);
+    assert_eq!(fs::read(tmp.path().join("out/file.bin")).unwrap(), data);
+    let asked = origin.requests_for("/file.bin");
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some("Bearer secret-token"),
+        "the link's own host gets it"
+    );
+    let served = mirror.requests_for("/file.bin");
+    assert!(
+        served.len() >= 2,
+        "probe (redirected) and chunks: {served:?}"
+    );
+    for record in &served {
+        assert_eq!(record.header("authorization"), None, "{record:?}");
+        assert_eq!(record.header("x-plain"), Some("yes"), "{record:?}");
+    }
+}
+
+#[test]
+fn a_socks_proxy_is_refused_as_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = pardl(
+        tmp.path(),
+        &[
+            "--proxy",
+            "socks5://u:hidden@127.0.0.1:1080",
+            "http://127.0.0.1:9/x",
+        ],
+    );
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("only http:// and https:// proxies"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("hidden"),
+        "the password is masked: {}",
+        run.stderr
+    );
+}
