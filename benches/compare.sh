@@ -6,6 +6,7 @@
 #   benches/compare.sh                      # full run: 3 runs per tool and scenario
 #   UPDATE_DOCS=1 benches/compare.sh        # also write the results into docs/benchmarks.md
 #   SCENARIOS="1 3" TOOLS="pardl aria2c" RUNS=5 benches/compare.sh
+#   SERVE=1 SCENARIOS="1 3" benches/compare.sh   # only serve the data (for perf/strace by hand)
 #
 # Everything it starts is private: nginx runs from a mktemp directory with its own config, pid file,
 # logs and temp dirs, listens on 127.0.0.1 only, and is stopped on exit. Never part of cargo test or CI.
@@ -39,10 +40,12 @@ PARDL=${PARDL:-$REPO/target/release/pardl}
 BENCH_TMP=${BENCH_TMP:-/tmp}            # server files and downloads go under here (same disk)
 RUN_TIMEOUT=${RUN_TIMEOUT:-$def_timeout} # seconds before a run is killed and counted as failed
 S4_TIMEOUT=${S4_TIMEOUT:-60}            # the same for scenario 4 (wget2 --chunk-size loops forever there)
+S6_TIMEOUT=${S6_TIMEOUT:-1500}          # the same for scenario 6 (100k requests)
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 RESULTS_DIR=${RESULTS_DIR:-$REPO/target/bench-results}
 UPDATE_DOCS=${UPDATE_DOCS:-0}           # 1: replace the results section of docs/benchmarks.md
 KEEP=${KEEP:-0}                         # 1: keep the temp dir (nginx logs, data) after the run
+SERVE=${SERVE:-0}                       # 1: only start nginx with the data and wait (for profiling)
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -292,6 +295,7 @@ verify() {
 run_one() {
     local s=$1 tool=$2 run=$3 out=$WORK/out rc=0 limit=$RUN_TIMEOUT
     [[ $s == 4 ]] && limit=$S4_TIMEOUT
+    [[ $s == 6 ]] && limit=$S6_TIMEOUT
     rm -rf "$out" && mkdir -p "$out"
     tool_cmd "$s" "$tool" "$out" || return 0
     sync
@@ -409,6 +413,11 @@ main() {
     log "nginx on 127.0.0.1:$HTTP_PORT (unlimited) and :$CAP_PORT (capped at $RATE B/s per connection)"
     log "generating data"
     make_data
+    if [[ $SERVE == 1 ]]; then
+        log "serving; links files in $LINKS, manifests in $MAN, access log $NG/logs/access.log; Ctrl-C stops"
+        echo "U=http://127.0.0.1:$HTTP_PORT CAPPED=http://127.0.0.1:$CAP_PORT LINKS=$LINKS MAN=$MAN LOG=$NG/logs/access.log"
+        sleep infinity & wait $!
+    fi
 
     local s run tool runs
     for s in $SCENARIOS; do
