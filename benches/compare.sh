@@ -162,6 +162,7 @@ stop_nginx() {
 }
 
 cleanup() {
+    [[ -z ${SLEEP_PID:-} ]] || kill "$SLEEP_PID" 2>/dev/null || true
     stop_nginx
     if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -416,7 +417,9 @@ main() {
     if [[ $SERVE == 1 ]]; then
         log "serving; links files in $LINKS, manifests in $MAN, access log $NG/logs/access.log; Ctrl-C stops"
         echo "U=http://127.0.0.1:$HTTP_PORT CAPPED=http://127.0.0.1:$CAP_PORT LINKS=$LINKS MAN=$MAN LOG=$NG/logs/access.log"
-        sleep infinity & wait $!
+        sleep infinity &
+        SLEEP_PID=$!
+        wait "$SLEEP_PID"
     fi
 
     local s run tool runs
