@@ -6,98 +6,15 @@
 //! the proxy variables removed (a proxy would intercept 127.0.0.1).
 
 use std::fs;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer};
 use serde_json::Value;
 
-const PARDL: &str = env!("CARGO_BIN_EXE_pardl");
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * 1024;
+mod support;
 
-/// Variables that would change what the binary does: proxies, logging.
-const SCRUBBED_ENV: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "RUST_LOG",
-];
-
-/// The result of one run of the binary.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit status\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-}
-
-/// Runs the binary in `cwd` with `args`, stdin empty, stderr and stdout piped (so not a terminal),
-/// killing it after two minutes.
-fn pardl(cwd: &Path, args: &[&str]) -> Run {
-    let mut command = Command::new(PARDL);
-    command
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in SCRUBBED_ENV {
-        command.env_remove(var);
-    }
-    let mut child = command.spawn().expect("start pardl");
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let stdout = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = out.read_to_string(&mut text);
-        text
-    });
-    let stderr = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for pardl") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pardl did not finish in two minutes");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code(),
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
-}
+use support::{pardl, KIB, MIB};
 
 /// Serves `len` pattern bytes (seed `seed`) at `path` with `behaviour`; returns the bytes.
 fn serve(server: &TestServer, path: &str, len: u64, seed: u64, behaviour: Behaviour) -> Vec<u8> {
@@ -136,7 +53,7 @@ fn output_without_a_terminal_has_no_escape_codes_and_a_line_per_file() {
     let tmp = tempfile::tempdir().unwrap();
     let run = pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-v",
@@ -191,7 +108,7 @@ fn limit_rate_holds_the_rate_over_all_connections() {
     let started = Instant::now();
     pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-x",
@@ -252,14 +169,14 @@ fn content_disposition_names_the_file_in_both_forms() {
         &server.url("/get?id=1"),
         &server.url("/ext"),
     ];
-    pardl(tmp.path(), &args).assert_code(0);
+    pardl(tmp.path(), args).assert_code(0);
     let out = tmp.path().join("out");
     assert_eq!(fs::read(out.join("report.pdf")).unwrap(), plain);
     assert_eq!(fs::read(out.join("naïve notes.txt")).unwrap(), extended);
     assert!(!out.join("get").exists() && !out.join("ext").exists());
 
     // A rerun skips them: the name is decided after the probe, and so is the skip.
-    let run = pardl(tmp.path(), &args);
+    let run = pardl(tmp.path(), args);
     run.assert_code(0);
     assert!(run.stderr.contains("0 ok, 2 skipped"), "{}", run.stderr);
     let lines = report_lines(&report);
@@ -300,7 +217,7 @@ fn hostile_content_disposition_names_stay_inside_the_directory() {
     fs::create_dir(&base).unwrap();
     pardl(
         &base,
-        &[
+        [
             "-d",
             "out",
             &server.url("/a"),
@@ -362,7 +279,7 @@ fn out_option_wins_over_content_disposition_and_a_redirect_names_the_file() {
     let report = tmp.path().join("r.jsonl");
     pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-i",
@@ -393,18 +310,18 @@ fn dash_o_names_a_single_url() {
     let tmp = tempfile::tempdir().unwrap();
     pardl(
         tmp.path(),
-        &["-d", "out", "-o", "custom.dat", &server.url("/x.bin")],
+        ["-d", "out", "-o", "custom.dat", &server.url("/x.bin")],
     )
     .assert_code(0);
     assert_eq!(fs::read(tmp.path().join("out/custom.dat")).unwrap(), bytes);
 
     let two = pardl(
         tmp.path(),
-        &["-o", "a", &server.url("/x.bin"), &server.url("/x.bin")],
+        ["-o", "a", &server.url("/x.bin"), &server.url("/x.bin")],
     );
     two.assert_code(2);
     assert!(two.stderr.contains("single URL"), "{}", two.stderr);
-    let path = pardl(tmp.path(), &["-o", "dir/a", &server.url("/x.bin")]);
+    let path = pardl(tmp.path(), ["-o", "dir/a", &server.url("/x.bin")]);
     path.assert_code(2);
     assert!(path.stderr.contains("-d DIR -o NAME"), "{}", path.stderr);
 }
@@ -416,7 +333,7 @@ fn headers_and_user_agent_reach_every_request() {
     let tmp = tempfile::tempdir().unwrap();
     pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-k",
@@ -447,7 +364,7 @@ fn headers_and_user_agent_reach_every_request() {
 
     let refused = pardl(
         tmp.path(),
-        &["-H", "Range: bytes=0-1", &server.url("/h.bin")],
+        ["-H", "Range: bytes=0-1", &server.url("/h.bin")],
     );
     refused.assert_code(2);
     assert!(refused.stderr.contains("Range"), "{}", refused.stderr);
@@ -462,7 +379,7 @@ fn credentials_are_sent_but_never_printed_or_reported() {
     let with_password = |path: &str| server.url(path).replace("http://", "http://ann:s3cret@");
     let run = pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-vv",
@@ -509,7 +426,7 @@ fn credentials_are_sent_but_never_printed_or_reported() {
     serve(&server, "/other.bin", 1000, 14, Behaviour::new());
     let run = pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-vv",
@@ -569,7 +486,7 @@ fn report_lines_parse_and_hold_the_right_fields() {
     let report = tmp.path().join("report.jsonl");
     let run = pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-k",
@@ -641,26 +558,26 @@ fn report_lines_parse_and_hold_the_right_fields() {
 #[test]
 fn completions_and_man_page_are_generated_from_the_parser() {
     let tmp = tempfile::tempdir().unwrap();
-    let bash = pardl(tmp.path(), &["completions", "bash"]);
+    let bash = pardl(tmp.path(), ["completions", "bash"]);
     bash.assert_code(0);
     assert!(bash.stdout.contains("_pardl()"), "{}", bash.stdout);
     assert!(bash.stdout.contains("--limit-rate"));
-    let zsh = pardl(tmp.path(), &["completions", "zsh"]);
+    let zsh = pardl(tmp.path(), ["completions", "zsh"]);
     zsh.assert_code(0);
     assert!(zsh.stdout.starts_with("#compdef pardl"), "{}", zsh.stdout);
-    let fish = pardl(tmp.path(), &["completions", "fish"]);
+    let fish = pardl(tmp.path(), ["completions", "fish"]);
     fish.assert_code(0);
     assert!(fish.stdout.contains("complete -c pardl"), "{}", fish.stdout);
-    let man = pardl(tmp.path(), &["man"]);
+    let man = pardl(tmp.path(), ["man"]);
     man.assert_code(0);
     assert!(man.stdout.contains(".TH pardl 1"), "{}", man.stdout);
     assert!(man.stdout.contains("limit\\-rate"), "{}", man.stdout);
-    pardl(tmp.path(), &["completions", "tcsh"]).assert_code(2);
+    pardl(tmp.path(), ["completions", "tcsh"]).assert_code(2);
 
     // A URL is still a URL, not a subcommand.
     let server = TestServer::start();
     let bytes = serve(&server, "/completions", 100, 17, Behaviour::new());
-    pardl(tmp.path(), &["-d", "out", &server.url("/completions")]).assert_code(0);
+    pardl(tmp.path(), ["-d", "out", &server.url("/completions")]).assert_code(0);
     assert_eq!(fs::read(tmp.path().join("out/completions")).unwrap(), bytes);
 }
 
@@ -675,7 +592,7 @@ fn secret_headers_do_not_follow_a_redirect_to_another_host() {
     let tmp = tempfile::tempdir().unwrap();
     pardl(
         tmp.path(),
-        &[
+        [
             "-d",
             "out",
             "-k",
@@ -711,7 +628,7 @@ fn a_socks_proxy_is_refused_as_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
     let run = pardl(
         tmp.path(),
-        &[
+        [
             "--proxy",
             "socks5://u:hidden@127.0.0.1:1080",
             "http://127.0.0.1:9/x",
