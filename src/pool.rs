@@ -549,6 +549,21 @@ mod tests {
         );
     }
 
+    /// Gives the single worker of `pool` a task that runs until the returned sender is used or
+    /// dropped, and waits until the worker has started it.
+    fn occupy_the_only_worker(pool: &ThreadPool) -> mpsc::Sender<()> {
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        pool.execute(move || {
+            started_tx.send(()).expect("test thread is listening");
+            let _ = release_rx.recv();
+        });
+        started_rx
+            .recv_timeout(HANG)
+            .expect("worker never started the blocker");
+        release_tx
+    }
+
     fn counter() -> Arc<AtomicUsize> {
         Arc::new(AtomicUsize::new(0))
     }
@@ -587,16 +602,8 @@ mod tests {
     #[test]
     fn execute_blocks_while_the_queue_is_full() {
         let pool = ThreadPool::new(1);
-        let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        pool.execute(move || {
-            started_tx.send(()).expect("test thread is listening");
-            let _ = release_rx.recv();
-        });
         // The worker has taken the blocker off the queue: one free slot left.
-        started_rx
-            .recv_timeout(HANG)
-            .expect("worker never started the blocker");
+        let release_tx = occupy_the_only_worker(&pool);
         let ran = counter();
         let queued = Arc::clone(&ran);
         pool.execute(move || {
@@ -638,15 +645,8 @@ mod tests {
     #[test]
     fn map_pulls_items_only_as_the_queue_accepts_them() {
         let pool = ThreadPool::new(1);
-        let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        pool.execute(move || {
-            started_tx.send(()).expect("test thread is listening");
-            let _ = release_rx.recv();
-        });
-        started_rx
-            .recv_timeout(HANG)
-            .expect("worker never started the blocker");
+        // The worker has taken the blocker off the queue: one free slot left.
+        let release_tx = occupy_the_only_worker(&pool);
 
         let pulled = counter();
         let ran = counter();
