@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::http::redact_url;
+
 /// The window over which `lowest_speed` is measured: long enough not to punish a short hiccup.
 pub const LOW_SPEED_WINDOW: Duration = Duration::from_secs(10);
 
@@ -48,8 +50,8 @@ pub struct Config {
     /// Take a proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` (and skip it for hosts in `NO_PROXY`)
     /// as ureq reads them, unless [`proxy`](Config::proxy) is set. Default true.
     pub proxy_from_env: bool,
-    /// Send every request through this proxy (`http://[user:pass@]host:port`, `socks5://…`),
-    /// whatever the environment says. Default none.
+    /// Send every request through this proxy (`http://[user:pass@]host:port` or `https://…`; SOCKS is
+    /// not built in), whatever the environment says. Default none.
     pub proxy: Option<String>,
     /// Extra request headers sent with every request (`-H`). Default none.
     pub headers: Vec<Header>,
@@ -180,6 +182,54 @@ impl Default for Config {
             credentials: None,
             limit_rate: 0,
         }
+    }
+}
+
+impl Config {
+    /// Checks that the settings can work, naming the first one that cannot. [`Downloader`] runs it
+    /// before any link starts (a failure ends the run as [`Error::Config`]); the command line runs it
+    /// first to report a usage error. A proxy is checked here because ignoring a bad one would send
+    /// traffic around it.
+    ///
+    /// ```
+    /// use pardl::Config;
+    ///
+    /// assert_eq!(Config::default().check(), Ok(()));
+    /// let socks = Config { proxy: Some("socks5://127.0.0.1:1080".into()), ..Config::default() };
+    /// assert!(socks.check().unwrap_err().contains("only http:// and https:// proxies"));
+    /// let no_tries = Config { max_tries: 0, ..Config::default() };
+    /// assert_eq!(no_tries.check(), Err("max_tries must be at least 1".into()));
+    /// ```
+    ///
+    /// [`Downloader`]: crate::Downloader
+    /// [`Error::Config`]: crate::Error::Config
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("jobs", self.jobs as u64),
+            ("connections", self.connections as u64),
+            ("min_chunk", self.min_chunk),
+            ("max_per_host", self.max_per_host as u64),
+            ("max_tries", u64::from(self.max_tries)),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if let Some(proxy) = &self.proxy {
+            let scheme = proxy
+                .split_once("://")
+                .map(|(scheme, _)| scheme.to_ascii_lowercase());
+            if scheme.is_some_and(|s| s != "http" && s != "https") {
+                return Err(format!(
+                    "unsupported proxy {}: only http:// and https:// proxies are supported",
+                    redact_url(proxy)
+                ));
+            }
+            if let Err(error) = ureq::Proxy::new(proxy) {
+                return Err(format!("invalid proxy {}: {error}", redact_url(proxy)));
+            }
+        }
+        Ok(())
     }
 }
 

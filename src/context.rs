@@ -2,13 +2,13 @@
 //! limit, and the cancel flag.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use ureq::Agent;
 
+use crate::cancel::CancelHandle;
 use crate::config::Config;
 use crate::hosts::HostLimits;
 use crate::http::build_agent;
@@ -31,8 +31,8 @@ pub struct Context {
     /// Hosts of the links themselves, the only ones `--user` credentials are sent to. Locked once per
     /// request, never per byte.
     link_hosts: Mutex<HashSet<String>>,
-    /// Set on Ctrl-C: stop starting work, finish current writes, save state.
-    cancel: Arc<AtomicBool>,
+    /// Set on Ctrl-C or by a library caller: stop starting work, finish current writes, save state.
+    cancel: CancelHandle,
 }
 
 impl Context {
@@ -45,18 +45,18 @@ impl Context {
             link_hosts: Mutex::new(HashSet::new()),
             config,
             progress: Arc::new(Progress::new()),
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel: CancelHandle::new(),
         }
     }
 
     /// Whether the run was asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 
-    /// The flag that stops the run when set (for a Ctrl-C handler).
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.cancel)
+    /// The handle that stops the run (for a Ctrl-C handler or another thread).
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
     }
 
     /// Called on the hot path after `n` bytes arrived: with `--limit-rate`, takes them from the shared

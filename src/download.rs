@@ -27,12 +27,12 @@
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::cancel::CancelHandle;
 use crate::checksum::{sha256_file, verify};
 use crate::chunk::{fetch_chunk, RangedJob, CHECKPOINT_PERIOD};
 use crate::config::Config;
@@ -40,7 +40,7 @@ use crate::context::Context;
 use crate::control::ControlFile;
 use crate::error::Error;
 use crate::http::{header, host_of, redact_url, InFlight};
-use crate::links::{Link, LinkError};
+use crate::links::{Link, LinkError, Origin};
 use crate::name::{name_from_answer, name_from_url, sanitize, NameReservations};
 use crate::part::PartFile;
 use crate::plan::ChunkPlan;
@@ -86,11 +86,11 @@ impl Downloader {
         &self.context.config
     }
 
-    /// The flag that stops the downloader when set (e.g. from a Ctrl-C handler): no new link starts,
-    /// running transfers stop after their current write, resume state is saved, and the links end as
-    /// [`Status::Interrupted`].
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        self.context.cancel_flag()
+    /// The handle that stops this downloader from any thread (a Ctrl-C handler, a GUI's button): no
+    /// new link starts, running transfers stop after their current write, resume state is saved, and
+    /// the unfinished links end as [`Status::Interrupted`]. Every clone of the `Downloader` shares it.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.context.cancel_handle()
     }
 
     /// Downloads every link, `jobs` files at once, calling `on_outcome` (from a worker thread) as each
@@ -141,14 +141,11 @@ impl Downloader {
                     reason,
                 }) => {
                     self.context.progress.finish(Finish::Failed);
-                    finished(Outcome {
-                        url: text.clone(),
-                        origin,
-                        path: None,
-                        status: Status::Failed(Error::MalformedLink { text, reason }),
-                        elapsed: Duration::ZERO,
-                        transfer: Transfer::default(),
-                    });
+                    let error = Error::MalformedLink {
+                        text: text.clone(),
+                        reason,
+                    };
+                    finished(failed_before_start(text, origin, error));
                 }
                 Err(LinkError::Read(error)) => {
                     summary.lock().input_error = Some(format!("reading links: {error}"));
@@ -171,14 +168,7 @@ impl Downloader {
     /// Downloads one link on the calling thread (its chunks still use a child pool).
     pub fn download(&self, link: Link) -> Outcome {
         if let Err(error) = self.prepare_dir() {
-            return Outcome {
-                url: link.url,
-                origin: link.origin,
-                path: None,
-                status: Status::Failed(error),
-                elapsed: Duration::ZERO,
-                transfer: Transfer::default(),
-            };
+            return failed_before_start(link.url, link.origin, error);
         }
         let name = self.reserve_name(&link);
         let outcome = self.download_named(link, &name);
@@ -186,9 +176,50 @@ impl Downloader {
         outcome
     }
 
+    /// Checks the settings and creates the output directory: what must hold before any link starts.
     fn prepare_dir(&self) -> Result<(), Error> {
+        self.context
+            .config
+            .check()
+            .map_err(|message| Error::Config { message })?;
         let dir = &self.context.config.dir;
         fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))
+    }
+
+    /// Downloads one URL on the calling thread: [`download`](Downloader::download) for a link given as
+    /// text (`URL`, optionally followed by `out=NAME` and `sha256=HEX`, as in a links file). Text that
+    /// is not a link pardl can fetch ends as a failed [`Outcome`], like any other failure; its origin
+    /// is `argument 1`.
+    ///
+    /// ```no_run
+    /// let downloader = pardl::Downloader::new(pardl::Config::default());
+    /// let outcome = downloader.download_url("https://example.com/big.iso");
+    /// assert!(outcome.is_success(), "{}", outcome.line());
+    /// ```
+    pub fn download_url(&self, text: &str) -> Outcome {
+        match Link::parse(text, Origin::Argument(1)) {
+            Ok(link) => self.download(link),
+            Err(LinkError::Malformed {
+                origin,
+                text,
+                reason,
+            }) => {
+                let error = Error::MalformedLink {
+                    text: text.clone(),
+                    reason,
+                };
+                failed_before_start(text, origin, error)
+            }
+            // Parsing text reads nothing, so it cannot fail to read.
+            Err(LinkError::Read(error)) => failed_before_start(
+                text.to_string(),
+                Origin::Argument(1),
+                Error::MalformedLink {
+                    text: text.to_string(),
+                    reason: error.to_string(),
+                },
+            ),
+        }
     }
 
     fn reserve_name(&self, link: &Link) -> String {
@@ -588,4 +619,16 @@ impl Downloader {
 /// Whether something (a file, a directory, even a dangling link) is at `path`.
 fn exists(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
+}
+
+/// The outcome of a link that failed before any name was chosen or request made.
+fn failed_before_start(url: String, origin: Origin, error: Error) -> Outcome {
+    Outcome {
+        url,
+        origin,
+        path: None,
+        status: Status::Failed(error),
+        elapsed: Duration::ZERO,
+        transfer: Transfer::default(),
+    }
 }

@@ -92,6 +92,12 @@ pub enum Error {
         /// The URL that was being downloaded.
         url: String,
     },
+    /// The settings cannot work (an unsupported proxy, a zero where at least one is needed); nothing
+    /// was downloaded. See [`Config::check`](crate::Config::check).
+    Config {
+        /// What is wrong, naming the setting.
+        message: String,
+    },
     /// A worker task panicked while downloading; this is a bug in pardl, reported instead of hanging.
     Panicked {
         /// The URL whose download panicked.
@@ -134,6 +140,7 @@ impl Error {
             | Error::MalformedLink { .. }
             | Error::RangeIgnored { .. }
             | Error::Io { .. }
+            | Error::Config { .. }
             | Error::Panicked { .. } => false,
         }
     }
@@ -151,6 +158,7 @@ impl Error {
             Error::FileChanged { .. } => "file-changed",
             Error::ChecksumMismatch { .. } => "checksum-mismatch",
             Error::Interrupted { .. } => "interrupted",
+            Error::Config { .. } => "config",
             Error::Panicked { .. } => "panic",
         }
     }
@@ -195,6 +203,7 @@ impl fmt::Display for Error {
                 redact_url(url)
             ),
             Error::Interrupted { url } => write!(f, "{}: interrupted", redact_url(url)),
+            Error::Config { message } => write!(f, "invalid settings: {message}"),
             Error::Panicked { url } => write!(
                 f,
                 "{}: a download thread panicked (a bug in pardl; run with RUST_LOG=debug and report it)",

@@ -41,6 +41,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cancel;
 pub mod checksum;
 pub mod chunk;
 pub mod config;
@@ -65,6 +66,7 @@ pub mod report;
 pub mod retry;
 pub mod stream;
 
+pub use cancel::CancelHandle;
 pub use config::Config;
 pub use download::Downloader;
 pub use error::Error;

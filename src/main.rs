@@ -6,16 +6,14 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::config::{parse_size, Credentials, Header};
 use pardl::display::{Console, LogWriter, Renderer};
-use pardl::http::redact_url;
 use pardl::report::ReportFile;
-use pardl::{Config, Downloader, Link, LinkError, LinkReader, Origin};
+use pardl::{CancelHandle, Config, Downloader, Link, LinkError, LinkReader, Origin};
 
 /// Download files in parallel, each over several connections.
 ///
@@ -219,37 +217,6 @@ fn run() -> i32 {
             .ok();
         2
     };
-    if let Some(proxy) = &cli.proxy {
-        // Checked here rather than by clap, whose message would repeat the value, password included.
-        let scheme = proxy
-            .split_once("://")
-            .map(|(scheme, _)| scheme.to_ascii_lowercase());
-        if scheme
-            .as_deref()
-            .is_some_and(|s| s != "http" && s != "https")
-        {
-            return usage_error(format!(
-                "unsupported --proxy {}: only http:// and https:// proxies are supported",
-                redact_url(proxy)
-            ));
-        }
-        if let Err(error) = ureq::Proxy::new(proxy) {
-            return usage_error(format!("invalid --proxy {}: {error}", redact_url(proxy)));
-        }
-    }
-    let links = match link_source(&cli) {
-        Ok(links) => links,
-        Err(message) => return usage_error(message),
-    };
-    let report = match &cli.report {
-        Some(path) => match ReportFile::open(path) {
-            Ok(report) => Some(report),
-            Err(error) => {
-                return usage_error(format!("cannot open report {}: {error}", path.display()))
-            }
-        },
-        None => None,
-    };
     let config = Config {
         dir: cli.dir.clone(),
         jobs: usize::from(cli.jobs),
@@ -276,8 +243,25 @@ fn run() -> i32 {
             .unwrap_or_else(|| Config::default().user_agent),
         ..Config::default()
     };
+    // Checked before the links file is read, so a bad setting is a usage error, not a run of failures.
+    if let Err(message) = config.check() {
+        return usage_error(message.replacen("proxy", "--proxy", 1));
+    }
+    let links = match link_source(&cli) {
+        Ok(links) => links,
+        Err(message) => return usage_error(message),
+    };
+    let report = match &cli.report {
+        Some(path) => match ReportFile::open(path) {
+            Ok(report) => Some(report),
+            Err(error) => {
+                return usage_error(format!("cannot open report {}: {error}", path.display()))
+            }
+        },
+        None => None,
+    };
     let downloader = Downloader::new(config);
-    install_interrupt_handler(downloader.cancel_flag(), Arc::clone(&console));
+    install_interrupt_handler(downloader.cancel_handle(), Arc::clone(&console));
     let display = Renderer::start(downloader.progress(), Arc::clone(&console));
     let summary = {
         let console = Arc::clone(&console);
@@ -299,9 +283,9 @@ fn run() -> i32 {
 
 /// Ctrl-C (or SIGTERM): the first stops cleanly (transfers finish their current write, resume state is
 /// saved, exit status 130); a second exits at once.
-fn install_interrupt_handler(cancel: Arc<AtomicBool>, console: Arc<Console>) {
+fn install_interrupt_handler(cancel: CancelHandle, console: Arc<Console>) {
     let result = ctrlc::set_handler(move || {
-        if cancel.swap(true, Ordering::SeqCst) {
+        if cancel.cancel() {
             console.clear();
             eprintln!("pardl: interrupted again; exiting now");
             std::process::exit(130);

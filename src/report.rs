@@ -89,7 +89,7 @@ impl Transfer {
 impl Outcome {
     /// Whether the link ended well (downloaded or skipped).
     pub fn is_success(&self) -> bool {
-        !matches!(self.status, Status::Failed(_))
+        matches!(self.status, Status::Downloaded { .. } | Status::Skipped)
     }
 
     /// The one line shown for this outcome.

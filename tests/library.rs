@@ -310,3 +310,96 @@ fn retrying_a_failed_download_on_the_same_downloader_keeps_its_name() {
     );
     assert_served_file(tmp.path(), "later.bin", &file);
 }
+
+#[test]
+fn cancel_from_another_thread_leaves_resumable_state() {
+    // 2 MiB at 256 KiB/s per connection, 4 connections: about 2 s if nothing stops it.
+    let file = Served::with(
+        "/slow.bin",
+        2 * MIB,
+        301,
+        Behaviour::new().rate_limit(256 * KIB),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(tmp.path()));
+    let handle = downloader.cancel_handle();
+    let progress = downloader.progress();
+
+    let url = server.url(&file.path);
+    let worker = {
+        let downloader = downloader.clone();
+        thread::spawn(move || downloader.run([Ok(link(&url, 1))], |_| {}))
+    };
+    // Cancel once some bytes, but not all, have arrived.
+    while progress.bytes() < 256 * KIB {
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!handle.cancel(), "the first cancel is the first");
+    let summary = worker.join().unwrap();
+
+    assert!(summary.cancelled);
+    assert_eq!((summary.ok, summary.interrupted), (0, 1));
+    assert_eq!(summary.exit_code(), 130);
+    assert!(!tmp.path().join("slow.bin").exists());
+    assert!(tmp.path().join("slow.bin.part").exists());
+    assert!(tmp.path().join("slow.bin.part.pardl").exists());
+    let sent_before = server.stats().path(&file.path).bytes_sent;
+    assert!(sent_before < file.len, "cancelled at {sent_before} bytes");
+
+    // A fresh downloader (a new process, in effect) resumes instead of starting over.
+    let resumed = Downloader::new(lib_config(tmp.path())).download_url(&server.url(&file.path));
+    assert!(resumed.is_success(), "{:?}", resumed.status);
+    assert_served_file(tmp.path(), "slow.bin", &file);
+    assert_no_part_files(tmp.path());
+    let sent_total = server.stats().path(&file.path).bytes_sent;
+    // What was saved is not fetched again; what was in flight but unsaved may be (at most a little).
+    assert!(
+        sent_total < file.len + sent_before,
+        "resume re-fetched everything: {sent_total} bytes sent for a {} byte file",
+        file.len
+    );
+}
+
+#[test]
+fn download_url_reports_malformed_text_as_a_failed_outcome() {
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(tmp.path()));
+    let outcome = downloader.download_url("ftp://example.com/file");
+    match &outcome.status {
+        Status::Failed(error) => assert_eq!(error.kind(), "malformed-link", "{error}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(!outcome.is_success());
+    assert!(
+        outcome.line().contains("ftp://example.com/file"),
+        "{}",
+        outcome.line()
+    );
+}
+
+#[test]
+fn a_setting_that_cannot_work_fails_the_run_before_any_request() {
+    let file = Served::new("/never.bin", 10 * KIB, 302);
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config {
+        proxy: Some("socks5://127.0.0.1:9".into()),
+        ..lib_config(tmp.path())
+    };
+    let downloader = Downloader::new(config);
+
+    let summary = downloader.run([Ok(link(&server.url(&file.path), 1))], |_| {});
+    let fatal = summary.fatal.as_ref().expect("a fatal error");
+    assert_eq!(fatal.kind(), "config");
+    assert!(
+        fatal.to_string().contains("socks5://127.0.0.1:9"),
+        "{fatal}"
+    );
+    assert_eq!(summary.exit_code(), 1);
+
+    let outcome = downloader.download_url(&server.url(&file.path));
+    assert!(matches!(&outcome.status, Status::Failed(e) if e.kind() == "config"));
+    assert_eq!(server.stats().path(&file.path).requests, 0);
+    assert!(names_in(tmp.path()).is_empty());
+}
