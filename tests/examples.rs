@@ -1,0 +1,243 @@
+//! Every program in `examples/` runs and does what its doc comment says, against the in-process test
+//! server. The examples are built by cargo first (a no-op when `cargo test` has built them already),
+//! so this file never runs a stale binary.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use pardl_testserver::Behaviour;
+use support::*;
+
+/// Builds the examples once per test binary and returns the directory holding them.
+fn examples_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/<profile>/deps/examples-HASH → target/<profile>/examples
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary lives in target/<profile>/deps");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+            "build",
+            "--quiet",
+            "--locked",
+            "-p",
+            "pardl",
+            "--examples",
+        ]);
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo runs");
+        assert!(status.success(), "cargo build --examples failed");
+        profile_dir.join("examples")
+    })
+}
+
+/// Runs example `name` with `args` in `cwd`, proxies and backtraces scrubbed from its environment.
+fn example(name: &str, cwd: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(examples_dir().join(name));
+    command.current_dir(cwd).args(args);
+    for var in SCRUBBED_ENV {
+        command.env_remove(var);
+    }
+    command.env("RUST_BACKTRACE", "0");
+    command.output().expect("the example starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn download_one_fetches_the_exact_bytes_and_exits_0() {
+    let file = Served::new("/one/file.bin", 3 * MIB + 17, 401);
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+
+    let output = example(
+        "download_one",
+        tmp.path(),
+        &[&server.url(&file.path), dir.to_str().unwrap()],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{} bytes, fetched in ranged chunks", file.len)),
+        "{stdout}"
+    );
+    assert_served_file(&dir, "file.bin", &file);
+    assert_no_part_files(&dir);
+    // 8 connections, the default 1 MiB minimum chunk: one request per chunk, the probe the first.
+    assert_eq!(
+        server.stats().path(&file.path).requests,
+        expected_requests(file.len, MIB, 8)
+    );
+}
+
+#[test]
+fn download_one_names_the_link_when_it_fails() {
+    let server = server_with(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = server.url("/missing.bin");
+
+    let output = example("download_one", tmp.path(), &[&url]);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}{stderr}",
+        text(&output.stdout)
+    );
+    assert!(
+        stderr.contains(&format!("error (http-status): {url}: HTTP 404 Not Found")),
+        "{stderr}"
+    );
+    assert!(names_in(tmp.path()).is_empty());
+
+    let usage = example("download_one", tmp.path(), &[]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(text(&usage.stderr).starts_with("usage: download_one URL"));
+}
+
+#[test]
+fn own_pool_prints_what_its_tasks_computed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = example("own_pool", tmp.path(), &[]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert_eq!(lines[0], "sum of 1..=1000: 500500");
+    // The producer was held back by the bounded queue: 8 of the 12 tasks (50 ms each, 2 at a time)
+    // had to finish before the 12th could be queued.
+    let blocked_ms: u64 = lines[1]
+        .strip_prefix("submitting 12 slow tasks to 2 workers blocked the producer for ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line: {}", lines[1]));
+    assert!(blocked_ms >= 200, "{}", lines[1]);
+    assert_eq!(lines[2], "sum of squares of 1..=100: 338350");
+    assert_eq!(lines[3], "panicked tasks: 1; tasks run after the panic: 8");
+    assert_eq!(
+        lines[4],
+        "nested pools: 6 files x 5 chunks = 30 chunks done"
+    );
+    assert!(text(&output.stderr).contains("this task fails on purpose"));
+}
+
+#[test]
+fn watch_progress_reports_growing_counters_from_its_own_thread() {
+    // 2 MiB at 512 KiB/s per connection over 4 connections: about a second, so several readings.
+    let file = Served::with(
+        "/watched.bin",
+        2 * MIB,
+        402,
+        Behaviour::new().rate_limit(512 * KIB),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+
+    let output = example(
+        "watch_progress",
+        tmp.path(),
+        &["out", &server.url(&file.path)],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    let readings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(readings.len() >= 2, "{stdout}");
+    assert!(
+        readings.iter().any(|l| l.contains(" of 2.0 MiB; 1 active")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 ok, 0 skipped, 0 failed"), "{stdout}");
+    assert_served_file(&tmp.path().join("out"), "watched.bin", &file);
+}
+
+#[test]
+fn watch_progress_cancels_and_the_same_command_resumes() {
+    // 4 MiB at 256 KiB/s per connection: 4 s in all; the example cancels after about 1 s.
+    let file = Served::with(
+        "/cancelled.bin",
+        4 * MIB,
+        403,
+        Behaviour::new().rate_limit(256 * KIB),
+    );
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let url = server.url(&file.path);
+
+    let first = example(
+        "watch_progress",
+        tmp.path(),
+        &["--stop-after", "1", "out", &url],
+    );
+    let stdout = text(&first.stdout);
+    assert_eq!(
+        first.status.code(),
+        Some(130),
+        "{stdout}{}",
+        text(&first.stderr)
+    );
+    assert!(stdout.contains("cancelling"), "{stdout}");
+    assert!(
+        stdout.contains("Interrupted: progress is saved"),
+        "{stdout}"
+    );
+    let out = tmp.path().join("out");
+    assert!(out.join("cancelled.bin.part.pardl").exists());
+    assert!(!out.join("cancelled.bin").exists());
+    let sent_first = server.stats().path(&file.path).bytes_sent;
+
+    let second = example("watch_progress", tmp.path(), &["out", &url]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    assert_served_file(&out, "cancelled.bin", &file);
+    assert_no_part_files(&out);
+    let sent_total = server.stats().path(&file.path).bytes_sent;
+    assert!(
+        sent_total < file.len + sent_first,
+        "resumed from zero: {sent_total} bytes sent"
+    );
+}
+
+#[test]
+fn demo_runs_and_verifies_its_downloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = example("demo", tmp.path(), &["--size", "1", "--rate", "4096"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert_eq!(stdout.matches("all bytes verified").count(), 2, "{stdout}");
+}
