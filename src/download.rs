@@ -324,6 +324,9 @@ impl Downloader {
                 return Ok(Status::Skipped);
             }
             if let Some(job) = self.resume(link, final_path, file)? {
+                // The probe's answer holds one of the host's connection slots; the resumed chunks
+                // need it (with one slot per host they would wait for it forever).
+                drop(answer);
                 return self.run_ranged(link, job, None);
             }
         }

@@ -52,6 +52,9 @@ pub struct FileProgress {
     name: Mutex<String>,
     size: AtomicU64,
     done: AtomicU64,
+    /// The part of `done` that an earlier run left on disk (a resume): in the file's percentage, but
+    /// neither in the run's `bytes` nor in its `expected_bytes`.
+    existing: AtomicU64,
     connections: AtomicUsize,
     peak_connections: AtomicUsize,
     retries: AtomicU64,
@@ -67,6 +70,7 @@ impl FileProgress {
             name: Mutex::new(name.to_string()),
             size: AtomicU64::new(UNKNOWN_SIZE),
             done: AtomicU64::new(0),
+            existing: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
             peak_connections: AtomicUsize::new(0),
             retries: AtomicU64::new(0),
@@ -265,6 +269,7 @@ impl Progress {
     /// for the file's percentage, but not as bytes transferred now.
     pub fn add_existing(&self, file: &FileProgress, n: u64) {
         file.done.fetch_add(n, Ordering::Relaxed);
+        file.existing.fetch_add(n, Ordering::Relaxed);
         self.expected_bytes.fetch_sub(
             n.min(self.expected_bytes.load(Ordering::Relaxed)),
             Ordering::Relaxed,
@@ -273,10 +278,30 @@ impl Progress {
 
     /// Forgets the bytes of `file` written so far, because they are being thrown away (the file
     /// changed on the server, or must be fetched again as one stream).
+    ///
+    /// Bytes an earlier run left (see [`add_existing`](Progress::add_existing)) were never counted
+    /// as transferred, so they are not taken off `bytes`; they go back into the expected total,
+    /// since they must now be fetched.
+    ///
+    /// ```
+    /// use pardl::progress::Progress;
+    ///
+    /// let progress = Progress::new();
+    /// let file = progress.start_file("f");
+    /// progress.set_size(&file, 100);
+    /// progress.add_existing(&file, 40); // resumed: 40 bytes were on disk
+    /// progress.record(&file, 10);       // 10 more arrived in this run
+    /// assert_eq!((progress.bytes(), progress.snapshot().expected_bytes), (10, 60));
+    /// progress.rewind(&file);           // the file changed: start over
+    /// assert_eq!((progress.bytes(), progress.snapshot().expected_bytes, file.done()), (0, 100, 0));
+    /// ```
     pub fn rewind(&self, file: &FileProgress) {
         let done = file.done.swap(0, Ordering::Relaxed);
+        let existing = file.existing.swap(0, Ordering::Relaxed);
+        let transferred = done.saturating_sub(existing);
         self.bytes
-            .fetch_sub(done.min(self.bytes()), Ordering::Relaxed);
+            .fetch_sub(transferred.min(self.bytes()), Ordering::Relaxed);
+        self.expected_bytes.fetch_add(existing, Ordering::Relaxed);
     }
 
     /// The hot path: `n` more bytes of `file` are on disk. Two atomic adds, nothing else.

@@ -403,3 +403,43 @@ fn a_setting_that_cannot_work_fails_the_run_before_any_request() {
     assert_eq!(server.stats().path(&file.path).requests, 0);
     assert!(names_in(tmp.path()).is_empty());
 }
+
+#[test]
+fn resuming_a_server_named_file_with_one_connection_per_host_finishes() {
+    // The server names the file; the URL does not. Resuming it is decided only after the probe,
+    // whose answer must give its host slot back before the chunks need it.
+    let behaviour = Behaviour::new()
+        .rate_limit(512 * KIB)
+        .content_disposition("attachment; filename=\"named.bin\"");
+    let file = Served::with("/get", 2 * MIB, 303, behaviour);
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config {
+        max_per_host: 1,
+        ..lib_config(tmp.path())
+    };
+    let url = server.url(&file.path);
+
+    let first = Downloader::new(config.clone());
+    let progress = first.progress();
+    let handle = first.cancel_handle();
+    let runner = {
+        let url = url.clone();
+        thread::spawn(move || first.download_url(&url))
+    };
+    while progress.bytes() < 300 * KIB {
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    handle.cancel();
+    assert!(matches!(runner.join().unwrap().status, Status::Interrupted));
+    assert!(tmp.path().join("named.bin.part.pardl").exists());
+
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || done.send(Downloader::new(config).download_url(&url)));
+    let outcome = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the resumed download hangs");
+    assert!(outcome.is_success(), "{:?}", outcome.status);
+    assert_served_file(tmp.path(), "named.bin", &file);
+    assert_no_part_files(tmp.path());
+}
