@@ -5,7 +5,8 @@
 //! written before the answer is checked: it must be a `206` whose `Content-Range` is exactly the range
 //! asked for, of a file of the planned size, with the same validators. Then the hot loop runs: read into
 //! a buffer, write it at the chunk's offset, add to the chunk's and the shared counters, with no lock
-//! anywhere. A transient failure (reset, timeout, stall, short body, 5xx, 429) is retried from where the
+//! anywhere. A transient failure (reset, timeout, stall, short body, 5xx, 408, 429, or a 416 for a range that
+//! is valid, which some servers send for "too many connections") is retried from where the
 //! chunk stopped, so a retry fetches no byte twice and counts no byte twice.
 //!
 //! How each answer is read:

@@ -2,8 +2,8 @@
 //!
 //! A [`ChunkPlan`] is the explicit state of one ranged download: the file's size and a list of
 //! [`Chunk`]s, each a byte range with an atomic count of the bytes already written. Workers of the
-//! file's child pool fetch chunks; the display reads the counts; a future control file saves them so an
-//! interrupted download can resume. Keeping it one plain structure, rather than locals spread over the
+//! file's child pool fetch chunks; the display reads the counts; the control file ([`crate::control`]) saves
+//! them so an interrupted download can resume. Keeping it one plain structure, rather than locals spread over the
 //! threads, is what makes all three possible.
 
 use std::ops::Range;

@@ -13,7 +13,8 @@
 //! with millions of lines blocks in [`ThreadPool::execute`] until a worker
 //! frees a slot, instead of buffering the whole file as closures in memory.
 //! At any moment the pool holds at most `workers` running tasks plus
-//! `workers` queued ones.
+//! `workers` queued ones, plus one task in the hands of each producer
+//! blocked in `execute`.
 //!
 //! # Relation to the Python article
 //!
@@ -126,11 +127,12 @@ pub struct ThreadPool {
     /// `None` only while dropping: taking it out closes the queue.
     sender: Option<Sender<Job>>,
     workers: Vec<Worker>,
-    progress: Arc<Progress>,
+    tasks: Arc<TaskCount>,
 }
 
-/// Bookkeeping shared between the pool handle and its workers.
-struct Progress {
+/// Bookkeeping shared between the pool handle and its workers: how many tasks
+/// are pending and how many panicked.
+struct TaskCount {
     /// Tasks submitted but not yet finished (queued, running, or still being
     /// handed to a full queue).
     pending: Mutex<usize>,
@@ -206,7 +208,7 @@ impl ThreadPool {
             name: name.to_owned(),
             sender: Some(sender),
             workers: Vec::with_capacity(workers),
-            progress: Arc::new(Progress {
+            tasks: Arc::new(TaskCount {
                 pending: Mutex::new(0),
                 all_done: Condvar::new(),
                 panicked: AtomicUsize::new(0),
@@ -217,7 +219,7 @@ impl ThreadPool {
                 pool.id,
                 format!("{name}-{index}"),
                 receiver.clone(),
-                Arc::clone(&pool.progress),
+                Arc::clone(&pool.tasks),
             )?;
             pool.workers.push(worker);
         }
@@ -258,13 +260,13 @@ impl ThreadPool {
     {
         // Count the task before it can possibly run, or a fast worker could
         // finish it and decrement a counter that was never incremented.
-        self.progress.task_submitted();
+        self.tasks.task_submitted();
         let delivered = match &self.sender {
             Some(sender) => sender.send(Box::new(task)).is_ok(),
             None => false,
         };
         if !delivered {
-            self.progress.task_finished();
+            self.tasks.task_finished();
             panic!(
                 "thread pool '{}': every worker thread has exited, cannot run the task",
                 self.name
@@ -334,9 +336,9 @@ impl ThreadPool {
                 self.name
             );
         }
-        let mut pending = self.progress.pending.lock();
+        let mut pending = self.tasks.pending.lock();
         while *pending > 0 {
-            self.progress.all_done.wait(&mut pending);
+            self.tasks.all_done.wait(&mut pending);
         }
     }
 
@@ -362,10 +364,10 @@ impl ThreadPool {
             );
         }
         let deadline = std::time::Instant::now() + timeout;
-        let mut pending = self.progress.pending.lock();
+        let mut pending = self.tasks.pending.lock();
         while *pending > 0 {
             if self
-                .progress
+                .tasks
                 .all_done
                 .wait_until(&mut pending, deadline)
                 .timed_out()
@@ -393,7 +395,7 @@ impl ThreadPool {
     pub fn panicked_tasks(&self) -> usize {
         // Relaxed is enough: a worker counts the panic before it releases
         // the pending-counter mutex that `wait_completion` acquires.
-        self.progress.panicked.load(Ordering::Relaxed)
+        self.tasks.panicked.load(Ordering::Relaxed)
     }
 
     /// The number of worker threads.
@@ -438,7 +440,7 @@ impl Drop for ThreadPool {
     }
 }
 
-impl Progress {
+impl TaskCount {
     fn task_submitted(&self) {
         *self.pending.lock() += 1;
     }
@@ -454,7 +456,7 @@ impl Progress {
 
 /// Marks one task finished when dropped: the `finally: task_done()` of the
 /// article, which also runs if the worker itself unwinds.
-struct TaskDone<'a>(&'a Progress);
+struct TaskDone<'a>(&'a TaskCount);
 
 impl Drop for TaskDone<'_> {
     fn drop(&mut self) {
@@ -472,26 +474,26 @@ impl Worker {
         pool: PoolId,
         name: String,
         jobs: Receiver<Job>,
-        progress: Arc<Progress>,
+        tasks: Arc<TaskCount>,
     ) -> io::Result<Worker> {
         let thread = thread::Builder::new()
             .name(name)
-            .spawn(move || Worker::run(pool, &jobs, &progress))?;
+            .spawn(move || Worker::run(pool, &jobs, &tasks))?;
         Ok(Worker { thread })
     }
 
     /// Runs tasks until the queue is closed and empty.
-    fn run(pool: PoolId, jobs: &Receiver<Job>, progress: &Progress) {
+    fn run(pool: PoolId, jobs: &Receiver<Job>, tasks: &TaskCount) {
         OWNING_POOL.with(|owner| owner.set(Some(pool)));
         for job in jobs.iter() {
             // Declared before the task runs so it is dropped after the panic
             // is counted: `wait_completion` must never return before
             // `panicked_tasks` reflects the task it waited for.
-            let _done = TaskDone(progress);
+            let _done = TaskDone(tasks);
             // AssertUnwindSafe: a task that panics is never resumed, and any
             // state it shares is its own business (it chose to share it).
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) {
-                progress.panicked.fetch_add(1, Ordering::Relaxed);
+                tasks.panicked.fetch_add(1, Ordering::Relaxed);
                 error!(
                     "task panicked on thread {}: {}",
                     thread::current().name().unwrap_or("<unnamed>"),
