@@ -51,15 +51,29 @@ use crate::report::{Outcome, Status, Summary, Transfer};
 use crate::retry::Backoff;
 use crate::stream::StreamJob;
 
-/// Downloads links; cheap to clone, usable from any thread.
+/// Downloads links; cheap to clone (clones share settings, counters, names and the cancel handle),
+/// usable from any thread.
 ///
-/// ```no_run
-/// use pardl::{Config, Downloader, Link, Origin};
+/// ```
+/// use pardl::{Config, Downloader, Link, Origin, Status};
 ///
+/// # let server = pardl_testserver::TestServer::start();
+/// # server.add("/big.iso", pardl_testserver::Body::Pattern { seed: 7, len: 3 << 20 }, Default::default());
+/// # let dir = tempfile::tempdir()?;
+/// # std::env::set_current_dir(dir.path())?;
+/// # for proxy in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
+/// #     std::env::remove_var(proxy);
+/// # }
 /// let downloader = Downloader::new(Config { dir: "downloads".into(), ..Config::default() });
-/// let link = Link::parse("https://example.com/big.iso out=big.iso", Origin::Argument(1)).unwrap();
-/// let outcome = downloader.download(link);
-/// println!("{}", outcome.line());
+/// let url = "https://example.com/big.iso";
+/// # let url = &server.url("/big.iso");
+/// let link = Link::parse(&format!("{url} out=big.iso"), Origin::Argument(1)).unwrap();
+///
+/// // Blocks this thread until the file is complete; its chunks run on a child pool meanwhile.
+/// let outcome = std::thread::scope(|s| s.spawn(|| downloader.download(link)).join().unwrap());
+/// assert!(matches!(outcome.status, Status::Downloaded { bytes: 3145728, ranged: true }));
+/// assert_eq!(std::fs::metadata("downloads/big.iso")?.len(), 3 << 20);
+/// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Downloader {
@@ -191,10 +205,22 @@ impl Downloader {
     /// is not a link pardl can fetch ends as a failed [`Outcome`], like any other failure; its origin
     /// is `argument 1`.
     ///
-    /// ```no_run
+    /// ```
+    /// # let server = pardl_testserver::TestServer::start();
+    /// # server.add("/big.iso", pardl_testserver::Body::Pattern { seed: 7, len: 3 << 20 }, Default::default());
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::env::set_current_dir(dir.path())?;
+    /// # for proxy in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
+    /// #     std::env::remove_var(proxy);
+    /// # }
     /// let downloader = pardl::Downloader::new(pardl::Config::default());
     /// let outcome = downloader.download_url("https://example.com/big.iso");
+    /// # let outcome = downloader.download_url(&server.url("/big.iso"));
     /// assert!(outcome.is_success(), "{}", outcome.line());
+    ///
+    /// let outcome = downloader.download_url("ftp://example.com/big.iso");
+    /// assert_eq!(outcome.line(), "FAIL  argument 1: malformed link 'ftp://example.com/big.iso': not an http or https URL");
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn download_url(&self, text: &str) -> Outcome {
         match Link::parse(text, Origin::Argument(1)) {
