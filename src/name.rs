@@ -26,6 +26,8 @@ use std::collections::{HashMap, HashSet};
 
 use parking_lot::Mutex;
 
+use crate::key::stable_key;
+
 /// The longest name produced, in bytes; leaves room for `.part.pardl`
 /// (11 bytes) and a little more under the common 255-byte limit.
 pub const MAX_NAME_BYTES: usize = 240;
@@ -226,6 +228,12 @@ fn truncate(s: &str, max: usize) -> &str {
 /// Names are compared ignoring case, because on the default file systems of
 /// macOS and Windows `File.iso` and `file.iso` are the same file.
 ///
+/// A name is remembered as its 64-bit [`NameKey`], not as text, so a run over a
+/// million links keeps about 8 to 18 bytes per link here (a hash set of keys),
+/// whatever the names' length. Two different names with the same key (about
+/// one chance in 36 million among a million names) only make the second one
+/// get a `.1` suffix it did not need.
+///
 /// ```
 /// use pardl::name::NameReservations;
 ///
@@ -241,17 +249,37 @@ pub struct NameReservations {
     state: Mutex<Reserved>,
 }
 
+/// A reserved name as [`NameReservations`] remembers it: the [stable key](crate::key::stable_key)
+/// of the name with its case folded. Eight bytes, whatever the name's length, so a caller can keep
+/// the names of a million links to give them back later.
+///
+/// ```
+/// use pardl::name::NameKey;
+///
+/// assert_eq!(NameKey::of("File.ISO"), NameKey::of("file.iso"));
+/// assert_ne!(NameKey::of("file.iso"), NameKey::of("file.1.iso"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameKey(u64);
+
+impl NameKey {
+    /// The key of `name`.
+    pub fn of(name: &str) -> NameKey {
+        NameKey(stable_key(&fold_case(name)))
+    }
+}
+
 #[derive(Debug, Default)]
 struct Reserved {
-    /// Case-folded names already handed out.
-    taken: HashSet<String>,
-    /// Names chosen from a server's answer, by the case-folded name reserved for the same link
-    /// first: released together with it.
-    instead: HashMap<String, String>,
-    /// For each case-folded wanted name, the next number to try. Without it,
+    /// Names already handed out.
+    taken: HashSet<NameKey>,
+    /// Names chosen from a server's answer, by the name reserved for the same link first: released
+    /// together with it.
+    instead: HashMap<NameKey, NameKey>,
+    /// For each wanted name that was taken, the next number to try. Without it,
     /// the thousandth `download` would first try 999 taken numbers, making a
     /// links file full of `download?id=N` quadratic.
-    next_number: HashMap<String, u64>,
+    next_number: HashMap<NameKey, u64>,
 }
 
 impl NameReservations {
@@ -269,16 +297,16 @@ impl NameReservations {
     /// in [`MAX_NAME_BYTES`] including the number.
     pub fn reserve(&self, wanted: &str) -> String {
         let wanted = sanitize(wanted);
+        let key = NameKey::of(&wanted);
         let mut state = self.state.lock();
-        if state.taken.insert(fold_case(&wanted)) {
+        if state.taken.insert(key) {
             return wanted;
         }
-        let key = fold_case(&wanted);
         let mut number = state.next_number.get(&key).copied().unwrap_or(1);
         loop {
             let candidate = with_infix(&wanted, &format!(".{number}"));
             number += 1;
-            if state.taken.insert(fold_case(&candidate)) {
+            if state.taken.insert(NameKey::of(&candidate)) {
                 state.next_number.insert(key, number);
                 return candidate;
             }
@@ -287,8 +315,9 @@ impl NameReservations {
 
     /// Reserves `wanted` (numbered if taken, as [`reserve`](NameReservations::reserve) does) for the
     /// download that holds `reserved`, when the server's answer named the file after all. The new
-    /// name is released together with `reserved`. Asking again for the same `reserved` returns the
-    /// name given the first time (a download that starts over keeps its name).
+    /// name is released together with `reserved`. A download calls it once: a second call for the
+    /// same `reserved` gives the first name back and reserves anew (a download that starts over
+    /// keeps the name it was given instead of asking again).
     ///
     /// ```
     /// use pardl::name::NameReservations;
@@ -296,19 +325,20 @@ impl NameReservations {
     /// let names = NameReservations::new();
     /// let first = names.reserve("download");
     /// assert_eq!(names.reserve_instead(&first, "report.pdf"), "report.pdf");
-    /// assert_eq!(names.reserve_instead(&first, "other.pdf"), "report.pdf");
+    /// assert_eq!(names.reserve("report.pdf"), "report.1.pdf");
     /// names.release(&first);
     /// assert_eq!(names.reserve("report.pdf"), "report.pdf");
     /// ```
     pub fn reserve_instead(&self, reserved: &str, wanted: &str) -> String {
-        if let Some(name) = self.state.lock().instead.get(&fold_case(reserved)) {
-            return name.clone();
+        let holder = NameKey::of(reserved);
+        {
+            let mut state = self.state.lock();
+            if let Some(earlier) = state.instead.remove(&holder) {
+                state.taken.remove(&earlier);
+            }
         }
         let name = self.reserve(wanted);
-        self.state
-            .lock()
-            .instead
-            .insert(fold_case(reserved), name.clone());
+        self.state.lock().instead.insert(holder, NameKey::of(&name));
         name
     }
 
@@ -325,10 +355,18 @@ impl NameReservations {
     /// assert_eq!(names.reserve("file.iso"), "file.iso");
     /// ```
     pub fn release(&self, name: &str) {
+        self.release_key(NameKey::of(name));
+    }
+
+    /// [`release`](NameReservations::release) for a name kept as its [`NameKey`].
+    pub fn release_key(&self, key: NameKey) {
         let mut state = self.state.lock();
-        state.taken.remove(&fold_case(name));
-        if let Some(instead) = state.instead.remove(&fold_case(name)) {
-            state.taken.remove(&fold_case(&instead));
+        state.taken.remove(&key);
+        // Numbering for this name starts from 1 again, so a rerun of the same links numbers its
+        // duplicates as the first run did.
+        state.next_number.remove(&key);
+        if let Some(instead) = state.instead.remove(&key) {
+            state.taken.remove(&instead);
         }
     }
 }
@@ -559,6 +597,45 @@ mod tests {
         for n in 1..=20_000 {
             assert_eq!(names.reserve("download"), format!("download.{n}"));
         }
+    }
+
+    #[test]
+    fn released_names_are_given_again_in_the_same_order() {
+        let names = NameReservations::new();
+        let first: Vec<String> = (0..4).map(|_| names.reserve("x.bin")).collect();
+        assert_eq!(first, ["x.bin", "x.1.bin", "x.2.bin", "x.3.bin"]);
+        let keys: Vec<NameKey> = first.iter().map(|n| NameKey::of(n)).collect();
+        for key in keys {
+            names.release_key(key);
+        }
+        let again: Vec<String> = (0..4).map(|_| names.reserve("x.bin")).collect();
+        assert_eq!(again, first);
+    }
+
+    #[test]
+    fn a_release_frees_only_its_own_name() {
+        let names = NameReservations::new();
+        assert_eq!(names.reserve("a.txt"), "a.txt");
+        assert_eq!(names.reserve("A.TXT"), "A.1.TXT");
+        names.release("A.1.TXT");
+        // a.txt is still taken, so the numbering goes on from where it was.
+        assert_eq!(names.reserve("a.txt"), "a.2.txt");
+        assert_eq!(names.reserve("a.1.txt"), "a.1.txt", "a.1.txt is free again");
+        names.release_key(NameKey::of("a.TXT"));
+        assert_eq!(names.reserve("a.txt"), "a.txt");
+    }
+
+    #[test]
+    fn a_server_name_is_released_with_its_link_and_a_second_call_replaces_it() {
+        let names = NameReservations::new();
+        let first = names.reserve("download");
+        assert_eq!(names.reserve_instead(&first, "r.pdf"), "r.pdf");
+        assert_eq!(names.reserve_instead(&first, "s.pdf"), "s.pdf");
+        // r.pdf was given back by the second call.
+        assert_eq!(names.reserve("r.pdf"), "r.pdf");
+        names.release(&first);
+        assert_eq!(names.reserve("s.pdf"), "s.pdf");
+        assert_eq!(names.reserve("download"), "download");
     }
 
     #[test]

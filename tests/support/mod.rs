@@ -36,6 +36,14 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "no_proxy",
     "RUST_LOG",
     "CLICOLOR_FORCE",
+    // --shard auto reads these; a CI that happens to run as a Slurm job or a Kubernetes pod must not
+    // leak its own into the tests.
+    "JOB_COMPLETION_INDEX",
+    "PARDL_SHARD_COUNT",
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_STEP",
 ];
 
 pub const KIB: u64 = 1024;
@@ -176,7 +184,23 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_to_end(pardl_command(cwd, args), stdin)
+}
+
+/// Runs the binary with `args` in `cwd` as [`pardl`] does, with the variables `env` set on top of the
+/// scrubbed environment.
+pub fn pardl_with_env<I, S>(cwd: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut command = pardl_command(cwd, args);
+    command.envs(env.iter().copied());
+    run_to_end(command, None)
+}
+
+/// Runs `command` to its end with a [`RUN_TIMEOUT`], feeding `stdin` if given (else stdin is empty).
+pub fn run_to_end(mut command: Command, stdin: Option<&str>) -> Run {
     command.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
