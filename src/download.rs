@@ -43,7 +43,7 @@ use crate::control::ControlFile;
 use crate::error::Error;
 use crate::http::{header, host_of, redact_url, InFlight};
 use crate::links::{Link, LinkError};
-use crate::name::{name_from_answer, name_from_url, sanitize, NameKey, NameReservations};
+use crate::name::{name_from_answer, name_from_url, sanitize, NameReservations};
 use crate::part::PartFile;
 use crate::plan::ChunkPlan;
 use crate::pool::ThreadPool;
@@ -103,8 +103,8 @@ impl Downloader {
     /// left out without a request or an outcome, and counted in the summary. They still take their
     /// names in link order, so the names of the others are those a full run would give them.
     ///
-    /// What a run keeps grows by about 16 to 26 bytes per link read (the names taken, as 8-byte
-    /// keys, and the list of them to give back at the end), whatever the links' length; links
+    /// What a run keeps grows by about 9 to 19 bytes per link read (the names taken, as 8-byte keys
+    /// in a hash set that is dropped when the run ends), whatever the links' length; links
     /// themselves are read one at a time, and at most `2 × jobs` wait in the pool.
     ///
     /// ```no_run
@@ -141,10 +141,10 @@ impl Downloader {
             })
         };
         let pool = ThreadPool::with_name(self.context.config.jobs, "pardl-file");
-        // Names stay reserved for the whole run (two links of one run never share a file), and are
-        // given back at its end, so running the same links again maps them to the same files. They
-        // are kept as 8-byte keys: a million links cost 8 MB here, not a million strings.
-        let mut reserved = Vec::new();
+        // Names stay reserved for the whole run (two links of one run never share a file), in a
+        // scope of the run's own that is given back as a whole at its end, so running the same links
+        // again maps them to the same files.
+        let names = self.names.open_scope();
         for item in links {
             if self.context.is_cancelled() {
                 break;
@@ -155,8 +155,7 @@ impl Downloader {
                     // then maps to the same names on every run, which is what makes skipping and
                     // resuming work. Links this run leaves out (another shard's, or done earlier)
                     // reserve theirs too, so every shard, and every rerun, names every link alike.
-                    let name = self.reserve_name(&link);
-                    reserved.push(NameKey::of(&name));
+                    let name = self.names.reserve_in(&names, &wanted_name(&link));
                     if self.leave_out(&link.url, &summary) {
                         continue;
                     }
@@ -194,9 +193,7 @@ impl Downloader {
         pool.wait_completion();
         drop(pool);
         drop(finished);
-        for name in reserved {
-            self.names.release_key(name);
-        }
+        self.names.close_scope(names);
         let mut summary = summary.lock();
         summary.elapsed = started.elapsed();
         summary.cancelled = self.context.is_cancelled();
@@ -235,7 +232,7 @@ impl Downloader {
                 transfer: Transfer::default(),
             };
         }
-        let name = self.reserve_name(&link);
+        let name = self.names.reserve(&wanted_name(&link));
         let outcome = self.download_named(link, &name);
         self.names.release(&name);
         outcome
@@ -244,14 +241,6 @@ impl Downloader {
     fn prepare_dir(&self) -> Result<(), Error> {
         let dir = &self.context.config.dir;
         fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))
-    }
-
-    fn reserve_name(&self, link: &Link) -> String {
-        let wanted = match &link.out {
-            Some(out) => sanitize(out),
-            None => name_from_url(&link.url),
-        };
-        self.names.reserve(&wanted)
     }
 
     /// Downloads `link` to `name` in the output directory and counts how it ended.
@@ -642,6 +631,14 @@ impl Downloader {
             bytes: streamed.len,
             ranged: false,
         })
+    }
+}
+
+/// The name `link` asks for: its `out=`, else the one its URL suggests.
+fn wanted_name(link: &Link) -> String {
+    match &link.out {
+        Some(out) => sanitize(out),
+        None => name_from_url(&link.url),
     }
 }
 
