@@ -433,7 +433,7 @@ impl NameReservations {
             }
             scope_id
         };
-        let name = self.reserve_in_scope(scope, &wanted);
+        let name = self.reserve_in_scope(scope, wanted);
         self.state
             .lock()
             .scopes
