@@ -36,14 +36,6 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "no_proxy",
     "RUST_LOG",
     "CLICOLOR_FORCE",
-    // --shard auto reads these; a CI that happens to run as a Slurm job or a Kubernetes pod must not
-    // leak its own into the tests.
-    "JOB_COMPLETION_INDEX",
-    "PARDL_SHARD_COUNT",
-    "SLURM_ARRAY_TASK_ID",
-    "SLURM_ARRAY_TASK_COUNT",
-    "SLURM_ARRAY_TASK_MIN",
-    "SLURM_ARRAY_TASK_STEP",
 ];
 
 pub const KIB: u64 = 1024;
@@ -142,8 +134,10 @@ where
     pardl_with_stdin(cwd, args, None)
 }
 
-/// The binary with `args` in `cwd`, its environment scrubbed of [`SCRUBBED_ENV`], stdout and stderr
-/// piped, stdin not set up.
+/// The binary with `args` in `cwd`, its environment scrubbed of [`SCRUBBED_ENV`] and of the
+/// variables `--shard auto` reads (`pardl::shard::SHARD_ENV`: a CI that happens to run as a Slurm
+/// job or a Kubernetes pod must not leak its own into the tests), stdout and stderr piped, stdin not
+/// set up.
 pub fn pardl_command<I, S>(cwd: &Path, args: I) -> Command
 where
     I: IntoIterator<Item = S>,
@@ -155,7 +149,7 @@ where
         .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for var in SCRUBBED_ENV {
+    for var in SCRUBBED_ENV.iter().chain(pardl::shard::SHARD_ENV) {
         command.env_remove(var);
     }
     command
