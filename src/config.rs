@@ -5,9 +5,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::done::DoneLinks;
 use crate::http::redact_url;
+use crate::shard::Shard;
 
 /// The window over which `lowest_speed` is measured: long enough not to punish a short hiccup.
 pub const LOW_SPEED_WINDOW: Duration = Duration::from_secs(10);
@@ -62,6 +65,29 @@ pub struct Config {
     /// The most bytes per second over all connections together; 0 = no limit (the default). See
     /// [`crate::ratelimit`].
     pub limit_rate: u64,
+    /// Download only the links of this shard of the list (`--shard K/N`); the others are counted in
+    /// [`Summary::other_shard`](crate::Summary::other_shard) and cost no request. Applied by
+    /// [`Downloader::run`](crate::Downloader::run), not by `download`, which fetches the one link it
+    /// is given. See [`crate::shard`]. Default none: every link.
+    pub shard: Option<Shard>,
+    /// Links that an earlier report marks `ok` (`--skip-done`): [`Downloader::run`](crate::Downloader::run)
+    /// skips them without a request, without an outcome, and counts them in
+    /// [`Summary::already_done`](crate::Summary::already_done). See [`crate::done`]. Default none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use pardl::{done::DoneLinks, shard::Shard, Config};
+    ///
+    /// let mut done = DoneLinks::new();
+    /// done.add_journal_text(&b"{\"url\":\"https://example.com/a\",\"status\":\"ok\"}\n"[..])?;
+    /// let config = Config {
+    ///     shard: Some(Shard::parse("0/4").unwrap()),
+    ///     skip_done: Some(Arc::new(done)),
+    ///     ..Config::default()
+    /// };
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub skip_done: Option<Arc<DoneLinks>>,
 }
 
 /// One extra request header, as given to `-H 'Name: value'`.
@@ -181,6 +207,8 @@ impl Default for Config {
             headers: Vec::new(),
             credentials: None,
             limit_rate: 0,
+            shard: None,
+            skip_done: None,
         }
     }
 }

@@ -7,6 +7,10 @@
 //! set to half the number of connections that were in use (multiplicative decrease), so pardl stops hammering it; after as many
 //! clean responses as the limit, it grows by one again (additive increase), up to the maximum. The
 //! limit is per host and shared by every file from that host.
+//!
+//! A list of a million links may name a million hosts, so a host is forgotten again once nothing uses
+//! it and its limit is back at the maximum (the state a new host starts in anyway): only hosts in use
+//! and hosts still held below the maximum are remembered.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,8 +21,19 @@ use parking_lot::{Condvar, Mutex};
 #[derive(Debug)]
 pub struct HostLimits {
     max_per_host: usize,
-    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    hosts: Mutex<Known>,
 }
+
+/// The hosts remembered, and when to look for ones to forget.
+#[derive(Debug)]
+struct Known {
+    map: HashMap<String, Arc<Host>>,
+    /// Forget idle hosts when the map reaches this size.
+    prune_at: usize,
+}
+
+/// Below this many hosts nothing is forgotten.
+const PRUNE_MIN: usize = 1024;
 
 #[derive(Debug)]
 struct Host {
@@ -46,7 +61,10 @@ impl HostLimits {
     pub fn new(max_per_host: usize) -> HostLimits {
         HostLimits {
             max_per_host: max_per_host.max(1),
-            hosts: Mutex::new(HashMap::new()),
+            hosts: Mutex::new(Known {
+                map: HashMap::new(),
+                prune_at: PRUNE_MIN,
+            }),
         }
     }
 
@@ -63,22 +81,24 @@ impl HostLimits {
     /// assert_eq!(limits.limit("example.com"), 1);
     /// ```
     pub fn acquire(&self, host: &str) -> HostSlot {
-        let host = Arc::clone(
-            self.hosts
-                .lock()
-                .entry(host.to_string())
-                .or_insert_with(|| {
-                    Arc::new(Host {
-                        name: host.to_string(),
-                        state: Mutex::new(HostState {
-                            limit: self.max_per_host,
-                            in_use: 0,
-                            clean_since_change: 0,
-                        }),
-                        slot_freed: Condvar::new(),
-                    })
-                }),
-        );
+        let host = {
+            let mut known = self.hosts.lock();
+            if known.map.len() >= known.prune_at && !known.map.contains_key(host) {
+                self.forget_idle(&mut known);
+            }
+            let entry = known.map.entry(host.to_string()).or_insert_with(|| {
+                Arc::new(Host {
+                    name: host.to_string(),
+                    state: Mutex::new(HostState {
+                        limit: self.max_per_host,
+                        in_use: 0,
+                        clean_since_change: 0,
+                    }),
+                    slot_freed: Condvar::new(),
+                })
+            });
+            Arc::clone(entry)
+        };
         {
             let mut state = host.state.lock();
             while state.in_use >= state.limit {
@@ -96,6 +116,7 @@ impl HostLimits {
     pub fn limit(&self, host: &str) -> usize {
         self.hosts
             .lock()
+            .map
             .get(host)
             .map_or(self.max_per_host, |h| h.state.lock().limit)
     }
@@ -104,8 +125,24 @@ impl HostLimits {
     pub fn in_use(&self, host: &str) -> usize {
         self.hosts
             .lock()
+            .map
             .get(host)
             .map_or(0, |h| h.state.lock().in_use)
+    }
+
+    /// How many hosts are remembered now.
+    pub fn remembered(&self) -> usize {
+        self.hosts.lock().map.len()
+    }
+
+    /// Forgets the hosts nobody holds a slot of (or waits for one: that also holds the host) whose
+    /// limit is back at the maximum: a new entry would be the same.
+    fn forget_idle(&self, known: &mut Known) {
+        let max = self.max_per_host;
+        known
+            .map
+            .retain(|_, host| Arc::strong_count(host) > 1 || host.state.lock().limit < max);
+        known.prune_at = (2 * known.map.len()).max(PRUNE_MIN);
     }
 }
 
@@ -208,6 +245,28 @@ mod tests {
             slot.succeeded();
         }
         assert_eq!(limits.limit("h"), 8, "never above the maximum");
+    }
+
+    #[test]
+    fn idle_hosts_are_forgotten_and_busy_or_limited_ones_kept() {
+        let limits = HostLimits::new(4);
+        let busy = limits.acquire("busy");
+        {
+            let a = limits.acquire("limited");
+            let _b = limits.acquire("limited");
+            assert!(a.refused());
+        }
+        for n in 0..10 * PRUNE_MIN {
+            drop(limits.acquire(&format!("host{n}")));
+        }
+        assert!(
+            limits.remembered() <= PRUNE_MIN + 2,
+            "{}",
+            limits.remembered()
+        );
+        assert_eq!(limits.in_use("busy"), 1);
+        assert_eq!(limits.limit("limited"), 1, "a lowered limit is remembered");
+        drop(busy);
     }
 
     #[test]

@@ -62,6 +62,9 @@
 //! | module | its one job |
 //! |---|---|
 //! | [`links`] | read the links file as a stream of [`Link`]s, with line numbers for errors |
+//! | [`shard`] | `--shard K/N` and `--shard auto`: which links of the list are this machine's |
+//! | [`done`] | `--skip-done`: the links an earlier `--report` marks `ok`, as a compact set |
+//! | [`key`] | the one stable 64-bit key of a text (SHA-256 prefix) that shards, names and done links use |
 //! | [`name`] | turn a link into a safe, unique file name inside the output directory |
 //! | [`disposition`] | the file name a server suggests in `Content-Disposition` |
 //! | [`pool`] | the hand-written `ThreadPool` (bounded queue, `wait_completion`, panics caught) |
@@ -97,10 +100,12 @@ pub mod context;
 pub mod control;
 pub mod display;
 pub mod disposition;
+pub mod done;
 pub mod download;
 pub mod error;
 pub mod hosts;
 pub mod http;
+pub mod key;
 pub mod layout;
 pub mod links;
 pub mod name;
@@ -112,6 +117,7 @@ pub mod progress;
 pub mod ratelimit;
 pub mod report;
 pub mod retry;
+pub mod shard;
 pub mod stream;
 
 pub use cancel::CancelHandle;

@@ -12,7 +12,9 @@ use std::time::Duration;
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::config::{parse_size, Credentials, Header};
 use pardl::display::{Console, LogWriter, Renderer};
+use pardl::done::DoneLinks;
 use pardl::report::ReportFile;
+use pardl::shard::Shard;
 use pardl::{CancelHandle, Config, Downloader, Link, LinkError, LinkReader, Origin};
 
 /// Download files in parallel, each over several connections.
@@ -150,6 +152,23 @@ struct Cli {
     #[arg(long = "report", value_name = "FILE")]
     report: Option<PathBuf>,
 
+    /// Download only the links of shard K of N (K from 0 to N-1): those whose URL's stable hash falls
+    /// in it, so N machines given the same list download each link exactly once. 'auto' takes K and N
+    /// from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, and --shard-count or PARDL_SHARD_COUNT) or
+    /// a Slurm job array (SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT). See docs/scale.md.
+    #[arg(long = "shard", value_name = "K/N|auto", value_parser = parse_shard)]
+    shard: Option<ShardChoice>,
+
+    /// The number of shards for --shard auto (a Kubernetes Indexed Job's completions).
+    #[arg(long = "shard-count", value_name = "N", requires = "shard",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    shard_count: Option<u64>,
+
+    /// Skip, without a request, the links that this earlier --report FILE marks ok (repeatable); it
+    /// may be this run's own --report.
+    #[arg(long = "skip-done", value_name = "FILE.jsonl")]
+    skip_done: Vec<PathBuf>,
+
     /// Print only errors and the final summary.
     #[arg(short = 'q', long, conflicts_with = "verbose")]
     quiet: bool,
@@ -188,6 +207,60 @@ fn parse_checksum(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--shard`: a fixed shard, or one to read from the scheduler's environment.
+#[derive(Debug, Clone, Copy)]
+enum ShardChoice {
+    Fixed(Shard),
+    Auto,
+}
+
+fn parse_shard(text: &str) -> Result<ShardChoice, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        Ok(ShardChoice::Auto)
+    } else {
+        Shard::parse(text).map(ShardChoice::Fixed)
+    }
+}
+
+/// The shard of this run, if any: `--shard K/N`, or `--shard auto` read from the environment.
+fn shard(cli: &Cli) -> Result<Option<Shard>, String> {
+    let shard = match cli.shard {
+        None => return Ok(None),
+        Some(ShardChoice::Fixed(_)) if cli.shard_count.is_some() => {
+            return Err(
+                "--shard-count applies to --shard auto; --shard K/N already gives the count".into(),
+            )
+        }
+        Some(ShardChoice::Fixed(shard)) => shard,
+        Some(ShardChoice::Auto) => {
+            Shard::from_env(cli.shard_count, |name| std::env::var(name).ok())?
+        }
+    };
+    log::info!("shard {shard}: downloading only this shard's links");
+    Ok(Some(shard))
+}
+
+/// The links the `--skip-done` journals mark ok. Read before the report is opened, so the report of
+/// the run being repeated can be both.
+fn done_links(paths: &[PathBuf]) -> Result<Option<Arc<DoneLinks>>, String> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut done = DoneLinks::new();
+    for path in paths {
+        done.add_journal(path)
+            .map_err(|e| format!("--skip-done: {e}"))?;
+    }
+    if done.unreadable_lines() > 0 {
+        log::warn!(
+            "--skip-done: skipped {} unreadable journal line(s) (a run killed while writing leaves its last line cut); their links are not taken as done",
+            done.unreadable_lines()
+        );
+    }
+    log::info!("--skip-done: {} links done earlier", done.len());
+    Ok(Some(Arc::new(done)))
+}
+
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(s),
@@ -217,6 +290,15 @@ fn run() -> i32 {
             .ok();
         2
     };
+    let shard = match shard(&cli) {
+        Ok(shard) => shard,
+        Err(message) => return usage_error(message),
+    };
+    // Journals are read before the report is opened, so one file can be both.
+    let skip_done = match done_links(&cli.skip_done) {
+        Ok(done) => done,
+        Err(message) => return usage_error(message),
+    };
     let config = Config {
         dir: cli.dir.clone(),
         jobs: usize::from(cli.jobs),
@@ -241,6 +323,8 @@ fn run() -> i32 {
             .user_agent
             .clone()
             .unwrap_or_else(|| Config::default().user_agent),
+        shard,
+        skip_done,
         ..Config::default()
     };
     // Checked before the links file is read, so a bad setting is a usage error, not a run of failures.

@@ -156,7 +156,15 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
     )
 }
 
+/// The most failed links a [`Summary`] keeps for its closing table; the rest are only counted (each
+/// still has its `FAIL` line and its `--report` line), so a run with a million failures does not
+/// keep a million messages.
+pub const LISTED_FAILURES: usize = 100;
+
 /// The totals of a run.
+///
+/// Its size does not grow with the number of links: counters, and at most [`LISTED_FAILURES`]
+/// failed links for the closing table.
 #[derive(Debug, Default)]
 pub struct Summary {
     /// Links downloaded.
@@ -167,15 +175,21 @@ pub struct Summary {
     pub failed: u64,
     /// Links stopped by an interruption.
     pub interrupted: u64,
+    /// Links not fetched because an earlier report marks them `ok` (`--skip-done`).
+    pub already_done: u64,
+    /// Links not fetched because they belong to another shard (`--shard`).
+    pub other_shard: u64,
     /// Whether the run was cancelled (Ctrl-C).
     pub cancelled: bool,
     /// Bytes of the downloaded files.
     pub bytes: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
-    /// One line per failed link: where it came from and why it failed.
+    /// One line per failed link, for the first [`LISTED_FAILURES`]: where it came from and why it
+    /// failed.
     pub failures: Vec<String>,
-    /// The failed links, for the table of the closing lines.
+    /// The first [`LISTED_FAILURES`] failed links, for the table of the closing lines (`failed`
+    /// counts them all).
     pub failed_links: Vec<Failure>,
     /// Requests tried again, over all links.
     pub retries: u64,
@@ -209,6 +223,9 @@ impl Summary {
             Status::Interrupted => self.interrupted += 1,
             Status::Failed(error) => {
                 self.failed += 1;
+                if self.failed_links.len() >= LISTED_FAILURES {
+                    return;
+                }
                 let message = failure_text(&outcome.url, error);
                 self.failures.push(format!("{}: {message}", outcome.origin));
                 self.failed_links.push(Failure {
@@ -220,7 +237,8 @@ impl Summary {
         }
     }
 
-    /// The process exit status: 0 if every link succeeded or was skipped, 1 if any failed (or the run
+    /// The process exit status: 0 if every link succeeded or was skipped (links done earlier and
+    /// links of other shards count as neither), 1 if any failed (or the run
     /// could not start), 2 if the links could not be read, 130 if the run was interrupted.
     pub fn exit_code(&self) -> i32 {
         if self.cancelled {
@@ -234,8 +252,10 @@ impl Summary {
         }
     }
 
-    /// The closing lines: a table of the failed links (where, what kind of error, why), then the
-    /// totals: links ok, skipped and failed, bytes, wall time, mean speed, retries.
+    /// The closing lines: a table of the failed links (where, what kind of error, why; the first
+    /// [`LISTED_FAILURES`], then how many more), then the totals: links ok, skipped and failed (and
+    /// interrupted, done earlier, in other shards, when there are any), bytes, wall time, mean speed,
+    /// retries.
     ///
     /// ```
     /// use std::time::Duration;
@@ -259,6 +279,16 @@ impl Summary {
     ///   line 10  network      http://h/b: connection refused
     /// 0 ok, 0 skipped, 2 failed; 0 B; 4 retries
     /// ");
+    ///
+    /// let rerun = Summary { ok: 3, already_done: 12, other_shard: 45, failed: 150, failed_links: vec![
+    ///     Failure { origin: "line 7".into(), kind: "network", message: "http://h/c: timed out".into() },
+    /// ], ..Default::default() };
+    /// assert_eq!(rerun.text(), "\
+    /// Failed links:
+    ///   line 7  network  http://h/c: timed out
+    ///   ... and 149 more (each has its FAIL line, and its line in the --report file)
+    /// 3 ok, 0 skipped, 150 failed, 12 done earlier, 45 in other shards; 0 B; 0 retries
+    /// ");
     /// ```
     pub fn text(&self) -> String {
         let mut text = String::new();
@@ -277,6 +307,13 @@ impl Summary {
                     kind = kind_width.unwrap_or(0),
                 );
             }
+            let unlisted = self.failed.saturating_sub(self.failed_links.len() as u64);
+            if unlisted > 0 {
+                let _ = writeln!(
+                    text,
+                    "  ... and {unlisted} more (each has its FAIL line, and its line in the --report file)"
+                );
+            }
         }
         if let Some(error) = &self.fatal {
             let _ = writeln!(text, "error: {error}");
@@ -290,17 +327,22 @@ impl Summary {
                 "Interrupted: progress is saved; run the same command again to resume."
             );
         }
+        let mut extra = String::new();
+        for (count, what) in [
+            (self.interrupted, "interrupted"),
+            (self.already_done, "done earlier"),
+            (self.other_shard, "in other shards"),
+        ] {
+            if count > 0 {
+                let _ = write!(extra, ", {count} {what}");
+            }
+        }
         let _ = writeln!(
             text,
-            "{} ok, {} skipped, {} failed{}; {}{}",
+            "{} ok, {} skipped, {} failed{extra}; {}{}",
             self.ok,
             self.skipped,
             self.failed,
-            if self.interrupted > 0 {
-                format!(", {} interrupted", self.interrupted)
-            } else {
-                String::new()
-            },
             human_bytes(self.bytes),
             rate(self.bytes, self.elapsed)
         );
@@ -409,6 +451,18 @@ impl From<&Outcome> for ReportLine {
     }
 }
 
+/// Whether `file` is not empty and does not end with a newline.
+fn ends_in_cut_line(file: &mut File) -> io::Result<bool> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    if file.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
 /// The `--report` file: one JSON line per link, appended and flushed as each link ends.
 ///
 /// Each line is written with one `write` call on a file opened for appending, under a lock, so lines
@@ -421,9 +475,18 @@ pub struct ReportFile {
 }
 
 impl ReportFile {
-    /// Opens (creating it if needed) `path` for appending.
+    /// Opens (creating it if needed) `path` for appending. If the file ends in a line cut short (a run
+    /// killed while writing it), a newline ends that line first, so the first new line is not glued
+    /// to it.
     pub fn open(path: &Path) -> io::Result<ReportFile> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        if ends_in_cut_line(&mut file)? {
+            file.write_all(b"\n")?;
+        }
         Ok(ReportFile {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -444,5 +507,71 @@ impl ReportFile {
         if let Err(error) = result {
             log::error!("cannot write the report {}: {error}", self.path.display());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(line: usize) -> Outcome {
+        Outcome {
+            url: format!("http://h/{line}"),
+            origin: Origin::Line(line),
+            path: None,
+            status: Status::Failed(Error::Protocol {
+                url: format!("http://h/{line}"),
+                message: "short body".into(),
+            }),
+            elapsed: Duration::ZERO,
+            transfer: Transfer::default(),
+        }
+    }
+
+    #[test]
+    fn the_summary_keeps_the_first_failures_and_counts_the_rest() {
+        let mut summary = Summary::default();
+        for line in 1..=LISTED_FAILURES + 25 {
+            summary.add(&failed(line));
+        }
+        assert_eq!(summary.failed, (LISTED_FAILURES + 25) as u64);
+        assert_eq!(summary.failed_links.len(), LISTED_FAILURES);
+        assert_eq!(summary.failures.len(), LISTED_FAILURES);
+        assert_eq!(
+            summary.failed_links[LISTED_FAILURES - 1].origin,
+            format!("line {LISTED_FAILURES}")
+        );
+        let text = summary.text();
+        assert_eq!(
+            text.lines().filter(|l| l.contains("short body")).count(),
+            LISTED_FAILURES
+        );
+        assert!(
+            text.contains("\n  ... and 25 more (each has its FAIL line"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("0 ok, 0 skipped, 125 failed; 0 B; 0 retries\n"),
+            "{text}"
+        );
+        assert_eq!(summary.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_report_cut_mid_line_gets_its_newline_before_new_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        std::fs::write(&path, "{\"url\":\"http://h/1\",\"sta").unwrap();
+        let report = ReportFile::open(&path).unwrap();
+        report.write(&failed(2));
+        drop(report);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0], "{\"url\":\"http://h/1\",\"sta");
+        assert!(lines[1].starts_with("{\"url\":\"http://h/2\""), "{text}");
+        // A whole file is left as it is.
+        ReportFile::open(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 }

@@ -134,8 +134,10 @@ where
     pardl_with_stdin(cwd, args, None)
 }
 
-/// The binary with `args` in `cwd`, its environment scrubbed of [`SCRUBBED_ENV`], stdout and stderr
-/// piped, stdin not set up.
+/// The binary with `args` in `cwd`, its environment scrubbed of [`SCRUBBED_ENV`] and of the
+/// variables `--shard auto` reads (`pardl::shard::SHARD_ENV`: a CI that happens to run as a Slurm
+/// job or a Kubernetes pod must not leak its own into the tests), stdout and stderr piped, stdin not
+/// set up.
 pub fn pardl_command<I, S>(cwd: &Path, args: I) -> Command
 where
     I: IntoIterator<Item = S>,
@@ -147,7 +149,7 @@ where
         .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for var in SCRUBBED_ENV {
+    for var in SCRUBBED_ENV.iter().chain(pardl::shard::SHARD_ENV) {
         command.env_remove(var);
     }
     command
@@ -176,7 +178,23 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    run_to_end(pardl_command(cwd, args), stdin)
+}
+
+/// Runs the binary with `args` in `cwd` as [`pardl`] does, with the variables `env` set on top of the
+/// scrubbed environment.
+pub fn pardl_with_env<I, S>(cwd: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut command = pardl_command(cwd, args);
+    command.envs(env.iter().copied());
+    run_to_end(command, None)
+}
+
+/// Runs `command` to its end with a [`RUN_TIMEOUT`], feeding `stdin` if given (else stdin is empty).
+pub fn run_to_end(mut command: Command, stdin: Option<&str>) -> Run {
     command.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {

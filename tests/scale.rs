@@ -1,0 +1,430 @@
+//! Lists bigger than one machine: `--shard` (with `auto` from Kubernetes and Slurm variables) and
+//! `--skip-done`, end to end against the in-process test server, plus the library's view of both.
+//!
+//! Which links fall in which shard depends on the URLs, whose port changes from run to run, so the
+//! tests compute the expected split with `pardl::shard::Shard::of` (itself pinned to SHA-256 by the
+//! unit tests) and compare it with the requests the server really got.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pardl::done::DoneLinks;
+use pardl::shard::Shard;
+use pardl::{Config, Downloader, LinkReader};
+use pardl_testserver::{Behaviour, TestServer};
+use support::*;
+
+/// `count` small files `/f{i}.bin`, each smaller than one chunk (one request each).
+fn small_files(count: u64) -> Vec<Served> {
+    (0..count)
+        .map(|i| Served::new(&format!("/f{i:02}.bin"), 8 * KIB + i, 700 + i))
+        .collect()
+}
+
+/// The paths the server was asked for, with how many requests each.
+fn requested(server: &TestServer) -> BTreeMap<String, usize> {
+    server
+        .stats()
+        .per_path
+        .into_iter()
+        .map(|(path, stats)| (path, stats.requests))
+        .collect()
+}
+
+/// The paths of `files` whose URL is in `shard`.
+fn in_shard(server: &TestServer, files: &[Served], shard: Shard) -> BTreeMap<String, usize> {
+    files
+        .iter()
+        .filter(|f| shard.contains(&server.url(&f.path)))
+        .map(|f| (f.path.clone(), 1))
+        .collect()
+}
+
+/// Runs `pardl --shard auto -i links.txt` with `env` and `extra` arguments, and checks that exactly
+/// the links of `expected` were requested, once each.
+#[track_caller]
+fn assert_auto_shard(env: &[(&str, &str)], extra: &[&str], expected: Shard) {
+    let files = small_files(10);
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = files.iter().map(|f| server.url(&f.path)).collect();
+    write_links(tmp.path(), "links.txt", &urls);
+    let mut args = vec!["-d", "out", "-i", "links.txt", "--shard", "auto"];
+    args.extend_from_slice(extra);
+    let run = pardl_with_env(tmp.path(), &args, env);
+    run.assert_code(0);
+    let wanted = in_shard(&server, &files, expected);
+    assert_eq!(requested(&server), wanted, "shard {expected} from {env:?}");
+    run.assert_stderr_line(&[
+        &format!("{} ok, 0 skipped, 0 failed", wanted.len()),
+        &format!("{} in other shards", 10 - wanted.len()),
+    ]);
+}
+
+#[test]
+fn shard_auto_reads_a_kubernetes_indexed_job() {
+    let shard = Shard::new(2, 3).unwrap();
+    assert_auto_shard(
+        &[("JOB_COMPLETION_INDEX", "2")],
+        &["--shard-count", "3"],
+        shard,
+    );
+    assert_auto_shard(
+        &[("JOB_COMPLETION_INDEX", "2"), ("PARDL_SHARD_COUNT", "3")],
+        &[],
+        shard,
+    );
+}
+
+#[test]
+fn shard_auto_reads_a_slurm_job_array_from_0_or_from_1() {
+    assert_auto_shard(
+        &[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ],
+        &[],
+        Shard::new(1, 3).unwrap(),
+    );
+    // `#SBATCH --array=1-3`: task 1 is shard 0.
+    assert_auto_shard(
+        &[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ],
+        &[],
+        Shard::new(0, 3).unwrap(),
+    );
+}
+
+/// A run that must stop before any request with a usage error (exit status 2) saying `needles`.
+#[track_caller]
+fn assert_usage_error(env: &[(&str, &str)], args: &[&str], needles: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port nothing listens on: a request would fail the link (exit 1), not exit 2.
+    write_links(tmp.path(), "links.txt", &["http://127.0.0.1:9/a.bin"]);
+    let mut all = vec!["-d", "out", "-i", "links.txt"];
+    all.extend_from_slice(args);
+    let run = pardl_with_env(tmp.path(), &all, env);
+    run.assert_code(2);
+    run.assert_stderr_line(needles);
+    assert!(!tmp.path().join("out").exists(), "nothing may start");
+}
+
+#[test]
+fn bad_shards_are_usage_errors_that_name_what_is_expected() {
+    assert_usage_error(
+        &[],
+        &["--shard", "auto"],
+        &[
+            "JOB_COMPLETION_INDEX",
+            "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_COUNT",
+        ],
+    );
+    assert_usage_error(
+        &[("JOB_COMPLETION_INDEX", "1")],
+        &["--shard", "auto"],
+        &["--shard-count", "PARDL_SHARD_COUNT"],
+    );
+    assert_usage_error(
+        &[
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ],
+        &["--shard", "auto"],
+        &["shard index 4 is not below the shard count 4"],
+    );
+    assert_usage_error(
+        &[("SLURM_ARRAY_TASK_ID", "3")],
+        &["--shard", "auto"],
+        &["SLURM_ARRAY_TASK_COUNT"],
+    );
+    assert_usage_error(
+        &[],
+        &["--shard", "3/2"],
+        &["shard index 3 is not below the shard count 2"],
+    );
+    assert_usage_error(&[], &["--shard", "1/0"], &["at least 1"]);
+    assert_usage_error(&[], &["--shard", "half"], &["expected K/N"]);
+    assert_usage_error(
+        &[],
+        &["--shard", "0/2", "--shard-count", "2"],
+        &["--shard auto"],
+    );
+    assert_usage_error(&[], &["--skip-done", "missing.jsonl"], &["missing.jsonl"]);
+}
+
+#[test]
+fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run() {
+    // Names that collide (data.bin six times, across hosts' paths and case, and two out=same.txt), so
+    // the numbering must agree across shards for the shared directory to work.
+    let mut files = small_files(6);
+    for (i, dir) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+        let name = if i == 3 { "DATA.bin" } else { "data.bin" };
+        files.push(Served::new(
+            &format!("/{dir}/{name}"),
+            5 * KIB + i as u64,
+            800 + i as u64,
+        ));
+    }
+    files.push(Served::new("/g/one", 3 * KIB, 900));
+    files.push(Served::new("/h/two", 4 * KIB, 901));
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let url = server.url(&f.path);
+            if f.path.starts_with("/g/") || f.path.starts_with("/h/") {
+                format!("{url} out=same.txt")
+            } else {
+                url
+            }
+        })
+        .collect();
+    write_links(tmp.path(), "links.txt", &lines);
+
+    const SHARDS: u64 = 3;
+    let runs: Vec<Run> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..SHARDS)
+            .map(|k| {
+                let cwd = tmp.path();
+                scope.spawn(move || {
+                    let shard = format!("{k}/{SHARDS}");
+                    pardl(cwd, ["-d", "shared", "-i", "links.txt", "--shard", &shard])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ok = 0;
+    for (k, run) in runs.iter().enumerate() {
+        run.assert_code(0);
+        let mine = in_shard(&server, &files, Shard::new(k as u64, SHARDS).unwrap()).len();
+        run.assert_stderr_line(&[
+            &format!("{mine} ok, 0 skipped, 0 failed"),
+            &format!("{} in other shards", files.len() - mine),
+        ]);
+        ok += mine;
+    }
+    assert_eq!(ok, files.len());
+    let every_path_once: BTreeMap<String, usize> =
+        files.iter().map(|f| (f.path.clone(), 1)).collect();
+    assert_eq!(
+        requested(&server),
+        every_path_once,
+        "each link once over all shards"
+    );
+
+    // One machine, no shards: the same names, each with the same bytes.
+    pardl(tmp.path(), ["-d", "solo", "-i", "links.txt"]).assert_code(0);
+    let shared = names_in(&tmp.path().join("shared"));
+    assert_eq!(shared.len(), files.len());
+    assert_eq!(shared, names_in(&tmp.path().join("solo")));
+    for name in &shared {
+        assert_eq!(
+            fs::read(tmp.path().join("shared").join(name)).unwrap(),
+            fs::read(tmp.path().join("solo").join(name)).unwrap(),
+            "{name} differs between the sharded and the full run"
+        );
+    }
+    assert!(shared.contains(&"data.5.bin".to_string()), "{shared:?}");
+    assert!(shared.contains(&"same.1.txt".to_string()), "{shared:?}");
+}
+
+/// The `ok` URLs of a report.
+fn ok_urls(report: &str) -> BTreeSet<String> {
+    report
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["status"] == "ok")
+        .map(|v| v["url"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn skip_done_after_a_kill_fetches_only_the_links_not_marked_ok() {
+    // 20 files of 24 KiB at 16 KiB/s each, two at a time: about 15 s for the whole list, and killed
+    // (SIGKILL, no chance to clean up) once 6 lines are in the report.
+    let files: Vec<Served> = (0..20)
+        .map(|i| {
+            Served::with(
+                &format!("/k{i:02}.bin"),
+                24 * KIB,
+                300 + i,
+                Behaviour::new().rate_limit(16 * KIB),
+            )
+        })
+        .collect();
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = files.iter().map(|f| server.url(&f.path)).collect();
+    write_links(tmp.path(), "links.txt", &urls);
+    let report = tmp.path().join("run.jsonl");
+
+    let mut child = pardl_command(
+        tmp.path(),
+        [
+            "-d",
+            "first",
+            "-i",
+            "links.txt",
+            "-j",
+            "2",
+            "--report",
+            "run.jsonl",
+        ],
+    )
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while fs::read_to_string(&report).map_or(0, |t| t.lines().count()) < 6 {
+        assert!(Instant::now() < deadline, "the report never got 6 lines");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pardl ended before it was killed"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let journal = fs::read_to_string(&report).unwrap();
+    let done = ok_urls(&journal);
+    assert!(
+        done.len() >= 6 && done.len() < files.len(),
+        "{} done",
+        done.len()
+    );
+    // A journal whose writer died mid-line: the cut line is skipped with a warning, not fatal.
+    let cut = format!("{{\"url\":\"{}\",\"status\":\"o", urls[19]);
+    fs::write(&report, format!("{journal}{cut}")).unwrap();
+
+    // The rerun writes to a new directory, so the existing-file check cannot hide what --skip-done
+    // does: every request it makes is for a link the journal does not mark ok.
+    server.reset_stats();
+    let run = pardl(
+        tmp.path(),
+        [
+            "-d",
+            "second",
+            "-i",
+            "links.txt",
+            "-j",
+            "8",
+            "--report",
+            "run.jsonl",
+            "--skip-done",
+            "run.jsonl",
+        ],
+    );
+    run.assert_code(0);
+    let rest: BTreeMap<String, usize> = files
+        .iter()
+        .filter(|f| !done.contains(&server.url(&f.path)))
+        .map(|f| (f.path.clone(), 1))
+        .collect();
+    assert_eq!(rest.len(), files.len() - done.len());
+    assert_eq!(
+        requested(&server),
+        rest,
+        "only the links not marked ok, once each"
+    );
+    assert_eq!(server.stats().requests, files.len() - done.len());
+    run.assert_stderr_line(&[&format!(
+        "{} ok, 0 skipped, 0 failed, {} done earlier",
+        rest.len(),
+        done.len()
+    )]);
+    run.assert_stderr_line(&["--skip-done", "1 unreadable"]);
+    for file in files.iter().filter(|f| done.contains(&server.url(&f.path))) {
+        let name = file.path.trim_start_matches('/');
+        assert!(
+            run.stderr_lines_with(&[name]).is_empty(),
+            "a link done earlier gets no line of its own: {name}\n{}",
+            run.stderr
+        );
+    }
+    for file in &files {
+        let name = file.path.trim_start_matches('/');
+        let dir = if done.contains(&server.url(&file.path)) {
+            "first"
+        } else {
+            "second"
+        };
+        assert_served_file(&tmp.path().join(dir), name, file);
+    }
+    assert_eq!(names_in(&tmp.path().join("second")).len(), rest.len());
+
+    // The appended report: one new line per link fetched (none for those done earlier), the cut line
+    // stays one unreadable line, and every link is now ok in it.
+    let appended = fs::read_to_string(&report).unwrap();
+    assert_eq!(
+        appended.lines().count(),
+        journal.lines().count() + 1 + rest.len()
+    );
+    let all = DoneLinks::load(&report).unwrap();
+    assert_eq!((all.len(), all.unreadable_lines()), (files.len(), 1));
+    assert!(urls.iter().all(|u| all.contains(u)));
+}
+
+#[test]
+fn links_left_out_keep_their_names_so_a_rerun_names_the_rest_as_before() {
+    // Two links want x.bin; the first is done. If it did not take its name, the second would become
+    // x.bin, find the first one's file there and be skipped wrongly.
+    let files = [
+        Served::new("/one/x.bin", 10 * KIB, 1),
+        Served::new("/two/x.bin", 11 * KIB, 2),
+    ];
+    let server = server_with(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = format!(
+        "{{\"url\":\"{}\",\"status\":\"ok\"}}\n",
+        server.url("/one/x.bin")
+    );
+    let mut done = DoneLinks::new();
+    done.add_journal_text(journal.as_bytes()).unwrap();
+    let config = Config {
+        skip_done: Some(Arc::new(done)),
+        ..lib_config(tmp.path())
+    };
+    let list = format!(
+        "{}\n{}\n",
+        server.url("/one/x.bin"),
+        server.url("/two/x.bin")
+    );
+    let summary = Downloader::new(config).run(LinkReader::new(list.as_bytes()), |_| {});
+    assert_eq!(
+        (summary.ok, summary.already_done, summary.failed),
+        (1, 1, 0)
+    );
+    assert_eq!(names_in(tmp.path()), ["x.1.bin"]);
+    assert_served_file(tmp.path(), "x.1.bin", &files[1]);
+    assert_eq!(
+        requested(&server).keys().collect::<Vec<_>>(),
+        ["/two/x.bin"]
+    );
+
+    // The same through a shard: whichever shard holds /two/x.bin names it x.1.bin.
+    let holder = Shard::of(&server.url("/two/x.bin"), 2);
+    let other = tempfile::tempdir().unwrap();
+    let config = Config {
+        shard: Some(Shard::new(holder, 2).unwrap()),
+        ..lib_config(other.path())
+    };
+    let summary = Downloader::new(config).run(LinkReader::new(list.as_bytes()), |_| {});
+    let both_here = Shard::of(&server.url("/one/x.bin"), 2) == holder;
+    assert_eq!(summary.other_shard, u64::from(!both_here));
+    assert!(names_in(other.path()).contains(&"x.1.bin".to_string()));
+}
