@@ -20,6 +20,9 @@ const NOT_PARDLS: &[(&str, &str)] = &[
     ("--no-config", "wget2"),
     ("--parallel-immediate", "curl"),
     ("--fsync", "an option benchmarks.md proposes, not built"),
+    ("--array", "Slurm's sbatch"),
+    ("--return", "GNU parallel"),
+    ("ReadWriteMany", "a Kubernetes volume access mode"),
     (
         "recently_deleted",
         "a function of the Linux kernel (fs/ext4/ialloc.c)",
