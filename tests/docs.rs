@@ -211,23 +211,29 @@ impl CodeIndex {
     }
 }
 
+/// The lines of a Markdown text outside fenced code blocks, numbered from 1.
+fn prose_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut fenced = false;
+    let mut lines = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            lines.push((index + 1, line));
+        }
+    }
+    lines
+}
+
 /// The spans between single backticks, outside fenced code blocks, with their line numbers.
 fn backticked(text: &str) -> Vec<(usize, String)> {
     let mut spans = Vec::new();
-    let mut fenced = false;
-    for (number, line) in text.lines().enumerate() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for (number, line) in prose_lines(text) {
         let parts: Vec<&str> = line.split('`').collect();
         // Odd-numbered parts are inside backticks (a line with an unpaired backtick is skipped).
         if parts.len() % 2 == 1 {
             for part in parts.iter().skip(1).step_by(2) {
-                spans.push((number + 1, part.to_string()));
+                spans.push((number, part.to_string()));
             }
         }
     }
@@ -292,13 +298,10 @@ fn slug(heading: &str) -> String {
 }
 
 fn anchors(text: &str) -> HashSet<String> {
-    let mut fenced = false;
     let mut anchors = HashSet::new();
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-        } else if !fenced && line.starts_with('#') {
-            let base = slug(line.trim_start_matches('#'));
+    for (_, line) in prose_lines(text) {
+        if let Some(heading) = line.strip_prefix('#') {
+            let base = slug(heading.trim_start_matches('#'));
             // GitHub numbers repeated headings: name, name-1, name-2.
             let mut anchor = base.clone();
             let mut n = 0;
@@ -314,20 +317,12 @@ fn anchors(text: &str) -> HashSet<String> {
 /// The targets of inline links `[text](target)` outside fenced code.
 fn link_targets(text: &str) -> Vec<(usize, String)> {
     let mut targets = Vec::new();
-    let mut fenced = false;
-    for (number, line) in text.lines().enumerate() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for (number, line) in prose_lines(text) {
         let mut rest = line;
         while let Some(at) = rest.find("](") {
             rest = &rest[at + 2..];
             if let Some(end) = rest.find(')') {
-                targets.push((number + 1, rest[..end].to_string()));
+                targets.push((number, rest[..end].to_string()));
                 rest = &rest[end..];
             }
         }

@@ -57,6 +57,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Checks the example's exit status (showing both of its outputs if it is wrong) and returns its
+/// standard output.
+fn assert_exit(output: &Output, code: i32) -> String {
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn download_one_fetches_the_exact_bytes_and_exits_0() {
     let file = Served::new("/one/file.bin", 3 * MIB + 17, 401);
@@ -69,13 +82,7 @@ fn download_one_fetches_the_exact_bytes_and_exits_0() {
         tmp.path(),
         &[&server.url(&file.path), dir.to_str().unwrap()],
     );
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = assert_exit(&output, 0);
     assert!(
         stdout.contains(&format!("{} bytes, fetched in ranged chunks", file.len)),
         "{stdout}"
@@ -96,13 +103,8 @@ fn download_one_names_the_link_when_it_fails() {
     let url = server.url("/missing.bin");
 
     let output = example("download_one", tmp.path(), &[&url]);
+    assert_exit(&output, 1);
     let stderr = text(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}{stderr}",
-        text(&output.stdout)
-    );
     assert!(
         stderr.contains(&format!("error (http-status): {url}: HTTP 404 Not Found")),
         "{stderr}"
@@ -110,7 +112,7 @@ fn download_one_names_the_link_when_it_fails() {
     assert!(names_in(tmp.path()).is_empty());
 
     let usage = example("download_one", tmp.path(), &[]);
-    assert_eq!(usage.status.code(), Some(2));
+    assert_exit(&usage, 2);
     assert!(text(&usage.stderr).starts_with("usage: download_one URL"));
 }
 
@@ -118,13 +120,7 @@ fn download_one_names_the_link_when_it_fails() {
 fn own_pool_prints_what_its_tasks_computed() {
     let tmp = tempfile::tempdir().unwrap();
     let output = example("own_pool", tmp.path(), &[]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = assert_exit(&output, 0);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{stdout}");
     assert_eq!(lines[0], "sum of 1..=1000: 500500");
@@ -162,13 +158,7 @@ fn watch_progress_reports_growing_counters_from_its_own_thread() {
         tmp.path(),
         &["out", &server.url(&file.path)],
     );
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = assert_exit(&output, 0);
     let readings: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("progress: "))
@@ -200,13 +190,7 @@ fn watch_progress_cancels_and_the_same_command_resumes() {
         tmp.path(),
         &["--stop-after", "1", "out", &url],
     );
-    let stdout = text(&first.stdout);
-    assert_eq!(
-        first.status.code(),
-        Some(130),
-        "{stdout}{}",
-        text(&first.stderr)
-    );
+    let stdout = assert_exit(&first, 130);
     assert!(stdout.contains("cancelling"), "{stdout}");
     assert!(
         stdout.contains("Interrupted: progress is saved"),
@@ -218,7 +202,7 @@ fn watch_progress_cancels_and_the_same_command_resumes() {
     let sent_first = server.stats().path(&file.path).bytes_sent;
 
     let second = example("watch_progress", tmp.path(), &["out", &url]);
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    assert_exit(&second, 0);
     assert_served_file(&out, "cancelled.bin", &file);
     assert_no_part_files(&out);
     let sent_total = server.stats().path(&file.path).bytes_sent;
@@ -232,12 +216,6 @@ fn watch_progress_cancels_and_the_same_command_resumes() {
 fn demo_runs_and_verifies_its_downloads() {
     let tmp = tempfile::tempdir().unwrap();
     let output = example("demo", tmp.path(), &["--size", "1", "--rate", "4096"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = assert_exit(&output, 0);
     assert_eq!(stdout.matches("all bytes verified").count(), 2, "{stdout}");
 }
