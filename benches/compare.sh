@@ -47,9 +47,8 @@ UPDATE_DOCS=${UPDATE_DOCS:-0}           # 1: replace the results section of docs
 KEEP=${KEEP:-0}                         # 1: keep the temp dir (nginx logs, data) after the run
 SERVE=${SERVE:-0}                       # 1: only start nginx with the data and wait (for profiling)
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-bytes() { numfmt --from=iec "$1"; }
+# shellcheck source=benches/common.sh
+source "$REPO/benches/common.sh"
 
 # ---------------------------------------------------------------------------------------------------
 # Tools: install what is missing with apt (Debian package names).
@@ -85,14 +84,6 @@ stream_module() {
 
 # ---------------------------------------------------------------------------------------------------
 # Private nginx.
-free_port() {
-    local p
-    for ((p = $1; p < $1 + 200; p++)); do
-        if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
-    done
-    die "no free port from $1"
-}
-
 start_nginx() {
     HTTP_PORT=$(free_port "${HTTP_PORT:-18480}")
     CAP_PORT=$(free_port $((HTTP_PORT + 1)))
@@ -143,22 +134,7 @@ stream {
     }
 }
 EOF
-    nginx -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "bad nginx config"
-    nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" -g 'daemon on;'
-    local i
-    for ((i = 0; i < 50; i++)); do
-        [[ $(curl -q -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$CAP_PORT/") != 000 ]] && return 0
-        sleep 0.1
-    done
-    die "nginx did not start (see $NG/logs/error.log)"
-}
-
-stop_nginx() {
-    if [[ -n ${NG:-} && -f $NG/nginx.pid ]]; then
-        kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
-        local i
-        for ((i = 0; i < 50; i++)); do [[ -f $NG/nginx.pid ]] || break; sleep 0.1; done
-    fi
+    launch_nginx "$CAP_PORT"
 }
 
 cleanup() {

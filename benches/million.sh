@@ -48,9 +48,8 @@ RESULTS_DIR=${RESULTS_DIR:-$REPO/target/bench-results/million}
 UPDATE_DOCS=${UPDATE_DOCS:-0}           # 1: replace the million section's results in docs/benchmarks.md
 KEEP=${KEEP:-0}                         # 1: keep the temp dir (nginx logs, links, report) after the run
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-bytes() { numfmt --from=iec "$1"; }
+# shellcheck source=benches/common.sh
+source "$REPO/benches/common.sh"
 has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------------------------------------------
@@ -76,14 +75,6 @@ has_flag() { local help; help=$("$PARDL" --help 2>/dev/null || true); grep -q --
 
 # ---------------------------------------------------------------------------------------------------
 # Private nginx.
-free_port() {
-    local p
-    for ((p = $1; p < $1 + 200; p++)); do
-        if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
-    done
-    die "no free port from $1"
-}
-
 start_nginx() {
     HTTP_PORT=$(free_port "${HTTP_PORT:-18580}")
     mkdir -p "$NG/tmp" "$NG/logs"
@@ -114,25 +105,8 @@ http {
     }
 }
 EOF
-    nginx -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "bad nginx config"
-    nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" -g 'daemon on;'
-    local i
-    for ((i = 0; i < 50; i++)); do
-        if [[ $(curl -q -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$HTTP_PORT/") != 000 ]]; then
-            sleep 1.5 # the access log is flushed once a second: this request's line must not land in a run's
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "nginx did not start (see $NG/logs/error.log)"
-}
-
-stop_nginx() {
-    if [[ -n ${NG:-} && -f $NG/nginx.pid ]]; then
-        kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
-        local i
-        for ((i = 0; i < 50; i++)); do [[ -f $NG/nginx.pid ]] || break; sleep 0.1; done
-    fi
+    launch_nginx "$HTTP_PORT"
+    sleep 1.5 # the access log is flushed once a second: this request's line must not land in a run's
 }
 
 # CPU seconds (user+sys) used so far by nginx's worker processes.

@@ -1,0 +1,36 @@
+# Helpers shared by benches/compare.sh and benches/million.sh (sourced, not run): logging, sizes,
+# ports, and starting and stopping a private nginx whose prefix directory is $NG.
+# shellcheck shell=bash
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+bytes() { numfmt --from=iec "$1"; }
+
+# The first port from $1 on that nothing listens on.
+free_port() {
+    local p
+    for ((p = $1; p < $1 + 200; p++)); do
+        if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
+    done
+    die "no free port from $1"
+}
+
+# Checks and starts the nginx configured in $NG/nginx.conf, and waits until 127.0.0.1:$1 answers.
+launch_nginx() {
+    nginx -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "bad nginx config"
+    nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" -g 'daemon on;'
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ $(curl -q -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/") != 000 ]] && return 0
+        sleep 0.1
+    done
+    die "nginx did not start (see $NG/logs/error.log)"
+}
+
+stop_nginx() {
+    if [[ -n ${NG:-} && -f $NG/nginx.pid ]]; then
+        kill -QUIT "$(cat "$NG/nginx.pid")" 2>/dev/null || true
+        local i
+        for ((i = 0; i < 50; i++)); do [[ -f $NG/nginx.pid ]] || break; sleep 0.1; done
+    fi
+}
