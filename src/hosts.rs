@@ -4,9 +4,9 @@
 //! released when the response has been read. Each host starts at the configured maximum. When a
 //! server refuses a connection while others to it are busy (a `429` or `503`, or the `416` some servers
 //! send for "too many connections", the case the Python article retried blindly), the host's limit is
-//! set to half the number of connections that were in use (multiplicative decrease), so pardl stops hammering it; after as many
-//! clean responses as the limit, it grows by one again (additive increase), up to the maximum. The
-//! limit is per host and shared by every file from that host.
+//! set to half the number of connections that were in use (multiplicative decrease), so pardl stops
+//! hammering it; after as many clean responses as the limit, it grows by one again (additive
+//! increase), up to the maximum. The limit is per host and shared by every file from that host.
 //!
 //! A list of a million links may name a million hosts, so a host is forgotten again once nothing uses
 //! it and its limit is back at the maximum (the state a new host starts in anyway): only hosts in use
