@@ -286,7 +286,7 @@ impl Summary {
     /// assert_eq!(rerun.text(), "\
     /// Failed links:
     ///   line 7  network  http://h/c: timed out
-    ///   ... and 149 more (each has its FAIL line, and its line in the --report file)
+    ///   ... and 149 more (each on its FAIL line above unless -q, and in the --report file)
     /// 3 ok, 0 skipped, 150 failed, 12 done earlier, 45 in other shards; 0 B; 0 retries
     /// ");
     /// ```
@@ -311,7 +311,7 @@ impl Summary {
             if unlisted > 0 {
                 let _ = writeln!(
                     text,
-                    "  ... and {unlisted} more (each has its FAIL line, and its line in the --report file)"
+                    "  ... and {unlisted} more (each on its FAIL line above unless -q, and in the --report file)"
                 );
             }
         }
@@ -547,7 +547,7 @@ mod tests {
             LISTED_FAILURES
         );
         assert!(
-            text.contains("\n  ... and 25 more (each has its FAIL line"),
+            text.contains("\n  ... and 25 more (each on its FAIL line above"),
             "{text}"
         );
         assert!(
