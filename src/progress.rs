@@ -105,6 +105,12 @@ impl FileProgress {
         self.done.load(Ordering::Relaxed)
     }
 
+    /// Bytes an earlier run had left on disk, which this download resumed from (see
+    /// [`Progress::add_existing`]); 0 for a fresh download, and again after a rewind.
+    pub fn resumed(&self) -> u64 {
+        self.existing.load(Ordering::Relaxed)
+    }
+
     /// Connections transferring this file's bytes right now.
     pub fn live_connections(&self) -> usize {
         self.connections.load(Ordering::Relaxed)

@@ -71,6 +71,9 @@ pub struct Transfer {
     pub connections: usize,
     /// Requests for the file that failed and were tried again.
     pub retries: u64,
+    /// Bytes an earlier run had left on disk, which this one resumed from (0 for a fresh download):
+    /// not transferred now, so not counted in the speed.
+    pub resumed: u64,
 }
 
 impl Transfer {
@@ -82,6 +85,7 @@ impl Transfer {
             sha256: file.sha256(),
             connections: file.peak_connections(),
             retries: file.retries(),
+            resumed: file.resumed(),
         }
     }
 }
@@ -108,6 +112,18 @@ impl Outcome {
     ///     transfer: Default::default(),
     /// };
     /// assert_eq!(outcome.line(), "skip  downloads/a.iso (already exists)");
+    ///
+    /// // A resumed download: its speed counts only the bytes fetched by this run.
+    /// let resumed = Outcome {
+    ///     status: Status::Downloaded { bytes: 4 << 20, ranged: true },
+    ///     elapsed: Duration::from_secs(2),
+    ///     transfer: pardl::report::Transfer { resumed: 3 << 20, ..Default::default() },
+    ///     ..outcome
+    /// };
+    /// assert_eq!(
+    ///     resumed.line(),
+    ///     "ok    downloads/a.iso (4.0 MiB, 3.0 MiB of it from an earlier run; 1.0 MiB in 2.0s, 512.0 KiB/s)"
+    /// );
     /// ```
     pub fn line(&self) -> String {
         let path = self
@@ -116,11 +132,23 @@ impl Outcome {
             .map_or_else(|| redact_url(&self.url), |p| p.display().to_string());
         match &self.status {
             Status::Downloaded { bytes, .. } => {
-                format!(
-                    "ok    {path} ({}{})",
-                    human_bytes(*bytes),
-                    rate(*bytes, self.elapsed)
-                )
+                let resumed = self.transfer.resumed.min(*bytes);
+                let fetched = *bytes - resumed;
+                if resumed > 0 {
+                    format!(
+                        "ok    {path} ({}, {} of it from an earlier run; {}{})",
+                        human_bytes(*bytes),
+                        human_bytes(resumed),
+                        human_bytes(fetched),
+                        rate(fetched, self.elapsed)
+                    )
+                } else {
+                    format!(
+                        "ok    {path} ({}{})",
+                        human_bytes(*bytes),
+                        rate(fetched, self.elapsed)
+                    )
+                }
             }
             Status::Skipped => format!("skip  {path} (already exists)"),
             Status::Interrupted => format!("stop  {path} (interrupted)"),
@@ -157,7 +185,7 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
 }
 
 /// The most failed links a [`Summary`] keeps for its closing table; the rest are only counted (each
-/// still has its `FAIL` line and its `--report` line), so a run with a million failures does not
+/// still has its `FAIL` line, unless quiet, and its `--report` line), so a run with a million failures does not
 /// keep a million messages.
 pub const LISTED_FAILURES: usize = 100;
 

@@ -350,6 +350,17 @@ fn cancel_from_another_thread_leaves_resumable_state() {
     // A fresh downloader (a new process, in effect) resumes instead of starting over.
     let resumed = Downloader::new(lib_config(tmp.path())).download_url(&server.url(&file.path));
     assert!(resumed.is_success(), "{:?}", resumed.status);
+    // What the first run had saved counts as resumed, not as fetched now.
+    assert!(
+        resumed.transfer.resumed > 0 && resumed.transfer.resumed <= sent_before,
+        "resumed {} of {sent_before} bytes sent before",
+        resumed.transfer.resumed
+    );
+    assert!(
+        resumed.line().contains(" of it from an earlier run; "),
+        "{}",
+        resumed.line()
+    );
     assert_served_file(tmp.path(), "slow.bin", &file);
     assert_no_part_files(tmp.path());
     let sent_total = server.stats().path(&file.path).bytes_sent;
