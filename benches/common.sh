@@ -34,3 +34,15 @@ stop_nginx() {
         for ((i = 0; i < 50; i++)); do [[ -f $NG/nginx.pid ]] || break; sleep 0.1; done
     fi
 }
+
+# Replaces what stands between `<!-- $1:begin -->` and `<!-- $1:end -->` in docs/benchmarks.md with
+# the contents of file $2.
+update_docs_section() {
+    local doc=$REPO/docs/benchmarks.md
+    grep -q "<!-- $1:begin -->" "$doc" || die "no $1 markers in $doc"
+    awk -v f="$2" -v begin="<!-- $1:begin -->" -v end="<!-- $1:end -->" '
+        index($0, begin) { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        index($0, end) { skip = 0 }
+        !skip' "$doc" >"$doc.new" && mv "$doc.new" "$doc"
+    log "updated $doc"
+}

@@ -463,15 +463,7 @@ main() {
     log "results: $RESULTS_DIR/results.md (per run: $TSV)"
     cat "$RESULTS_DIR/results.md"
 
-    if [[ $UPDATE_DOCS == 1 ]]; then
-        local doc=$REPO/docs/benchmarks.md
-        grep -q '<!-- results:begin -->' "$doc" || die "no results markers in $doc"
-        awk -v f="$RESULTS_DIR/results.md" '
-            /<!-- results:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
-            /<!-- results:end -->/ { skip = 0 }
-            !skip' "$doc" >"$doc.new" && mv "$doc.new" "$doc"
-        log "updated $doc"
-    fi
+    if [[ $UPDATE_DOCS == 1 ]]; then update_docs_section results "$RESULTS_DIR/results.md"; fi
 }
 
 main "$@"

@@ -366,15 +366,7 @@ main() {
     log "results: $RESULTS_DIR/results.md (per run: $TSV, RSS samples: $RESULTS_DIR/rss-*.tsv)"
     cat "$RESULTS_DIR/results.md"
 
-    if [[ $UPDATE_DOCS == 1 ]]; then
-        local doc=$REPO/docs/benchmarks.md
-        grep -q '<!-- million:begin -->' "$doc" || die "no million markers in $doc"
-        awk -v f="$RESULTS_DIR/results.md" '
-            /<!-- million:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
-            /<!-- million:end -->/ { skip = 0 }
-            !skip' "$doc" >"$doc.new" && mv "$doc.new" "$doc"
-        log "updated $doc"
-    fi
+    if [[ $UPDATE_DOCS == 1 ]]; then update_docs_section million "$RESULTS_DIR/results.md"; fi
     if awk -F'\t' '$3 != "ok" {bad = 1} END {exit !bad}' "$TSV"; then die "some runs were not ok (see above)"; fi
 }
 
