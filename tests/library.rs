@@ -6,12 +6,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use pardl::{Config, Downloader, Link, LinkError, Origin, Status};
-use pardl_testserver::Behaviour;
+use pardl::{Config, Downloader, Link, LinkError, Origin, Outcome, Status};
+use pardl_testserver::{Behaviour, TestServer};
 use support::*;
 
 fn link(url: &str, n: usize) -> Link {
     Link::parse(url, Origin::Argument(n)).expect("a valid test URL")
+}
+
+/// Downloads every file with `Downloader::download`, each on a thread of its own, all at once.
+fn download_each_on_its_own_thread(
+    downloader: &Downloader,
+    server: &TestServer,
+    files: &[Served],
+) -> Vec<Outcome> {
+    let handles: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let downloader = downloader.clone();
+            let url = server.url(&file.path);
+            thread::spawn(move || downloader.download(link(&url, i + 1)))
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 #[test]
@@ -23,16 +41,7 @@ fn download_works_from_several_plain_threads_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let downloader = Downloader::new(lib_config(tmp.path()));
 
-    let handles: Vec<_> = files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| {
-            let downloader = downloader.clone();
-            let url = server.url(&file.path);
-            thread::spawn(move || downloader.download(link(&url, i + 1)))
-        })
-        .collect();
-    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let outcomes = download_each_on_its_own_thread(&downloader, &server, &files);
 
     for (file, outcome) in files.iter().zip(&outcomes) {
         let name = file.path.trim_start_matches('/');
@@ -61,16 +70,7 @@ fn concurrent_downloads_of_one_name_get_distinct_files() {
     let tmp = tempfile::tempdir().unwrap();
     let downloader = Downloader::new(lib_config(tmp.path()));
 
-    let handles: Vec<_> = files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| {
-            let downloader = downloader.clone();
-            let url = server.url(&file.path);
-            thread::spawn(move || downloader.download(link(&url, i + 1)))
-        })
-        .collect();
-    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let outcomes = download_each_on_its_own_thread(&downloader, &server, &files);
 
     assert_eq!(
         names_in(tmp.path()),

@@ -22,6 +22,17 @@ fn serve(server: &TestServer, path: &str, len: u64, seed: u64, behaviour: Behavi
     pattern_bytes(seed, 0, len as usize)
 }
 
+/// Serves a pattern file whose answers name it with this `Content-Disposition` value.
+fn serve_named(server: &TestServer, path: &str, len: u64, seed: u64, disposition: &str) -> Vec<u8> {
+    serve(
+        server,
+        path,
+        len,
+        seed,
+        Behaviour::new().content_disposition(disposition),
+    )
+}
+
 /// Reads the `--report` file: one parsed JSON object per line.
 fn report_lines(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
@@ -142,21 +153,19 @@ fn limit_rate_holds_the_rate_over_all_connections() {
 #[test]
 fn content_disposition_names_the_file_in_both_forms() {
     let server = TestServer::start();
-    let plain = serve(
+    let plain = serve_named(
         &server,
         "/get",
         20 * KIB,
         4,
-        Behaviour::new().content_disposition("attachment; filename=\"report.pdf\""),
+        "attachment; filename=\"report.pdf\"",
     );
-    let extended = serve(
+    let extended = serve_named(
         &server,
         "/ext",
         20 * KIB,
         5,
-        Behaviour::new().content_disposition(
-            "attachment; filename=\"fallback.txt\"; filename*=UTF-8''na%C3%AFve%20notes.txt",
-        ),
+        "attachment; filename=\"fallback.txt\"; filename*=UTF-8''na%C3%AFve%20notes.txt",
     );
     let tmp = tempfile::tempdir().unwrap();
     let report = tmp.path().join("report.jsonl");
@@ -191,26 +200,20 @@ fn content_disposition_names_the_file_in_both_forms() {
 #[test]
 fn hostile_content_disposition_names_stay_inside_the_directory() {
     let server = TestServer::start();
-    let passwd = serve(
+    let passwd = serve_named(
         &server,
         "/a",
         1000,
         6,
-        Behaviour::new().content_disposition("attachment; filename=\"../../etc/passwd\""),
+        "attachment; filename=\"../../etc/passwd\"",
     );
-    let windows = serve(
-        &server,
-        "/b",
-        1000,
-        7,
-        Behaviour::new().content_disposition("attachment; filename=\"C:\\\\x\""),
-    );
-    let encoded = serve(
+    let windows = serve_named(&server, "/b", 1000, 7, "attachment; filename=\"C:\\\\x\"");
+    let encoded = serve_named(
         &server,
         "/c",
         1000,
         8,
-        Behaviour::new().content_disposition("attachment; filename*=UTF-8''..%2F..%2Fevil.sh"),
+        "attachment; filename*=UTF-8''..%2F..%2Fevil.sh",
     );
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
@@ -246,12 +249,12 @@ fn hostile_content_disposition_names_stay_inside_the_directory() {
 #[test]
 fn out_option_wins_over_content_disposition_and_a_redirect_names_the_file() {
     let server = TestServer::start();
-    let named = serve(
+    let named = serve_named(
         &server,
         "/named",
         5000,
         9,
-        Behaviour::new().content_disposition("attachment; filename=\"server.bin\""),
+        "attachment; filename=\"server.bin\"",
     );
     let target = serve(
         &server,
