@@ -15,6 +15,22 @@ free_port() {
     die "no free port from $1"
 }
 
+# The lines of nginx's http block that every benchmark's server shares: files served as they are,
+# with sendfile, and temp paths inside $NG.
+nginx_http_basics() {
+    cat <<EOF
+    default_type application/octet-stream;
+    types { }
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path $NG/tmp/body;
+    proxy_temp_path $NG/tmp/proxy;
+    fastcgi_temp_path $NG/tmp/fastcgi;
+    uwsgi_temp_path $NG/tmp/uwsgi;
+    scgi_temp_path $NG/tmp/scgi;
+EOF
+}
+
 # Checks and starts the nginx configured in $NG/nginx.conf, and waits until 127.0.0.1:$1 answers.
 launch_nginx() {
     nginx -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "bad nginx config"

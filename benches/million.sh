@@ -87,15 +87,7 @@ events { worker_connections 8192; }
 http {
     log_format bench '\$connection \$status \$body_bytes_sent "\$request"';
     access_log $NG/logs/access.log bench buffer=256k flush=1s;
-    default_type application/octet-stream;
-    types { }
-    sendfile on;
-    tcp_nopush on;
-    client_body_temp_path $NG/tmp/body;
-    proxy_temp_path $NG/tmp/proxy;
-    fastcgi_temp_path $NG/tmp/fastcgi;
-    uwsgi_temp_path $NG/tmp/uwsgi;
-    scgi_temp_path $NG/tmp/scgi;
+$(nginx_http_basics)
     server {
         listen 127.0.0.1:$HTTP_PORT;
         root $WWW;
