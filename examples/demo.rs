@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pardl::config::human_bytes;
-use pardl::display::{Console, Renderer};
+use pardl::ui::{Console, Renderer};
+use pardl::units::human_bytes;
 use pardl::{Config, Downloader, LinkReader, Summary};
 use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer};
 

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pardl::config::human_bytes;
+use pardl::units::human_bytes;
 use pardl::{Config, Downloader, Link, Origin};
 
 fn main() -> ExitCode {

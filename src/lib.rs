@@ -4,17 +4,21 @@
 //! child [`ThreadPool`] that fetches HTTP `Range` chunks of that file concurrently into one `.part`
 //! file, renamed to its final name only when every chunk is there. Blocking threads throughout, no
 //! async runtime: every call below blocks the thread that makes it, and every type that a program
-//! shares between threads ([`Downloader`], [`CancelHandle`], [`progress::Progress`]) is `Send + Sync`.
+//! shares between threads ([`Downloader`], [`CancelHandle`], [`Progress`]) is `Send + Sync`.
 //!
 //! ```text
-//!  links ──▶ outer pool (jobs workers, bounded queue) ──▶ one task per file
-//!                                                          │ probe: size, Range support, chunk 1
+//!  links ──▶ outer pool (jobs workers, bounded queue) ──▶ one task per file         src/run/
+//!                                                          │ probe: size, Range support,
+//!                                                          │ and the first bytes (chunk 0)   src/file/
 //!                                                          ▼
-//!                          child pool (connections workers) ──▶ chunk 2, chunk 3, …
+//!            child pool of this file (connections workers) ──▶ chunk 0, chunk 1, chunk 2, …
 //!                                                          │ positioned writes into NAME.part
 //!                                                          ▼
 //!                                        wait for every chunk, sync, rename NAME.part ▶ NAME
 //! ```
+//!
+//! Chunk 0 is the probe's own answer, read on by a worker of the child pool like every other chunk;
+//! only a file that fits in that one answer is read by the file's task itself, with no child pool.
 //!
 //! # Using it
 //!
@@ -57,74 +61,49 @@
 //! download path) and stop the run with [`Downloader::cancel_handle`]. The programs in `examples/`
 //! show each of these from a plain `fn main`, and [`pool`] can be used on its own.
 //!
-//! # A tour of the modules, in the order a byte meets them
+//! # A tour of the source, in the order a link meets it
 //!
-//! | module | its one job |
+//! The folders follow the two pool levels, and dependencies only point down the table: `run` uses
+//! `file`, `file` uses `http` and `disk`, and [`pool`] depends on nothing else in the crate.
+//!
+//! | where | what lives there |
 //! |---|---|
-//! | [`links`] | read the links file as a stream of [`Link`]s, with line numbers for errors |
-//! | [`shard`] | `--shard K/N` and `--shard auto`: which links of the list are this machine's |
-//! | [`done`] | `--skip-done`: the links an earlier `--report` marks `ok`, as a compact set |
-//! | [`key`] | the one stable 64-bit key of a text (SHA-256 prefix) that shards, names and done links use |
-//! | [`name`] | turn a link into a safe, unique file name inside the output directory |
-//! | [`disposition`] | the file name a server suggests in `Content-Disposition` |
-//! | [`pool`] | the hand-written `ThreadPool` (bounded queue, `wait_completion`, panics caught) |
-//! | [`download`] | the outer pool over links, and the steps of one file's download |
-//! | [`probe`] | the first request: learn size and `Range` support while fetching the first chunk |
-//! | [`plan`] | the [`ChunkPlan`]: chunks and their progress, one explicit structure |
-//! | [`chunk`] | fetch one chunk: check the `206`, then read → positioned write → counters |
-//! | [`stream`] | fetch a file as one stream when ranges are not possible |
-//! | [`part`] | the `.part` file: positioned writes, sync, atomic rename |
-//! | [`control`] | the control file beside the `.part` file, from which an interrupted download resumes |
-//! | [`checksum`] | SHA-256 of a finished file, checked against `sha256=` |
-//! | [`retry`] | when to try again and how long to wait |
-//! | [`hosts`] | how many connections each host gets, lowered when it refuses and raised again |
-//! | [`ratelimit`] | `--limit-rate`: one lock-free token bucket shared by every connection |
-//! | [`progress`] | the atomic counters every download thread adds to |
-//! | [`cancel`] | the [`CancelHandle`] that stops a run from another thread |
-//! | [`layout`] | the text of the live display, as pure functions of counters and terminal size |
-//! | [`display`] | the renderer thread and the [`display::Console`]: live area on a terminal, plain lines elsewhere |
-//! | [`report`] | each link's [`Outcome`], the run's [`Summary`] and the `--report` JSON lines |
-//! | [`http`] | the shared `ureq` agent, sending a request (headers, credentials, proxy), `Content-Range` parsing |
-//! | [`context`] | what every thread of a run shares: settings, agent, counters, host limits, cancel handle |
-//! | [`config`] | the settings and their defaults |
-//! | [`error`] | the one [`Error`] type |
+//! | `src/pool.rs` | the hand-written [`ThreadPool`] both levels use: bounded queue, `wait_completion`, panics caught ([`pool`]) |
+//! | `src/run/mod.rs` | the [`Downloader`] and the **outer pool**: one task per link, names reserved in link order |
+//! | `src/run/` | what a run reads and shares: `links.rs` ([`LinkReader`]), `shard.rs` ([`Shard`]), `skip_done.rs` ([`DoneLinks`]), `config.rs` ([`Config`]), `context.rs` (what every thread shares), `progress.rs` ([`Progress`]), `cancel.rs` ([`CancelHandle`]), `outcome.rs` ([`Outcome`], [`Summary`]), `report.rs` (the `--report` lines) |
+//! | `src/file/mod.rs` | one file's task: skip, resume, probe, plan, ranged or stream, check, rename |
+//! | `src/file/child_pool.rs` | the **child pool** of one file: one task per chunk, resume state saved every second |
+//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range: check the answer, then read → positioned write → counters), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`), `retry.rs` (when to try again) |
+//! | `src/http/` | HTTP rules with no state of the run: header parsing, URL rules, `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`) |
+//! | `src/disk/` | the `.part` file (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs` |
+//! | `src/ui/` | the command's live display ([`ui`], behind the default `cli` feature) |
+//! | `src/units.rs`, `src/key.rs`, `src/error.rs` | sizes and durations for people ([`units`]), the stable key of a URL, the one [`Error`] type |
 //!
 //! The design, with diagrams, is explained in `docs/design.md`; the pool alone in `docs/pool.md`.
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
-pub mod cancel;
-pub mod checksum;
-pub mod chunk;
-pub mod config;
-pub mod context;
-pub mod control;
-pub mod display;
-pub mod disposition;
-pub mod done;
-pub mod download;
-pub mod error;
-pub mod hosts;
-pub mod http;
-pub mod key;
-pub mod layout;
-pub mod links;
-pub mod name;
-pub mod part;
-pub mod plan;
 pub mod pool;
-pub mod probe;
-pub mod progress;
-pub mod ratelimit;
-pub mod report;
-pub mod retry;
-pub mod shard;
-pub mod stream;
+#[cfg(feature = "cli")]
+pub mod ui;
+pub mod units;
 
-pub use cancel::CancelHandle;
-pub use config::Config;
-pub use download::Downloader;
+mod disk;
+mod error;
+mod file;
+mod http;
+mod key;
+mod run;
+
 pub use error::Error;
-pub use links::{Link, LinkError, LinkReader, Origin};
-pub use plan::ChunkPlan;
+pub use file::plan::ChunkPlan;
+pub use http::redact_url;
 pub use pool::ThreadPool;
-pub use report::{Outcome, Status, Summary};
+pub use run::cancel::CancelHandle;
+pub use run::config::{Config, Credentials, Header};
+pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
+pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
+pub use run::progress::{FileProgress, Progress, Snapshot};
+pub use run::report::{ReportFile, ReportLine};
+pub use run::shard::{Shard, SHARD_ENV};
+pub use run::skip_done::DoneLinks;
+pub use run::Downloader;

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
-use pardl::config::{parse_size, Credentials, Header};
-use pardl::display::{Console, LogWriter, Renderer};
-use pardl::done::DoneLinks;
-use pardl::report::ReportFile;
-use pardl::shard::Shard;
-use pardl::{CancelHandle, Config, Downloader, Link, LinkError, LinkReader, Origin};
+use pardl::ui::{Console, LogWriter, Renderer};
+use pardl::units::parse_size;
+use pardl::{
+    CancelHandle, Config, Credentials, DoneLinks, Downloader, Header, Link, LinkError, LinkReader,
+    Origin, ReportFile, Shard,
+};
 
 /// Download files in parallel, each over several connections.
 ///
@@ -201,7 +201,7 @@ fn parse_min_chunk(text: &str) -> Result<u64, String> {
 fn parse_checksum(text: &str) -> Result<String, String> {
     match text.split_once('=') {
         Some((algorithm, hex)) if algorithm.eq_ignore_ascii_case("sha256") => {
-            pardl::links::parse_sha256(hex)
+            pardl::parse_sha256(hex)
         }
         _ => Err("expected sha256=HEX (the only algorithm supported is SHA-256)".into()),
     }

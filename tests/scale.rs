@@ -2,7 +2,7 @@
 //! `--skip-done`, end to end against the in-process test server, plus the library's view of both.
 //!
 //! Which links fall in which shard depends on the URLs, whose port changes from run to run, so the
-//! tests compute the expected split with `pardl::shard::Shard::of` (itself pinned to SHA-256 by the
+//! tests compute the expected split with `pardl::Shard::of` (itself pinned to SHA-256 by the
 //! unit tests) and compare it with the requests the server really got.
 
 mod support;
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pardl::done::DoneLinks;
-use pardl::shard::Shard;
+use pardl::DoneLinks;
+use pardl::Shard;
 use pardl::{Config, Downloader, LinkReader};
 use pardl_testserver::{Behaviour, TestServer};
 use support::*;

@@ -135,7 +135,7 @@ where
 }
 
 /// The binary with `args` in `cwd`, its environment scrubbed of [`SCRUBBED_ENV`] and of the
-/// variables `--shard auto` reads (`pardl::shard::SHARD_ENV`: a CI that happens to run as a Slurm
+/// variables `--shard auto` reads (`pardl::SHARD_ENV`: a CI that happens to run as a Slurm
 /// job or a Kubernetes pod must not leak its own into the tests), stdout and stderr piped, stdin not
 /// set up.
 pub fn pardl_command<I, S>(cwd: &Path, args: I) -> Command
@@ -149,7 +149,7 @@ where
         .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for var in SCRUBBED_ENV.iter().chain(pardl::shard::SHARD_ENV) {
+    for var in SCRUBBED_ENV.iter().chain(pardl::SHARD_ENV) {
         command.env_remove(var);
     }
     command

@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How far ahead of the allowed rate a burst may run: the credit an idle bucket keeps.
-pub const BURST: Duration = Duration::from_millis(100);
+pub(crate) const BURST: Duration = Duration::from_millis(100);
 
 /// A shared cap of `rate` bytes per second.
 #[derive(Debug)]
-pub struct RateLimit {
+pub(crate) struct RateLimit {
     rate: u64,
     start: Instant,
     /// Nanoseconds after `start` at which all bytes taken so far are paid for.
@@ -32,7 +32,7 @@ pub struct RateLimit {
 
 impl RateLimit {
     /// A limit of `rate` bytes per second (at least 1).
-    pub fn new(rate: u64) -> RateLimit {
+    pub(crate) fn new(rate: u64) -> RateLimit {
         RateLimit {
             rate: rate.max(1),
             start: Instant::now(),
@@ -40,24 +40,9 @@ impl RateLimit {
         }
     }
 
-    /// The limit, in bytes per second.
-    pub fn rate(&self) -> u64 {
-        self.rate
-    }
-
     /// Takes `n` bytes (already received) from the bucket; returns how long the caller must wait
     /// before reading more.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use pardl::ratelimit::RateLimit;
-    ///
-    /// let limit = RateLimit::new(1000);
-    /// // 1000 bytes at 1000 B/s are paid for in one second; the first 100 ms are burst credit.
-    /// let wait = limit.take(1000);
-    /// assert!(wait > Duration::from_millis(800) && wait <= Duration::from_millis(900), "{wait:?}");
-    /// ```
-    pub fn take(&self, n: u64) -> Duration {
+    pub(crate) fn take(&self, n: u64) -> Duration {
         self.take_at(n, self.start.elapsed())
     }
 
@@ -136,5 +121,24 @@ mod tests {
         });
         // 800 KB at 1 MB/s: the last one waits 0.8 s less the burst.
         assert_eq!(total, 700 * MS);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn take_example() {
+        use crate::http::ratelimit::RateLimit;
+        use std::time::Duration;
+
+        let limit = RateLimit::new(1000);
+        // 1000 bytes at 1000 B/s are paid for in one second; the first 100 ms are burst credit.
+        let wait = limit.take(1000);
+        assert!(
+            wait > Duration::from_millis(800) && wait <= Duration::from_millis(900),
+            "{wait:?}"
+        );
     }
 }

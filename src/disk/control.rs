@@ -29,15 +29,15 @@ use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::file::plan::ChunkPlan;
 use crate::http::Validators;
-use crate::plan::ChunkPlan;
 
 /// The first line after the comment, naming the format and its version.
 const MAGIC: &str = "pardl-control 1";
 
 /// The saved state of one ranged download.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControlFile {
+pub(crate) struct ControlFile {
     /// The link as given.
     pub url: String,
     /// The file's size.
@@ -50,7 +50,7 @@ pub struct ControlFile {
 
 impl ControlFile {
     /// The state of `plan` right now.
-    pub fn snapshot(url: &str, validators: &Validators, plan: &ChunkPlan) -> ControlFile {
+    pub(crate) fn snapshot(url: &str, validators: &Validators, plan: &ChunkPlan) -> ControlFile {
         ControlFile {
             url: url.to_string(),
             total: plan.total(),
@@ -64,27 +64,14 @@ impl ControlFile {
     }
 
     /// `NAME.part.pardl` for the final path `NAME`.
-    pub fn path_for(final_path: &Path) -> PathBuf {
+    pub(crate) fn path_for(final_path: &Path) -> PathBuf {
         let mut name = final_path.as_os_str().to_os_string();
         name.push(".part.pardl");
         PathBuf::from(name)
     }
 
     /// The file's text.
-    ///
-    /// ```
-    /// use pardl::control::ControlFile;
-    /// use pardl::http::Validators;
-    ///
-    /// let control = ControlFile {
-    ///     url: "http://h/f".into(),
-    ///     total: 10,
-    ///     validators: Validators { etag: Some("\"v1\"".into()), last_modified: None },
-    ///     chunks: vec![(0..4, 4), (4..10, 1)],
-    /// };
-    /// assert_eq!(ControlFile::parse(&control.render()), Ok(control));
-    /// ```
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut text = String::new();
         let _ = writeln!(
             text,
@@ -106,7 +93,7 @@ impl ControlFile {
     }
 
     /// Parses the text of a control file; the error says what is wrong with it.
-    pub fn parse(text: &str) -> Result<ControlFile, String> {
+    pub(crate) fn parse(text: &str) -> Result<ControlFile, String> {
         let mut lines = text
             .lines()
             .map(str::trim_end)
@@ -159,13 +146,13 @@ impl ControlFile {
     }
 
     /// Rebuilds the chunk plan with its progress.
-    pub fn plan(&self) -> Option<ChunkPlan> {
+    pub(crate) fn plan(&self) -> Option<ChunkPlan> {
         ChunkPlan::from_parts(self.total, self.chunks.clone())
     }
 
     /// Reads the control file at `path`: `Ok(None)` if there is none, `Err` with a reason if it is
     /// unreadable or corrupt.
-    pub fn load(path: &Path) -> Result<Option<ControlFile>, String> {
+    pub(crate) fn load(path: &Path) -> Result<Option<ControlFile>, String> {
         match fs::read(path) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
@@ -177,7 +164,7 @@ impl ControlFile {
     }
 
     /// Replaces the control file at `path` atomically: temp file, sync, rename.
-    pub fn save(&self, path: &Path) -> io::Result<()> {
+    pub(crate) fn save(&self, path: &Path) -> io::Result<()> {
         let mut temp = path.as_os_str().to_os_string();
         temp.push(".tmp");
         let temp = PathBuf::from(temp);
@@ -189,7 +176,7 @@ impl ControlFile {
     }
 
     /// Deletes the control file at `path` (and a leftover temp file), ignoring files that are not there.
-    pub fn remove(path: &Path) {
+    pub(crate) fn remove(path: &Path) {
         let mut temp = path.as_os_str().to_os_string();
         temp.push(".tmp");
         for p in [path.to_path_buf(), PathBuf::from(temp)] {
@@ -263,5 +250,27 @@ mod tests {
         let path = dir.path().join("x.part.pardl");
         fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
         assert!(ControlFile::load(&path).is_err());
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn render_example() {
+        use crate::disk::control::ControlFile;
+        use crate::http::Validators;
+
+        let control = ControlFile {
+            url: "http://h/f".into(),
+            total: 10,
+            validators: Validators {
+                etag: Some("\"v1\"".into()),
+                last_modified: None,
+            },
+            chunks: vec![(0..4, 4), (4..10, 1)],
+        };
+        assert_eq!(ControlFile::parse(&control.render()), Ok(control));
     }
 }

@@ -14,7 +14,7 @@ use crate::error::Error;
 
 /// An open `.part` file and the final name it will get.
 #[derive(Debug)]
-pub struct PartFile {
+pub(crate) struct PartFile {
     file: File,
     part_path: PathBuf,
     final_path: PathBuf,
@@ -23,7 +23,7 @@ pub struct PartFile {
 impl PartFile {
     /// Creates (or truncates) `final_path` + `.part`, and sizes it to `size` when known so chunks can be
     /// written anywhere in it.
-    pub fn create(final_path: &Path, size: Option<u64>) -> Result<PartFile, Error> {
+    pub(crate) fn create(final_path: &Path, size: Option<u64>) -> Result<PartFile, Error> {
         let part_path = part_path_for(final_path);
         let file = OpenOptions::new()
             .write(true)
@@ -44,7 +44,7 @@ impl PartFile {
 
     /// Opens the `.part` file an interrupted download left, if it exists with exactly `size` bytes
     /// (anything else cannot be what the control file describes).
-    pub fn reopen(final_path: &Path, size: u64) -> Result<Option<PartFile>, Error> {
+    pub(crate) fn reopen(final_path: &Path, size: u64) -> Result<Option<PartFile>, Error> {
         let part_path = part_path_for(final_path);
         let file = match OpenOptions::new().write(true).open(&part_path) {
             Ok(file) => file,
@@ -63,26 +63,26 @@ impl PartFile {
     }
 
     /// Flushes the data written so far to disk (before a control file may claim it).
-    pub fn sync_data(&self) -> Result<(), Error> {
+    pub(crate) fn sync_data(&self) -> Result<(), Error> {
         self.file
             .sync_data()
             .map_err(|e| Error::io("sync", &self.part_path, e))
     }
 
     /// Writes all of `buf` at `offset`. Safe to call from many threads at once for disjoint ranges.
-    pub fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<(), Error> {
+    pub(crate) fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<(), Error> {
         write_all_at(&self.file, buf, offset).map_err(|e| Error::io("write", &self.part_path, e))
     }
 
     /// Sets the file's length (for a stream whose length was not known up front).
-    pub fn set_len(&self, len: u64) -> Result<(), Error> {
+    pub(crate) fn set_len(&self, len: u64) -> Result<(), Error> {
         self.file
             .set_len(len)
             .map_err(|e| Error::io("resize", &self.part_path, e))
     }
 
     /// The path of the `.part` file.
-    pub fn part_path(&self) -> &Path {
+    pub(crate) fn part_path(&self) -> &Path {
         &self.part_path
     }
 
@@ -90,7 +90,7 @@ impl PartFile {
     ///
     /// The sync comes first so that after a power loss the final name never points at a file whose
     /// blocks were not written yet.
-    pub fn finish(self) -> Result<PathBuf, Error> {
+    pub(crate) fn finish(self) -> Result<PathBuf, Error> {
         // fdatasync: the data and the size, which is all a reader needs; the timestamps need not be
         // durable, and skipping them makes the one sync per file cheaper.
         self.file
@@ -106,12 +106,12 @@ impl PartFile {
     }
 
     /// Closes the file, leaving it on disk for a later resume.
-    pub fn keep(self) {
+    pub(crate) fn keep(self) {
         drop(self.file);
     }
 
     /// Gives up: closes and deletes the `.part` file.
-    pub fn discard(self) {
+    pub(crate) fn discard(self) {
         drop(self.file);
         if let Err(e) = fs::remove_file(&self.part_path) {
             log::warn!("could not remove {}: {e}", self.part_path.display());
@@ -120,7 +120,7 @@ impl PartFile {
 }
 
 /// `NAME.part` beside `NAME`.
-pub fn part_path_for(final_path: &Path) -> PathBuf {
+pub(crate) fn part_path_for(final_path: &Path) -> PathBuf {
     let mut name = final_path.as_os_str().to_os_string();
     name.push(".part");
     PathBuf::from(name)

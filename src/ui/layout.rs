@@ -1,7 +1,7 @@
 //! The text of the live display: pure functions from counters, speeds and a terminal size to lines.
 //!
 //! Nothing here draws, reads a clock or asks the terminal anything, so every layout decision can be
-//! tested on plain strings (see the tests at the bottom). [`crate::display`] samples the counters,
+//! tested on plain strings (see the tests at the bottom). [`crate::ui::display`] samples the counters,
 //! calls [`frame`] about ten times a second with the terminal's current size, and hands the lines to
 //! the terminal.
 //!
@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::config::human_bytes;
-use crate::progress::{human_duration, Snapshot};
+use crate::run::progress::Snapshot;
+use crate::units::human_bytes;
+use crate::units::human_duration;
 
 /// Columns kept between two fields.
 const GAP: usize = 2;
@@ -98,8 +99,8 @@ fn choose(fields: &[Field], mut room: usize) -> Vec<Option<&str>> {
 /// free), then the total line. Every line is at most `width` columns, the last one a few less.
 ///
 /// ```
-/// use pardl::layout::{frame, FileView};
-/// use pardl::progress::Snapshot;
+/// use pardl::ui::layout::{frame, FileView};
+/// use pardl::Snapshot;
 ///
 /// let files = vec![FileView { name: "a.iso".into(), done: 512, size: Some(1024), speed: 256.0, connections: 2 }];
 /// let snap = Snapshot { bytes: 512, expected_bytes: 1024, links_seen: 1, active: 1, ..Default::default() };
@@ -146,7 +147,7 @@ pub fn frame(
 /// shows the bytes received and the speed, without percent or ETA.
 ///
 /// ```
-/// use pardl::layout::{file_line, FileView};
+/// use pardl::ui::layout::{file_line, FileView};
 ///
 /// let file = FileView { name: "big.iso".into(), done: 3 << 20, size: Some(12 << 20), speed: 1048576.0, connections: 4 };
 /// assert_eq!(
@@ -232,8 +233,8 @@ fn eta_text(remaining: u64, speed: f64) -> String {
 /// are those of the files of known size.
 ///
 /// ```
-/// use pardl::layout::total_line;
-/// use pardl::progress::Snapshot;
+/// use pardl::ui::layout::total_line;
+/// use pardl::Snapshot;
 ///
 /// let snap = Snapshot { bytes: 1 << 20, expected_bytes: 4 << 20, links_seen: 5, ok: 1, failed: 1, active: 2, ..Default::default() };
 /// assert_eq!(
@@ -298,8 +299,8 @@ pub fn total_line(snap: &Snapshot, speed: f64, width: usize) -> String {
 /// Columns `text` takes on a terminal.
 ///
 /// ```
-/// assert_eq!(pardl::layout::text_width("abc"), 3);
-/// assert_eq!(pardl::layout::text_width("日本"), 4);
+/// assert_eq!(pardl::ui::layout::text_width("abc"), 3);
+/// assert_eq!(pardl::ui::layout::text_width("日本"), 4);
 /// ```
 pub fn text_width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
@@ -309,7 +310,7 @@ pub fn text_width(text: &str) -> usize {
 /// extension and version numbers are).
 ///
 /// ```
-/// use pardl::layout::shorten;
+/// use pardl::ui::layout::shorten;
 ///
 /// assert_eq!(shorten("debian-12.4.0-amd64-netinst.iso", 20), "debian-12.4.…nst.iso");
 /// assert_eq!(shorten("short.iso", 20), "short.iso");
@@ -358,7 +359,7 @@ fn pad(text: &str, width: usize) -> String {
 /// wrap.
 ///
 /// ```
-/// assert_eq!(pardl::layout::fit("abcdef", 4), "abcd");
+/// assert_eq!(pardl::ui::layout::fit("abcdef", 4), "abcd");
 /// ```
 pub fn fit(text: &str, width: usize) -> String {
     if text_width(text) <= width {

@@ -30,7 +30,7 @@ use crate::key::stable_key;
 
 /// The longest name produced, in bytes; leaves room for `.part.pardl`
 /// (11 bytes) and a little more under the common 255-byte limit.
-pub const MAX_NAME_BYTES: usize = 240;
+pub(crate) const MAX_NAME_BYTES: usize = 240;
 
 /// Used when sanitising leaves nothing, e.g. for `out=..`.
 const FALLBACK_NAME: &str = "download";
@@ -53,17 +53,7 @@ const MAX_KEPT_EXTENSION_BYTES: usize = 32;
 /// control characters or `<>:"|?*`, does not end with a dot or space, and is
 /// at most [`MAX_NAME_BYTES`] bytes (cut on a character boundary, keeping the
 /// extension). Sanitising a sanitised name returns it unchanged.
-///
-/// ```
-/// use pardl::name::sanitize;
-///
-/// assert_eq!(sanitize("report.pdf"), "report.pdf");
-/// assert_eq!(sanitize("../../etc/passwd"), "etc_passwd");
-/// assert_eq!(sanitize(r"C:\Windows\x.dll"), "C__Windows_x.dll");
-/// assert_eq!(sanitize("what?.txt"), "what_.txt");
-/// assert_eq!(sanitize(".."), "download");
-/// ```
-pub fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     let joined = name
         .split(['/', '\\'])
         .filter(|component| !matches!(*component, "" | "." | ".."))
@@ -89,16 +79,7 @@ pub fn sanitize(name: &str) -> String {
 /// The file name a URL suggests: the last segment of its path, without
 /// query or fragment, percent-decoded and sanitised; `index.html` if the
 /// path ends in `/` or is empty.
-///
-/// ```
-/// use pardl::name::name_from_url;
-///
-/// assert_eq!(name_from_url("https://example.com/a/b/file.iso?x=1#f"), "file.iso");
-/// assert_eq!(name_from_url("https://example.com/"), "index.html");
-/// assert_eq!(name_from_url("https://example.com/my%20file.txt"), "my file.txt");
-/// assert_eq!(name_from_url("https://example.com/..%2F..%2Fetc%2Fpasswd"), "etc_passwd");
-/// ```
-pub fn name_from_url(url: &str) -> String {
+pub(crate) fn name_from_url(url: &str) -> String {
     let url = url.split('#').next().unwrap_or_default();
     let url = url.split('?').next().unwrap_or_default();
     let path = match url.find("://") {
@@ -118,21 +99,12 @@ pub fn name_from_url(url: &str) -> String {
 /// The name the server's answer gives a link that has no `out=`, when it differs from the one its
 /// URL gave: the `Content-Disposition` file name if there is one, else the last segment of the URL
 /// after redirects. Sanitised like every other name.
-///
-/// ```
-/// use pardl::name::name_from_answer;
-///
-/// let cd = Some(r#"attachment; filename="../report.pdf""#);
-/// assert_eq!(name_from_answer("http://h/get?id=1", "http://h/get?id=1", cd).as_deref(), Some("report.pdf"));
-/// assert_eq!(name_from_answer("http://h/latest", "http://h/v2/app-2.0.tar.gz", None).as_deref(), Some("app-2.0.tar.gz"));
-/// assert_eq!(name_from_answer("http://h/a.iso", "http://mirror/a.iso", None), None); // same name
-/// ```
-pub fn name_from_answer(
+pub(crate) fn name_from_answer(
     link_url: &str,
     final_url: &str,
     content_disposition: Option<&str>,
 ) -> Option<String> {
-    let wanted = match content_disposition.and_then(crate::disposition::filename) {
+    let wanted = match content_disposition.and_then(crate::disk::disposition::filename) {
         Some(suggested) => sanitize(&suggested),
         None => name_from_url(final_url),
     };
@@ -142,16 +114,7 @@ pub fn name_from_answer(
 /// Decodes `%XX` escapes. A `%` not followed by two hex digits is kept as
 /// is, `+` is left alone (it means space only in form data, not in paths),
 /// and bytes that do not form UTF-8 become U+FFFD.
-///
-/// ```
-/// use pardl::name::percent_decode;
-///
-/// assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
-/// assert_eq!(percent_decode("100%"), "100%");
-/// assert_eq!(percent_decode("caf%C3%A9"), "café");
-/// assert_eq!(percent_decode("%FF"), "\u{FFFD}");
-/// ```
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -240,37 +203,19 @@ fn truncate(s: &str, max: usize) -> &str {
 /// ([`open_scope`](NameReservations::open_scope)), reserves its links' names in
 /// it, and gives them all back at once by closing it, without keeping a list of
 /// them. A name taken in any scope is taken for all.
-///
-/// ```
-/// use pardl::name::NameReservations;
-///
-/// let names = NameReservations::new();
-/// assert_eq!(names.reserve("file.iso"), "file.iso");
-/// assert_eq!(names.reserve("file.iso"), "file.1.iso");
-/// assert_eq!(names.reserve("File.ISO"), "File.2.ISO");
-/// assert_eq!(names.reserve(".bashrc"), ".bashrc");
-/// assert_eq!(names.reserve(".bashrc"), ".bashrc.1");
-/// ```
 #[derive(Debug, Default)]
-pub struct NameReservations {
+pub(crate) struct NameReservations {
     state: Mutex<Reserved>,
 }
 
 /// A reserved name as [`NameReservations`] remembers it: the [stable key](crate::key::stable_key)
 /// of the name with its case folded. Eight bytes, whatever the name's length.
-///
-/// ```
-/// use pardl::name::NameKey;
-///
-/// assert_eq!(NameKey::of("File.ISO"), NameKey::of("file.iso"));
-/// assert_ne!(NameKey::of("file.iso"), NameKey::of("file.1.iso"));
-/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NameKey(u64);
+pub(crate) struct NameKey(u64);
 
 impl NameKey {
     /// The key of `name`.
-    pub fn of(name: &str) -> NameKey {
+    pub(crate) fn of(name: &str) -> NameKey {
         NameKey(stable_key(&fold_case(name)))
     }
 }
@@ -279,7 +224,7 @@ impl NameKey {
 /// Closing it is up to its owner; a scope that is dropped without being closed keeps its names
 /// taken for the life of the [`NameReservations`].
 #[derive(Debug)]
-pub struct NameScope(u64);
+pub(crate) struct NameScope(u64);
 
 /// The scope of [`NameReservations::reserve`].
 const DEFAULT_SCOPE: u64 = 0;
@@ -328,7 +273,7 @@ impl Reserved {
 
 impl NameReservations {
     /// An empty set of reservations.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -339,27 +284,13 @@ impl NameReservations {
     /// (which changes nothing for a sanitised name), so a caller's mistake
     /// cannot produce a path outside the output directory. The result fits
     /// in [`MAX_NAME_BYTES`] including the number.
-    pub fn reserve(&self, wanted: &str) -> String {
+    pub(crate) fn reserve(&self, wanted: &str) -> String {
         self.reserve_in_scope(DEFAULT_SCOPE, wanted)
     }
 
     /// Opens a scope: names reserved in it with [`reserve_in`](NameReservations::reserve_in) are
     /// taken for everyone until [`close_scope`](NameReservations::close_scope) gives them all back.
-    ///
-    /// ```
-    /// use pardl::name::NameReservations;
-    ///
-    /// let names = NameReservations::new();
-    /// let run = names.open_scope();
-    /// assert_eq!(names.reserve_in(&run, "a.bin"), "a.bin");
-    /// assert_eq!(names.reserve("a.bin"), "a.1.bin"); // taken in the run's scope
-    /// assert_eq!(names.reserve_in(&run, "a.bin"), "a.2.bin");
-    /// names.close_scope(run);
-    /// let rerun = names.open_scope();
-    /// assert_eq!(names.reserve_in(&rerun, "a.bin"), "a.bin");
-    /// assert_eq!(names.reserve_in(&rerun, "a.bin"), "a.2.bin"); // a.1.bin is still held
-    /// ```
-    pub fn open_scope(&self) -> NameScope {
+    pub(crate) fn open_scope(&self) -> NameScope {
         let mut state = self.state.lock();
         state.next_scope += 1;
         let id = state.next_scope;
@@ -368,13 +299,13 @@ impl NameReservations {
     }
 
     /// [`reserve`](NameReservations::reserve) in `scope`.
-    pub fn reserve_in(&self, scope: &NameScope, wanted: &str) -> String {
+    pub(crate) fn reserve_in(&self, scope: &NameScope, wanted: &str) -> String {
         self.reserve_in_scope(scope.0, wanted)
     }
 
     /// Gives back every name reserved in `scope` (and any name reserved instead of one of them),
     /// and the memory they took.
-    pub fn close_scope(&self, scope: NameScope) {
+    pub(crate) fn close_scope(&self, scope: NameScope) {
         self.state.lock().scopes.remove(&scope.0);
     }
 
@@ -411,18 +342,7 @@ impl NameReservations {
     /// name is in the same scope as `reserved`, and released together with it. A download calls it
     /// once: a second call for the same `reserved` gives the first name back and reserves anew (a
     /// download that starts over keeps the name it was given instead of asking again).
-    ///
-    /// ```
-    /// use pardl::name::NameReservations;
-    ///
-    /// let names = NameReservations::new();
-    /// let first = names.reserve("download");
-    /// assert_eq!(names.reserve_instead(&first, "report.pdf"), "report.pdf");
-    /// assert_eq!(names.reserve("report.pdf"), "report.1.pdf");
-    /// names.release(&first);
-    /// assert_eq!(names.reserve("report.pdf"), "report.pdf");
-    /// ```
-    pub fn reserve_instead(&self, reserved: &str, wanted: &str) -> String {
+    pub(crate) fn reserve_instead(&self, reserved: &str, wanted: &str) -> String {
         let holder = NameKey::of(reserved);
         let scope = {
             let mut state = self.state.lock();
@@ -447,16 +367,7 @@ impl NameReservations {
     /// Gives a reserved name back, so a later reservation of it gets it again (a rerun of the same
     /// links on the same downloader must map to the same files), with any name reserved instead of
     /// it.
-    ///
-    /// ```
-    /// use pardl::name::NameReservations;
-    ///
-    /// let names = NameReservations::new();
-    /// let first = names.reserve("file.iso");
-    /// names.release(&first);
-    /// assert_eq!(names.reserve("file.iso"), "file.iso");
-    /// ```
-    pub fn release(&self, name: &str) {
+    pub(crate) fn release(&self, name: &str) {
         let key = NameKey::of(name);
         let mut state = self.state.lock();
         let Some(id) = state.holder(key) else {
@@ -787,5 +698,126 @@ mod tests {
             .chain((1..THREADS * EACH).map(|n| format!("same.{n}.bin")))
             .collect();
         assert_eq!(unique, expected.iter().collect());
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn sanitize_example() {
+        use crate::disk::names::sanitize;
+
+        assert_eq!(sanitize("report.pdf"), "report.pdf");
+        assert_eq!(sanitize("../../etc/passwd"), "etc_passwd");
+        assert_eq!(sanitize(r"C:\Windows\x.dll"), "C__Windows_x.dll");
+        assert_eq!(sanitize("what?.txt"), "what_.txt");
+        assert_eq!(sanitize(".."), "download");
+    }
+
+    #[test]
+    fn name_from_url_example() {
+        use crate::disk::names::name_from_url;
+
+        assert_eq!(
+            name_from_url("https://example.com/a/b/file.iso?x=1#f"),
+            "file.iso"
+        );
+        assert_eq!(name_from_url("https://example.com/"), "index.html");
+        assert_eq!(
+            name_from_url("https://example.com/my%20file.txt"),
+            "my file.txt"
+        );
+        assert_eq!(
+            name_from_url("https://example.com/..%2F..%2Fetc%2Fpasswd"),
+            "etc_passwd"
+        );
+    }
+
+    #[test]
+    fn name_from_answer_example() {
+        use crate::disk::names::name_from_answer;
+
+        let cd = Some(r#"attachment; filename="../report.pdf""#);
+        assert_eq!(
+            name_from_answer("http://h/get?id=1", "http://h/get?id=1", cd).as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(
+            name_from_answer("http://h/latest", "http://h/v2/app-2.0.tar.gz", None).as_deref(),
+            Some("app-2.0.tar.gz")
+        );
+        assert_eq!(
+            name_from_answer("http://h/a.iso", "http://mirror/a.iso", None),
+            None
+        ); // same name
+    }
+
+    #[test]
+    fn percent_decode_example() {
+        use crate::disk::names::percent_decode;
+
+        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn name_reservations_example() {
+        use crate::disk::names::NameReservations;
+
+        let names = NameReservations::new();
+        assert_eq!(names.reserve("file.iso"), "file.iso");
+        assert_eq!(names.reserve("file.iso"), "file.1.iso");
+        assert_eq!(names.reserve("File.ISO"), "File.2.ISO");
+        assert_eq!(names.reserve(".bashrc"), ".bashrc");
+        assert_eq!(names.reserve(".bashrc"), ".bashrc.1");
+    }
+
+    #[test]
+    fn name_key_example() {
+        use crate::disk::names::NameKey;
+
+        assert_eq!(NameKey::of("File.ISO"), NameKey::of("file.iso"));
+        assert_ne!(NameKey::of("file.iso"), NameKey::of("file.1.iso"));
+    }
+
+    #[test]
+    fn open_scope_example() {
+        use crate::disk::names::NameReservations;
+
+        let names = NameReservations::new();
+        let run = names.open_scope();
+        assert_eq!(names.reserve_in(&run, "a.bin"), "a.bin");
+        assert_eq!(names.reserve("a.bin"), "a.1.bin"); // taken in the run's scope
+        assert_eq!(names.reserve_in(&run, "a.bin"), "a.2.bin");
+        names.close_scope(run);
+        let rerun = names.open_scope();
+        assert_eq!(names.reserve_in(&rerun, "a.bin"), "a.bin");
+        assert_eq!(names.reserve_in(&rerun, "a.bin"), "a.2.bin"); // a.1.bin is still held
+    }
+
+    #[test]
+    fn reserve_instead_example() {
+        use crate::disk::names::NameReservations;
+
+        let names = NameReservations::new();
+        let first = names.reserve("download");
+        assert_eq!(names.reserve_instead(&first, "report.pdf"), "report.pdf");
+        assert_eq!(names.reserve("report.pdf"), "report.1.pdf");
+        names.release(&first);
+        assert_eq!(names.reserve("report.pdf"), "report.pdf");
+    }
+
+    #[test]
+    fn release_example() {
+        use crate::disk::names::NameReservations;
+
+        let names = NameReservations::new();
+        let first = names.reserve("file.iso");
+        names.release(&first);
+        assert_eq!(names.reserve("file.iso"), "file.iso");
     }
 }

@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use ureq::Agent;
 
-use crate::cancel::CancelHandle;
-use crate::config::Config;
-use crate::hosts::HostLimits;
-use crate::http::build_agent;
-use crate::progress::Progress;
-use crate::ratelimit::RateLimit;
+use crate::http::hosts::HostLimits;
+use crate::http::ratelimit::RateLimit;
+use crate::http::redact_url;
+use crate::run::cancel::CancelHandle;
+use crate::run::config::Config;
+use crate::run::progress::Progress;
 
 /// The shared state of a run; one `Arc<Context>` is cloned into every task.
 #[derive(Debug)]
-pub struct Context {
+pub(crate) struct Context {
     /// The settings.
     pub config: Config,
     /// The one HTTP agent (one connection pool) of the run.
@@ -37,7 +37,7 @@ pub struct Context {
 
 impl Context {
     /// A context for `config`.
-    pub fn new(config: Config) -> Context {
+    pub(crate) fn new(config: Config) -> Context {
         Context {
             agent: build_agent(&config),
             hosts: HostLimits::new(config.max_per_host),
@@ -50,19 +50,19 @@ impl Context {
     }
 
     /// Whether the run was asked to stop.
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
     }
 
     /// The handle that stops the run (for a Ctrl-C handler or another thread).
-    pub fn cancel_handle(&self) -> CancelHandle {
+    pub(crate) fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
     }
 
     /// Called on the hot path after `n` bytes arrived: with `--limit-rate`, takes them from the shared
     /// bucket and sleeps while it is empty (waking early on Ctrl-C); without, does nothing.
     #[inline]
-    pub fn throttle(&self, n: u64) {
+    pub(crate) fn throttle(&self, n: u64) {
         if let Some(limit) = &self.rate_limit {
             let wait = limit.take(n);
             if !wait.is_zero() {
@@ -73,7 +73,7 @@ impl Context {
 
     /// Notes `host` as the host of a link (not one a redirect led to): `--user` credentials and
     /// `-H` headers that carry secrets (`Authorization`, `Cookie`) may be sent to it.
-    pub fn trust_host(&self, host: &str) {
+    pub(crate) fn trust_host(&self, host: &str) {
         let needs_trust = self.config.credentials.is_some()
             || self
                 .config
@@ -89,18 +89,18 @@ impl Context {
     }
 
     /// Whether `host` is the host of one of the links.
-    pub fn is_trusted_host(&self, host: &str) -> bool {
+    pub(crate) fn is_trusted_host(&self, host: &str) -> bool {
         self.link_hosts.lock().contains(host)
     }
 
     /// Sleeps for `wait`, waking early if the run is cancelled; returns false if it was.
-    pub fn sleep(&self, wait: Duration) -> bool {
+    pub(crate) fn sleep(&self, wait: Duration) -> bool {
         self.sleep_unless(wait, || false)
     }
 
     /// Sleeps for `wait`, waking early if the run is cancelled or `stop()` becomes true (a retry
     /// wait ends as soon as another chunk of the file has failed); returns false if it woke early.
-    pub fn sleep_unless(&self, wait: Duration, stop: impl Fn() -> bool) -> bool {
+    pub(crate) fn sleep_unless(&self, wait: Duration, stop: impl Fn() -> bool) -> bool {
         let until = Instant::now() + wait;
         loop {
             if self.is_cancelled() || stop() {
@@ -117,8 +117,53 @@ impl Context {
 
 /// Headers whose value is a secret: sent only to the hosts of the links themselves, never to a host
 /// a redirect led to (as curl does since 7.58).
-pub fn is_secret_header(name: &str) -> bool {
+pub(crate) fn is_secret_header(name: &str) -> bool {
     ["authorization", "cookie", "proxy-authorization"]
         .iter()
         .any(|secret| name.eq_ignore_ascii_case(secret))
+}
+
+/// Builds the agent shared by every download thread.
+///
+/// Why each setting:
+/// * `http_status_as_error(false)`: pardl classifies statuses itself (retry a 503, fail a 404 at once).
+/// * `Accept-Encoding: identity` (and ureq built without its `gzip` feature): the bytes on disk must be
+///   the server's bytes, and byte ranges only make sense on the unencoded representation.
+/// * Timeouts for connecting, for the response head and for each read (the stall timeout), but none
+///   on the whole body: a large download may take hours, it just must not stall.
+/// * An idle pool big enough for every connection pardl may open to one host, or keep-alive is wasted.
+pub(crate) fn build_agent(config: &Config) -> Agent {
+    let per_host = config.max_per_host.max(config.connections).max(1);
+    let total = config
+        .jobs
+        .max(1)
+        .saturating_mul(config.connections.max(1))
+        .max(per_host);
+    let builder = Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(config.user_agent.as_str())
+        .accept_encoding("identity")
+        .max_redirects(config.max_redirects)
+        .max_idle_connections(total.max(10))
+        .max_idle_connections_per_host(per_host.max(3))
+        .max_idle_age(Duration::from_secs(30))
+        .timeout_connect(Some(config.connect_timeout))
+        .timeout_recv_response(Some(config.read_timeout))
+        .timeout_per_read(Some(config.stall_timeout));
+    let builder = match &config.proxy {
+        Some(proxy) => match ureq::Proxy::new(proxy) {
+            Ok(proxy) => builder.proxy(Some(proxy)),
+            Err(error) => {
+                // The command line checks the proxy before this; a library user gets a warning.
+                log::warn!("ignoring proxy {}: {error}", redact_url(proxy));
+                builder.proxy(None)
+            }
+        },
+        None if config.proxy_from_env => builder,
+        None => builder.proxy(None),
+    };
+    // Credentials follow a redirect on the same host (a `/latest` → `/v1.2/file` link), never to
+    // another one.
+    let builder = builder.redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost);
+    builder.build().into()
 }

@@ -4,26 +4,14 @@
 //! string, in practice ASCII) and `filename*=UTF-8''na%C3%AFve.pdf` (RFC 8187: a charset, an optional
 //! language, then percent-encoded bytes), which carries any character. As the RFC asks, `filename*`
 //! wins when both are there and it can be decoded. The name returned is exactly what the server
-//! sent, decoded: it is *untrusted*, and must go through [`crate::name::sanitize`] like every other
+//! sent, decoded: it is *untrusted*, and must go through [`crate::disk::names::sanitize`] like every other
 //! name before it touches the disk (a hostile `../../etc/passwd` becomes `etc_passwd`).
 
-use crate::name::percent_decode;
+use crate::disk::names::percent_decode;
 
 /// The file name in a `Content-Disposition` value, decoded but not sanitised; `None` if there is
 /// none (or only an empty one).
-///
-/// ```
-/// use pardl::disposition::filename;
-///
-/// assert_eq!(filename(r#"attachment; filename="report.pdf""#).as_deref(), Some("report.pdf"));
-/// assert_eq!(filename("attachment; filename=plain.txt").as_deref(), Some("plain.txt"));
-/// assert_eq!(
-///     filename(r#"attachment; filename="fallback.pdf"; filename*=UTF-8''na%C3%AFve.pdf"#).as_deref(),
-///     Some("naïve.pdf")
-/// );
-/// assert_eq!(filename("inline").as_deref(), None);
-/// ```
-pub fn filename(value: &str) -> Option<String> {
+pub(crate) fn filename(value: &str) -> Option<String> {
     let mut plain = None;
     let mut extended = None;
     for (name, raw) in parameters(value) {
@@ -152,7 +140,7 @@ fn percent_decode_bytes(text: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::sanitize;
+    use crate::disk::names::sanitize;
 
     #[test]
     fn both_forms_and_the_preference_between_them() {
@@ -214,5 +202,30 @@ mod tests {
             let raw = filename(header).unwrap_or_default();
             assert_eq!(sanitize(&raw), expected, "{header}");
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn filename_example() {
+        use crate::disk::disposition::filename;
+
+        assert_eq!(
+            filename(r#"attachment; filename="report.pdf""#).as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(
+            filename("attachment; filename=plain.txt").as_deref(),
+            Some("plain.txt")
+        );
+        assert_eq!(
+            filename(r#"attachment; filename="fallback.pdf"; filename*=UTF-8''na%C3%AFve.pdf"#)
+                .as_deref(),
+            Some("naïve.pdf")
+        );
+        assert_eq!(filename("inline").as_deref(), None);
     }
 }

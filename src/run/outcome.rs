@@ -2,23 +2,17 @@
 //!
 //! Every link ends as one [`Outcome`] (downloaded, skipped or failed, with the reason), handed to the
 //! caller as soon as it is known; a [`Summary`] adds them up for the final lines and the exit status.
-//! [`ReportFile`] writes each outcome as one JSON line (`--report FILE.jsonl`) the moment it is
-//! known, so a crash loses nothing and a script can act on a run while it goes on.
+//! The `--report` file ([`crate::run::report`]) writes each outcome as a JSON line.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use serde::Serialize;
-
-use crate::config::human_bytes;
 use crate::error::Error;
 use crate::http::redact_url;
-use crate::links::Origin;
-use crate::progress::{human_duration, FileProgress};
+use crate::run::links::Origin;
+use crate::run::progress::FileProgress;
+use crate::units::{human_bytes, human_duration};
 
 /// How one link ended.
 #[derive(Debug)]
@@ -42,7 +36,7 @@ pub enum Status {
 /// The result of one link.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The link as given (may hold credentials: print it through [`redact_url`]).
+    /// The link as given (may hold credentials: print it through [`redact_url`](crate::redact_url)).
     pub url: String,
     /// Where the link came from (a line of the links file or a command-line argument).
     pub origin: Origin,
@@ -61,7 +55,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transfer {
     /// The URL the file came from after redirects (may hold credentials: print it through
-    /// [`redact_url`]).
+    /// [`redact_url`](crate::redact_url)).
     pub final_url: Option<String>,
     /// The file's size, when the server told it.
     pub size: Option<u64>,
@@ -100,8 +94,8 @@ impl Outcome {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use pardl::links::Origin;
-    /// use pardl::report::{Outcome, Status};
+    /// use pardl::Origin;
+    /// use pardl::{Outcome, Status};
     ///
     /// let outcome = Outcome {
     ///     url: "http://example.com/a.iso".into(),
@@ -117,7 +111,7 @@ impl Outcome {
     /// let resumed = Outcome {
     ///     status: Status::Downloaded { bytes: 4 << 20, ranged: true },
     ///     elapsed: Duration::from_secs(2),
-    ///     transfer: pardl::report::Transfer { resumed: 3 << 20, ..Default::default() },
+    ///     transfer: pardl::Transfer { resumed: 3 << 20, ..Default::default() },
     ///     ..outcome
     /// };
     /// assert_eq!(
@@ -160,7 +154,7 @@ impl Outcome {
 }
 
 /// The message for a failed link: the error, with the URL in front when the error does not name it.
-fn failure_text(url: &str, error: &Error) -> String {
+pub(crate) fn failure_text(url: &str, error: &Error) -> String {
     match error {
         Error::Io { .. } => format!("{}: {error}", redact_url(url)),
         _ => error.to_string(),
@@ -187,11 +181,11 @@ fn rate(bytes: u64, elapsed: Duration) -> String {
 /// The most failed links a [`Summary`] keeps for its closing table; the rest are only counted (each
 /// still has its `FAIL` line, unless quiet, and its `--report` line), so a run with a million failures does not
 /// keep a million messages.
-pub const LISTED_FAILURES: usize = 100;
+pub(crate) const LISTED_FAILURES: usize = 100;
 
 /// The totals of a run.
 ///
-/// Its size does not grow with the number of links: counters, and at most [`LISTED_FAILURES`]
+/// Its size does not grow with the number of links: counters, and at most 100 (`LISTED_FAILURES`)
 /// failed links for the closing table.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -213,10 +207,10 @@ pub struct Summary {
     pub bytes: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
-    /// One line per failed link, for the first [`LISTED_FAILURES`]: where it came from and why it
+    /// One line per failed link, for the first 100 (`LISTED_FAILURES`): where it came from and why it
     /// failed.
     pub failures: Vec<String>,
-    /// The first [`LISTED_FAILURES`] failed links, for the table of the closing lines (`failed`
+    /// The first 100 (`LISTED_FAILURES`) failed links, for the table of the closing lines (`failed`
     /// counts them all).
     pub failed_links: Vec<Failure>,
     /// Requests tried again, over all links.
@@ -281,13 +275,13 @@ impl Summary {
     }
 
     /// The closing lines: a table of the failed links (where, what kind of error, why; the first
-    /// [`LISTED_FAILURES`], then how many more), then the totals: links ok, skipped and failed (and
+    /// 100 (`LISTED_FAILURES`), then how many more), then the totals: links ok, skipped and failed (and
     /// interrupted, done earlier, in other shards, when there are any), bytes, wall time, mean speed,
     /// retries.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use pardl::report::{Failure, Summary};
+    /// use pardl::{Failure, Summary};
     ///
     /// let summary = Summary { ok: 2, skipped: 1, bytes: 3 << 20, elapsed: Duration::from_secs(2), ..Default::default() };
     /// assert_eq!(summary.text(), "2 ok, 1 skipped, 0 failed; 3.0 MiB in 2.0s, 1.5 MiB/s; 0 retries\n");
@@ -391,7 +385,7 @@ impl Summary {
 }
 
 /// The status words of the report.
-fn status_word(status: &Status) -> &'static str {
+pub(crate) fn status_word(status: &Status) -> &'static str {
     match status {
         Status::Downloaded { .. } => "ok",
         Status::Skipped => "skipped",
@@ -400,149 +394,11 @@ fn status_word(status: &Status) -> &'static str {
     }
 }
 
-/// One line of the `--report` file: everything a script needs to act on one link. Every key is
-/// always there (`null` when it does not apply), so the lines of one file share one schema.
-///
-/// ```
-/// use std::time::Duration;
-/// use pardl::links::Origin;
-/// use pardl::report::{Outcome, ReportLine, Status};
-///
-/// let outcome = Outcome {
-///     url: "https://ann:s3cret@example.com/a.iso".into(),
-///     origin: Origin::Line(3),
-///     path: Some("downloads/a.iso".into()),
-///     status: Status::Downloaded { bytes: 10, ranged: true },
-///     elapsed: Duration::from_millis(1500),
-///     transfer: Default::default(),
-/// };
-/// let json = serde_json::to_string(&ReportLine::from(&outcome)).unwrap();
-/// assert!(json.starts_with(r#"{"url":"https://ann:***@example.com/a.iso","final_url":null,"path":"downloads/a.iso","#), "{json}");
-/// assert!(!json.contains("s3cret"));
-/// ```
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ReportLine {
-    /// The link as given, password masked.
-    pub url: String,
-    /// The URL after redirects, password masked.
-    pub final_url: Option<String>,
-    /// The file's path, when a name was chosen.
-    pub path: Option<String>,
-    /// Where the link came from: `line 3`, `argument 1`.
-    pub origin: String,
-    /// `ok`, `skipped`, `failed` or `interrupted`.
-    pub status: &'static str,
-    /// The file's size in bytes, when known.
-    pub size: Option<u64>,
-    /// The kind of failure ([`Error::kind`]), for a failed link.
-    pub error_kind: Option<&'static str>,
-    /// The failure's message (password masked), for a failed link.
-    pub error: Option<String>,
-    /// The SHA-256 of the file (hex), when it was computed.
-    pub sha256: Option<String>,
-    /// Seconds spent on the link.
-    pub seconds: f64,
-    /// The most connections that transferred the file at once.
-    pub connections: usize,
-    /// Requests that failed and were tried again.
-    pub retries: u64,
-}
-
-impl From<&Outcome> for ReportLine {
-    fn from(outcome: &Outcome) -> ReportLine {
-        let (error_kind, error) = match &outcome.status {
-            Status::Failed(error) => (Some(error.kind()), Some(failure_text(&outcome.url, error))),
-            _ => (None, None),
-        };
-        let size = match outcome.status {
-            Status::Downloaded { bytes, .. } => Some(bytes),
-            _ => outcome.transfer.size,
-        };
-        ReportLine {
-            url: redact_url(&outcome.url),
-            final_url: outcome.transfer.final_url.as_deref().map(redact_url),
-            path: outcome
-                .path
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned()),
-            origin: outcome.origin.to_string(),
-            status: status_word(&outcome.status),
-            size,
-            error_kind,
-            error,
-            sha256: outcome.transfer.sha256.clone(),
-            // Milliseconds are precision enough, and keep the lines short.
-            seconds: (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-            connections: outcome.transfer.connections,
-            retries: outcome.transfer.retries,
-        }
-    }
-}
-
-/// Whether `file` is not empty and does not end with a newline.
-fn ends_in_cut_line(file: &mut File) -> io::Result<bool> {
-    use std::io::{Read as _, Seek as _, SeekFrom};
-    if file.metadata()?.len() == 0 {
-        return Ok(false);
-    }
-    file.seek(SeekFrom::End(-1))?;
-    let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
-    Ok(last[0] != b'\n')
-}
-
-/// The `--report` file: one JSON line per link, appended and flushed as each link ends.
-///
-/// Each line is written with one `write` call on a file opened for appending, under a lock, so lines
-/// never interleave and a crash (or Ctrl-C) loses at most the line being written. JSON is written by
-/// `serde_json`, which escapes whatever a URL, a path or a server's message may contain.
-#[derive(Debug)]
-pub struct ReportFile {
-    path: PathBuf,
-    file: Mutex<File>,
-}
-
-impl ReportFile {
-    /// Opens (creating it if needed) `path` for appending. If the file ends in a line cut short (a run
-    /// killed while writing it), a newline ends that line first, so the first new line is not glued
-    /// to it.
-    pub fn open(path: &Path) -> io::Result<ReportFile> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)?;
-        if ends_in_cut_line(&mut file)? {
-            file.write_all(b"\n")?;
-        }
-        Ok(ReportFile {
-            path: path.to_path_buf(),
-            file: Mutex::new(file),
-        })
-    }
-
-    /// Appends the line for `outcome`. A failure to write is logged, not fatal: the downloads matter
-    /// more than their report.
-    pub fn write(&self, outcome: &Outcome) {
-        let result = serde_json::to_string(&ReportLine::from(outcome))
-            .map_err(io::Error::other)
-            .and_then(|mut line| {
-                line.push('\n');
-                let mut file = self.file.lock();
-                file.write_all(line.as_bytes())?;
-                file.flush()
-            });
-        if let Err(error) = result {
-            log::error!("cannot write the report {}: {error}", self.path.display());
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn failed(line: usize) -> Outcome {
+    pub(crate) fn failed(line: usize) -> Outcome {
         Outcome {
             url: format!("http://h/{line}"),
             origin: Origin::Line(line),
@@ -583,23 +439,5 @@ mod tests {
             "{text}"
         );
         assert_eq!(summary.exit_code(), 1);
-    }
-
-    #[test]
-    fn a_report_cut_mid_line_gets_its_newline_before_new_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.jsonl");
-        std::fs::write(&path, "{\"url\":\"http://h/1\",\"sta").unwrap();
-        let report = ReportFile::open(&path).unwrap();
-        report.write(&failed(2));
-        drop(report);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
-        assert_eq!(lines[0], "{\"url\":\"http://h/1\",\"sta");
-        assert!(lines[1].starts_with("{\"url\":\"http://h/2\""), "{text}");
-        // A whole file is left as it is.
-        ReportFile::open(&path).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 }

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::done::DoneLinks;
 use crate::http::redact_url;
-use crate::shard::Shard;
+use crate::run::shard::Shard;
+use crate::run::skip_done::DoneLinks;
 
 /// The window over which `lowest_speed` is measured: long enough not to punish a short hiccup.
-pub const LOW_SPEED_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const LOW_SPEED_WINDOW: Duration = Duration::from_secs(10);
 
 /// Everything a [`crate::Downloader`] needs to know about how to download.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct Config {
     /// Default 1 MiB.
     pub min_chunk: u64,
     /// Connections to one host at once, over all files. Default 16. pardl lowers it by itself for a host
-    /// that refuses connections (see [`crate::hosts`]).
+    /// that refuses connections (see `src/http/hosts.rs`).
     pub max_per_host: usize,
     /// Replace a file that already exists under its final name instead of skipping the link.
     pub overwrite: bool,
@@ -43,7 +43,7 @@ pub struct Config {
     /// A connection that delivers no byte for this long is dropped and its request retried (from where
     /// it stopped). Default 30 s.
     pub stall_timeout: Duration,
-    /// A connection slower than this many bytes per second, measured over [`LOW_SPEED_WINDOW`], is
+    /// A connection slower than this many bytes per second, measured over 10 seconds, is
     /// dropped and retried (aria2's `--lowest-speed-limit`). Default 0: off.
     pub lowest_speed: u64,
     /// Redirects followed before giving up. Default 10.
@@ -63,20 +63,20 @@ pub struct Config {
     /// used for that URL's host without this. Default none.
     pub credentials: Option<Credentials>,
     /// The most bytes per second over all connections together; 0 = no limit (the default). See
-    /// [`crate::ratelimit`].
+    /// `src/http/ratelimit.rs`.
     pub limit_rate: u64,
     /// Download only the links of this shard of the list (`--shard K/N`); the others are counted in
     /// [`Summary::other_shard`](crate::Summary::other_shard) and cost no request. Applied by
     /// [`Downloader::run`](crate::Downloader::run), not by `download`, which fetches the one link it
-    /// is given. See [`crate::shard`]. Default none: every link.
+    /// is given. See [`Shard`](crate::Shard). Default none: every link.
     pub shard: Option<Shard>,
     /// Links that an earlier report marks `ok` (`--skip-done`): [`Downloader::run`](crate::Downloader::run)
     /// skips them without a request, without an outcome, and counts them in
-    /// [`Summary::already_done`](crate::Summary::already_done). See [`crate::done`]. Default none.
+    /// [`Summary::already_done`](crate::Summary::already_done). See [`DoneLinks`](crate::DoneLinks). Default none.
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use pardl::{done::DoneLinks, shard::Shard, Config};
+    /// use pardl::{DoneLinks, Shard, Config};
     ///
     /// let mut done = DoneLinks::new();
     /// done.add_journal_text(&b"{\"url\":\"https://example.com/a\",\"status\":\"ok\"}\n"[..])?;
@@ -96,7 +96,7 @@ pub struct Config {
 /// logged [`Config`] never shows them.
 ///
 /// ```
-/// use pardl::config::Header;
+/// use pardl::Header;
 ///
 /// let header = Header::parse("X-Token:  abc ").unwrap();
 /// assert_eq!((header.name.as_str(), header.value.as_str()), ("X-Token", "abc"));
@@ -168,7 +168,7 @@ impl fmt::Debug for Header {
 /// A user name and password for HTTP Basic authentication. `Debug` hides the password.
 ///
 /// ```
-/// let credentials = pardl::config::Credentials { user: "ann".into(), password: "s3cret".into() };
+/// let credentials = pardl::Credentials { user: "ann".into(), password: "s3cret".into() };
 /// assert_eq!(format!("{credentials:?}"), "Credentials { user: \"ann\", password: *** }");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -258,83 +258,5 @@ impl Config {
             }
         }
         Ok(())
-    }
-}
-
-/// Parses a byte size as users write it: `1048576`, `512K`, `1M`, `1.5G` (binary multiples; a trailing
-/// `B` or `iB` is accepted too).
-///
-/// ```
-/// use pardl::config::parse_size;
-///
-/// assert_eq!(parse_size("1M"), Ok(1024 * 1024));
-/// assert_eq!(parse_size("512k"), Ok(512 * 1024));
-/// assert_eq!(parse_size("1.5GiB"), Ok(3 * 512 * 1024 * 1024));
-/// assert_eq!(parse_size("4096"), Ok(4096));
-/// assert!(parse_size("lots").is_err());
-/// ```
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let lower = trimmed.to_ascii_lowercase();
-    let without_b = lower
-        .strip_suffix("ib")
-        .or_else(|| lower.strip_suffix('b'))
-        .unwrap_or(&lower);
-    let (number, multiplier) = match without_b.chars().last() {
-        Some('k') => (&without_b[..without_b.len() - 1], 1u64 << 10),
-        Some('m') => (&without_b[..without_b.len() - 1], 1 << 20),
-        Some('g') => (&without_b[..without_b.len() - 1], 1 << 30),
-        Some('t') => (&without_b[..without_b.len() - 1], 1 << 40),
-        _ => (without_b, 1),
-    };
-    let invalid = || format!("invalid size '{trimmed}' (expected e.g. 4096, 512K, 1M, 2G)");
-    let value: f64 = number.trim().parse().map_err(|_| invalid())?;
-    if !value.is_finite() || value < 0.0 {
-        return Err(invalid());
-    }
-    let bytes = value * multiplier as f64;
-    if bytes > u64::MAX as f64 {
-        return Err(format!("size '{trimmed}' is too large"));
-    }
-    Ok(bytes.round() as u64)
-}
-
-/// Formats a byte count for people: `1023 B`, `1.5 KiB`, `12.3 MiB`.
-///
-/// ```
-/// assert_eq!(pardl::config::human_bytes(1536), "1.5 KiB");
-/// assert_eq!(pardl::config::human_bytes(10), "10 B");
-/// ```
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_reject_negative_and_empty() {
-        assert!(parse_size("-1M").is_err());
-        assert!(parse_size("").is_err());
-        assert!(parse_size("M").is_err());
-        assert_eq!(parse_size(" 2 M "), Ok(2 << 20));
-        assert_eq!(parse_size("0"), Ok(0));
-    }
-
-    #[test]
-    fn human_bytes_switches_units() {
-        assert_eq!(human_bytes(1024 * 1024), "1.0 MiB");
-        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
     }
 }

@@ -27,7 +27,7 @@ use crate::key::stable_key;
 /// One shard of a links list: index `index` of `count`, numbered from 0.
 ///
 /// ```
-/// use pardl::shard::Shard;
+/// use pardl::Shard;
 ///
 /// let shards: Vec<Shard> = (0..4).map(|k| Shard::parse(&format!("{k}/4")).unwrap()).collect();
 /// let url = "https://example.com/data/part-00017.tar";
@@ -55,7 +55,7 @@ impl Shard {
     /// Shard `index` of `count`; `count` must be at least 1 and `index` less than `count`.
     ///
     /// ```
-    /// use pardl::shard::Shard;
+    /// use pardl::Shard;
     ///
     /// assert!(Shard::new(0, 1).is_ok());
     /// assert_eq!(Shard::new(2, 2).unwrap_err(), "shard index 2 is not below the shard count 2 (shards are numbered from 0)");
@@ -75,7 +75,7 @@ impl Shard {
     /// Parses `K/N`: shard K (from 0) of N.
     ///
     /// ```
-    /// use pardl::shard::Shard;
+    /// use pardl::Shard;
     ///
     /// let shard = Shard::parse("2/16").unwrap();
     /// assert_eq!((shard.index(), shard.count()), (2, 16));
@@ -101,7 +101,7 @@ impl Shard {
     /// variable up (`|name| std::env::var(name).ok()` for the process's own environment).
     ///
     /// ```
-    /// use pardl::shard::Shard;
+    /// use pardl::Shard;
     ///
     /// let slurm = |name: &str| match name {
     ///     "SLURM_ARRAY_TASK_ID" => Some("7".to_string()),
@@ -183,8 +183,8 @@ impl Shard {
     ///
     /// ```
     /// // sha256("abc") begins ba7816bf8f01cfea, which is 13436514500253700074.
-    /// assert_eq!(pardl::shard::Shard::of("abc", 10), 4);
-    /// assert_eq!(pardl::shard::Shard::of("abc", 7), 13436514500253700074 % 7);
+    /// assert_eq!(pardl::Shard::of("abc", 10), 4);
+    /// assert_eq!(pardl::Shard::of("abc", 7), 13436514500253700074 % 7);
     /// ```
     pub fn of(text: &str, count: u64) -> u64 {
         stable_key(text) % count.max(1)

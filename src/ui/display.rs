@@ -6,7 +6,7 @@
 //! CI, `2> log`) it writes plain lines and never an escape code.
 //!
 //! [`Renderer`] is the one thread that draws. On a terminal it samples the counters of
-//! [`Progress`] about ten times a second, turns them into text ([`crate::layout::frame`], at the
+//! [`Progress`] about ten times a second, turns them into text ([`crate::ui::layout::frame`], at the
 //! terminal's size of the moment, so a resize is picked up at the next frame) and hands the whole
 //! frame to indicatif as one multi-line message: one coherent redraw per tick, written in one go
 //! (indicatif buffers a redraw and moves the cursor back over the lines it drew, so nothing
@@ -28,8 +28,8 @@ use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
-use crate::layout::{frame, total_line, FileView};
-use crate::progress::{Progress, SpeedMeter};
+use crate::run::progress::{Progress, SpeedMeter};
+use crate::ui::layout::{frame, total_line, FileView};
 
 /// Time between two frames of the live display.
 pub const FRAME_PERIOD: Duration = Duration::from_millis(100);

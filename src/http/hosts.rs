@@ -19,7 +19,7 @@ use parking_lot::{Condvar, Mutex};
 
 /// Per-host connection limits shared by all downloads of a run.
 #[derive(Debug)]
-pub struct HostLimits {
+pub(crate) struct HostLimits {
     max_per_host: usize,
     hosts: Mutex<Known>,
 }
@@ -51,14 +51,14 @@ struct HostState {
 
 /// One connection's permission to talk to a host; released on drop.
 #[derive(Debug)]
-pub struct HostSlot {
+pub(crate) struct HostSlot {
     host: Arc<Host>,
     max_per_host: usize,
 }
 
 impl HostLimits {
     /// Limits starting (and capped) at `max_per_host` connections per host.
-    pub fn new(max_per_host: usize) -> HostLimits {
+    pub(crate) fn new(max_per_host: usize) -> HostLimits {
         HostLimits {
             max_per_host: max_per_host.max(1),
             hosts: Mutex::new(Known {
@@ -69,18 +69,7 @@ impl HostLimits {
     }
 
     /// Waits for a free slot of `host` and takes it.
-    ///
-    /// ```
-    /// use pardl::hosts::HostLimits;
-    ///
-    /// let limits = HostLimits::new(4);
-    /// let first = limits.acquire("example.com");
-    /// let _second = limits.acquire("example.com");
-    /// assert_eq!(limits.in_use("example.com"), 2);
-    /// first.refused(); // the server turned one away while two were busy: halve to 1
-    /// assert_eq!(limits.limit("example.com"), 1);
-    /// ```
-    pub fn acquire(&self, host: &str) -> HostSlot {
+    pub(crate) fn acquire(&self, host: &str) -> HostSlot {
         let host = {
             let mut known = self.hosts.lock();
             if known.map.len() >= known.prune_at && !known.map.contains_key(host) {
@@ -112,8 +101,9 @@ impl HostLimits {
         }
     }
 
+    #[cfg(test)]
     /// The current limit of `host` (the maximum for a host not seen yet).
-    pub fn limit(&self, host: &str) -> usize {
+    pub(crate) fn limit(&self, host: &str) -> usize {
         self.hosts
             .lock()
             .map
@@ -121,8 +111,9 @@ impl HostLimits {
             .map_or(self.max_per_host, |h| h.state.lock().limit)
     }
 
+    #[cfg(test)]
     /// Slots of `host` in use now.
-    pub fn in_use(&self, host: &str) -> usize {
+    pub(crate) fn in_use(&self, host: &str) -> usize {
         self.hosts
             .lock()
             .map
@@ -130,8 +121,9 @@ impl HostLimits {
             .map_or(0, |h| h.state.lock().in_use)
     }
 
+    #[cfg(test)]
     /// How many hosts are remembered now.
-    pub fn remembered(&self) -> usize {
+    pub(crate) fn remembered(&self) -> usize {
         self.hosts.lock().map.len()
     }
 
@@ -149,7 +141,7 @@ impl HostLimits {
 impl HostSlot {
     /// The server refused this request in a way that means "too many connections". If others to the
     /// same host are busy, halve the host's limit to what was in use; returns whether it did.
-    pub fn refused(&self) -> bool {
+    pub(crate) fn refused(&self) -> bool {
         let mut state = self.host.state.lock();
         if state.in_use <= 1 {
             return false;
@@ -169,7 +161,7 @@ impl HostSlot {
     }
 
     /// The request went through cleanly: after `limit` such answers, allow one more connection.
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         let mut state = self.host.state.lock();
         if state.limit >= self.max_per_host {
             return;
@@ -275,5 +267,22 @@ mod tests {
         let slot = limits.acquire("h");
         assert!(!slot.refused());
         assert_eq!(limits.limit("h"), 4);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn acquire_example() {
+        use crate::http::hosts::HostLimits;
+
+        let limits = HostLimits::new(4);
+        let first = limits.acquire("example.com");
+        let _second = limits.acquire("example.com");
+        assert_eq!(limits.in_use("example.com"), 2);
+        first.refused(); // the server turned one away while two were busy: halve to 1
+        assert_eq!(limits.limit("example.com"), 1);
     }
 }

@@ -17,18 +17,18 @@
 use ureq::http::Response;
 use ureq::ResponseExt;
 
-use crate::context::Context;
 use crate::error::Error;
+use crate::file::request::{send, InFlight};
+use crate::file::retry::Backoff;
 use crate::http::{
-    header, keep_credentials, range_header, redact_url, send, status_error, ContentRange, InFlight,
-    Validators,
+    header, keep_credentials, range_header, redact_url, status_error, ContentRange, Validators,
 };
-use crate::progress::FileProgress;
-use crate::retry::Backoff;
+use crate::run::context::Context;
+use crate::run::progress::FileProgress;
 
 /// What the probe learnt, with the response that still carries the body.
 #[derive(Debug)]
-pub enum RangeProbe {
+pub(crate) enum RangeProbe {
     /// The server honours ranges: the response is a `206` carrying bytes `0..first_end` of `total`.
     Ranged {
         /// The size of the file.
@@ -53,14 +53,14 @@ pub enum RangeProbe {
 
 impl RangeProbe {
     /// The answer, body unread (its headers may name the file: `Content-Disposition`).
-    pub fn response(&self) -> &Response<ureq::Body> {
+    pub(crate) fn response(&self) -> &Response<ureq::Body> {
         match self {
             RangeProbe::Ranged { first, .. } | RangeProbe::Whole { first, .. } => &first.response,
         }
     }
 
     /// The URL after redirects.
-    pub fn final_url(&self) -> &str {
+    pub(crate) fn final_url(&self) -> &str {
         match self {
             RangeProbe::Ranged { final_url, .. } | RangeProbe::Whole { final_url, .. } => final_url,
         }
@@ -69,7 +69,7 @@ impl RangeProbe {
 
 /// Sends the probe for `url`, asking for its first `first_len` bytes, retrying transient failures
 /// as `backoff` allows (each retry is counted in `file`'s progress).
-pub fn probe(
+pub(crate) fn probe(
     context: &Context,
     url: &str,
     first_len: u64,
@@ -159,7 +159,7 @@ fn probe_once(context: &Context, url: &str, first_len: u64) -> Result<RangeProbe
 }
 
 /// Asks for the whole file without `Range`.
-pub fn whole(context: &Context, url: &str) -> Result<RangeProbe, Error> {
+pub(crate) fn whole(context: &Context, url: &str) -> Result<RangeProbe, Error> {
     let first = send(context, url, None, None)?;
     match first.response.status().as_u16() {
         200 => Ok(RangeProbe::Whole {

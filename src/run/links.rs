@@ -32,7 +32,7 @@ use std::io::{self, BufRead};
 /// `http::Uri` refuses URLs longer than 64 KiB, so anything beyond twice that
 /// cannot be a valid line even with options; the rest of such a line is
 /// skipped without being stored.
-pub const MAX_LINE_BYTES: usize = 128 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 128 * 1024;
 
 /// Offending text in error messages is cut to this many characters: a
 /// multi-kilobyte line would drown the message that explains it.
@@ -41,7 +41,7 @@ const EXCERPT_CHARS: usize = 200;
 /// One thing to download.
 ///
 /// ```
-/// use pardl::links::{Link, Origin};
+/// use pardl::{Link, Origin};
 ///
 /// let link = Link::parse("https://example.com/a.iso out=b.iso", Origin::Line(3)).unwrap();
 /// assert_eq!(link.url, "https://example.com/a.iso");
@@ -53,7 +53,7 @@ pub struct Link {
     /// The URL exactly as written (it may carry `user:pass@` credentials).
     pub url: String,
     /// The `out=` option: the wanted output file name, not yet sanitised
-    /// (see [`crate::name::sanitize`]).
+    /// (see `src/disk/names.rs`).
     pub out: Option<String>,
     /// The `sha256=` option: the expected SHA-256 of the file, as 64 lowercase hex digits.
     pub sha256: Option<String>,
@@ -64,7 +64,7 @@ pub struct Link {
 /// Where a link was written, so messages can point the user at it.
 ///
 /// ```
-/// use pardl::links::Origin;
+/// use pardl::Origin;
 ///
 /// assert_eq!(Origin::Line(12).to_string(), "line 12");
 /// assert_eq!(Origin::Argument(2).to_string(), "argument 2");
@@ -89,7 +89,7 @@ impl fmt::Display for Origin {
 /// Why a link could not be used.
 ///
 /// ```
-/// use pardl::links::{Link, LinkError, Origin};
+/// use pardl::{Link, LinkError, Origin};
 ///
 /// let err = Link::parse("ftp://x/y", Origin::Line(3)).unwrap_err();
 /// assert!(matches!(err, LinkError::Malformed { .. }));
@@ -152,7 +152,7 @@ impl Link {
     /// must have them percent-encoded (`%20`).
     ///
     /// ```
-    /// use pardl::links::{Link, Origin};
+    /// use pardl::{Link, Origin};
     ///
     /// let link = Link::parse("http://example.com/f.bin", Origin::Argument(1)).unwrap();
     /// assert_eq!(link.out, None);
@@ -205,8 +205,8 @@ impl Link {
 ///
 /// ```
 /// let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
-/// assert_eq!(pardl::links::parse_sha256(hex).unwrap(), hex.to_ascii_lowercase());
-/// assert!(pardl::links::parse_sha256("abc").is_err());
+/// assert_eq!(pardl::parse_sha256(hex).unwrap(), hex.to_ascii_lowercase());
+/// assert!(pardl::parse_sha256("abc").is_err());
 /// ```
 pub fn parse_sha256(hex: &str) -> Result<String, String> {
     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -237,15 +237,7 @@ fn set_once(slot: &mut Option<String>, key: &str, value: &str) -> Result<(), Str
 ///
 /// Returns the reason as a short phrase, without the URL, so callers can put
 /// it into their own message.
-///
-/// ```
-/// use pardl::links::validate_url;
-///
-/// assert!(validate_url("https://user:secret@example.com:8443/a?b#c").is_ok());
-/// assert_eq!(validate_url("ftp://example.com/x").unwrap_err(), "not an http or https URL");
-/// assert_eq!(validate_url("http://").unwrap_err(), "missing host");
-/// ```
-pub fn validate_url(url: &str) -> Result<(), String> {
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
     // The scheme and host are checked by hand first: the URI parser's own
     // messages for these cases ("empty string", "invalid format") would not
     // tell the user what is wrong.
@@ -287,7 +279,7 @@ pub fn validate_url(url: &str) -> Result<(), String> {
 /// file, or of any line after `cat a b`) and CRLF line endings are accepted.
 ///
 /// ```
-/// use pardl::links::{LinkError, LinkReader, Origin};
+/// use pardl::{LinkError, LinkReader, Origin};
 ///
 /// let text = "# mirrors\nhttps://example.com/a.iso\n\nftp://example.com/b.iso\nhttp://example.com/c out=c.txt\n";
 /// let items: Vec<_> = LinkReader::new(text.as_bytes()).collect();
@@ -876,5 +868,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("sha256"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn validate_url_example() {
+        use crate::run::links::validate_url;
+
+        assert!(validate_url("https://user:secret@example.com:8443/a?b#c").is_ok());
+        assert_eq!(
+            validate_url("ftp://example.com/x").unwrap_err(),
+            "not an http or https URL"
+        );
+        assert_eq!(validate_url("http://").unwrap_err(), "missing host");
     }
 }

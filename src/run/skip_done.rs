@@ -30,12 +30,12 @@ use crate::key::stable_key;
 /// The longest journal line read; a longer one is skipped as unreadable without being stored.
 /// Report lines hold at most two URLs (each under 64 KiB) and a message, so real ones are far
 /// shorter.
-pub const MAX_JOURNAL_LINE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_JOURNAL_LINE_BYTES: usize = 1024 * 1024;
 
 /// The links that earlier reports mark `ok`, as a compact set of keys.
 ///
 /// ```
-/// use pardl::done::DoneLinks;
+/// use pardl::DoneLinks;
 ///
 /// let journal = r#"{"url":"https://ann:***@example.com/a.iso","status":"ok"}
 /// {"url":"https://example.com/b.iso","status":"failed"}

@@ -1,8 +1,8 @@
 //! The progress counters every download thread adds to, and the display reads.
 //!
 //! The download threads only ever add to atomics ([`Progress::record`]): no lock, no I/O, no formatting
-//! on the hot path. The renderer thread ([`crate::display`]) samples the counters ten times a second
-//! and draws them ([`crate::layout`] turns a sample into lines of text). The per-file record
+//! on the hot path. The renderer thread ([`crate::ui::display`]) samples the counters ten times a second
+//! and draws them ([`crate::ui::layout`] turns a sample into lines of text). The per-file record
 //! ([`FileProgress`]) also collects what the final report wants to know about a file: the retries it
 //! needed, the most connections it used at once, the URL it came from after redirects and its
 //! SHA-256 when one was computed.
@@ -129,7 +129,7 @@ impl FileProgress {
     /// Counts a connection as live until the returned guard is dropped.
     ///
     /// ```
-    /// let progress = pardl::progress::Progress::new();
+    /// let progress = pardl::Progress::new();
     /// let file = progress.start_file("a.iso");
     /// let one = file.connection();
     /// let two = file.connection();
@@ -217,7 +217,7 @@ impl Snapshot {
     /// Links read but neither finished nor started yet: waiting for a free worker.
     ///
     /// ```
-    /// let snap = pardl::progress::Snapshot { links_seen: 10, ok: 2, failed: 1, active: 3, ..Default::default() };
+    /// let snap = pardl::Snapshot { links_seen: 10, ok: 2, failed: 1, active: 3, ..Default::default() };
     /// assert_eq!(snap.queued(), 4);
     /// ```
     pub fn queued(&self) -> u64 {
@@ -290,7 +290,7 @@ impl Progress {
     /// since they must now be fetched.
     ///
     /// ```
-    /// use pardl::progress::Progress;
+    /// use pardl::Progress;
     ///
     /// let progress = Progress::new();
     /// let file = progress.start_file("f");
@@ -396,14 +396,14 @@ impl Progress {
 /// Speed over a sliding window of recent samples, so the figure follows the current rate rather than
 /// the average since the start.
 #[derive(Debug)]
-pub struct SpeedMeter {
+pub(crate) struct SpeedMeter {
     window: Duration,
     samples: VecDeque<(Instant, u64)>,
 }
 
 impl SpeedMeter {
     /// A meter averaging over `window`.
-    pub fn new(window: Duration) -> SpeedMeter {
+    pub(crate) fn new(window: Duration) -> SpeedMeter {
         SpeedMeter {
             window,
             samples: VecDeque::new(),
@@ -411,7 +411,7 @@ impl SpeedMeter {
     }
 
     /// Adds a reading of a byte counter taken at `now`; returns bytes per second over the window.
-    pub fn sample(&mut self, now: Instant, bytes: u64) -> f64 {
+    pub(crate) fn sample(&mut self, now: Instant, bytes: u64) -> f64 {
         self.samples.push_back((now, bytes));
         while let Some(&(t, _)) = self.samples.front() {
             if now.duration_since(t) > self.window && self.samples.len() > 2 {
@@ -427,21 +427,6 @@ impl SpeedMeter {
         } else {
             bytes.saturating_sub(b0) as f64 / seconds
         }
-    }
-}
-
-/// Formats a duration for people: `42s`, `3m07s`, `1h02m`.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(pardl::progress::human_duration(Duration::from_secs(187)), "3m07s");
-/// ```
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
     }
 }
 

@@ -14,12 +14,12 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 
 /// Lowercase hex of a digest.
-pub fn to_hex(digest: &[u8]) -> String {
+pub(crate) fn to_hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of the file at `path`, in lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String, Error> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String, Error> {
     let mut file = File::open(path).map_err(|e| Error::io("read for checksum", path, e))?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
@@ -35,7 +35,7 @@ pub fn sha256_file(path: &Path) -> Result<String, Error> {
 }
 
 /// Compares a computed digest with the expected one.
-pub fn verify(url: &str, expected: &str, actual: String) -> Result<(), Error> {
+pub(crate) fn verify(url: &str, expected: &str, actual: String) -> Result<(), Error> {
     if actual == expected {
         Ok(())
     } else {

@@ -10,11 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::Error;
 
 /// The longest pardl waits between two tries of one request.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
 /// The retry state of one request.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     max_tries: u32,
     first_wait: Duration,
     failures: u32,
@@ -23,7 +23,7 @@ pub struct Backoff {
 impl Backoff {
     /// A request that may be tried `max_tries` times in all, waiting `first_wait` after the first
     /// failure and twice as long after each further one (capped at [`MAX_RETRY_WAIT`]).
-    pub fn new(max_tries: u32, first_wait: Duration) -> Backoff {
+    pub(crate) fn new(max_tries: u32, first_wait: Duration) -> Backoff {
         Backoff {
             max_tries: max_tries.max(1),
             first_wait,
@@ -33,18 +33,7 @@ impl Backoff {
 
     /// Records a failed try; returns how long to wait before the next one, or `None` when the tries are
     /// used up.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use pardl::retry::Backoff;
-    ///
-    /// let mut backoff = Backoff::new(3, Duration::from_millis(100));
-    /// let first = backoff.failed().unwrap();
-    /// assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-    /// assert!(backoff.failed().is_some());
-    /// assert_eq!(backoff.failed(), None); // three tries in all
-    /// ```
-    pub fn failed(&mut self) -> Option<Duration> {
+    pub(crate) fn failed(&mut self) -> Option<Duration> {
         self.failures += 1;
         if self.failures >= self.max_tries {
             return None;
@@ -58,7 +47,7 @@ impl Backoff {
 
     /// Records a failed try that ended in `error`: like [`Backoff::failed`], but a server's
     /// `Retry-After` (already capped) is waited out when it asks for longer than the backoff would.
-    pub fn wait_after(&mut self, error: &Error) -> Option<Duration> {
+    pub(crate) fn wait_after(&mut self, error: &Error) -> Option<Duration> {
         let wait = self.failed()?;
         match error {
             Error::Status {
@@ -70,13 +59,8 @@ impl Backoff {
     }
 
     /// Records that a try made progress: the count starts again.
-    pub fn progressed(&mut self) {
+    pub(crate) fn progressed(&mut self) {
         self.failures = 0;
-    }
-
-    /// Failed tries since the last progress.
-    pub fn failures(&self) -> u32 {
-        self.failures
     }
 }
 
@@ -130,5 +114,22 @@ mod tests {
     fn one_try_means_no_retry() {
         assert_eq!(Backoff::new(1, Duration::ZERO).failed(), None);
         assert_eq!(Backoff::new(0, Duration::ZERO).failed(), None);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn failed_example() {
+        use crate::file::retry::Backoff;
+        use std::time::Duration;
+
+        let mut backoff = Backoff::new(3, Duration::from_millis(100));
+        let first = backoff.failed().unwrap();
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        assert!(backoff.failed().is_some());
+        assert_eq!(backoff.failed(), None); // three tries in all
     }
 }

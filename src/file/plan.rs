@@ -2,7 +2,7 @@
 //!
 //! A [`ChunkPlan`] is the explicit state of one ranged download: the file's size and a list of
 //! [`Chunk`]s, each a byte range with an atomic count of the bytes already written. Workers of the
-//! file's child pool fetch chunks; the display reads the counts; the control file ([`crate::control`]) saves
+//! file's child pool fetch chunks; the display reads the counts; the control file ([`crate::disk::control`]) saves
 //! them so an interrupted download can resume. Keeping it one plain structure, rather than locals spread over the
 //! threads, is what makes all three possible.
 
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How many chunks per connection a plan aims for. More chunks than connections lets a fast connection
 /// take more of the file than a slow one, at the cost of one request per chunk; four keeps the
 /// tail (the last chunk still running while the others are idle) short without many extra requests.
-pub const CHUNKS_PER_CONNECTION: u64 = 4;
+pub(crate) const CHUNKS_PER_CONNECTION: u64 = 4;
 
 /// One byte range of a file and its progress.
 #[derive(Debug)]
@@ -92,7 +92,7 @@ impl ChunkPlan {
     /// at least `min_chunk` bytes.
     ///
     /// ```
-    /// use pardl::plan::ChunkPlan;
+    /// use pardl::ChunkPlan;
     ///
     /// // 10 MiB, first chunk of 1 MiB from the probe, 2 connections, chunks of at least 1 MiB.
     /// let plan = ChunkPlan::new(10 << 20, 1 << 20, 2, 1 << 20);

@@ -10,18 +10,19 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::checksum::to_hex;
-use crate::chunk::BUFFER_SIZE;
-use crate::context::Context;
+use crate::disk::checksum::to_hex;
+use crate::disk::part::PartFile;
 use crate::error::Error;
-use crate::http::{send, status_error, InFlight};
-use crate::part::PartFile;
-use crate::progress::FileProgress;
-use crate::retry::Backoff;
+use crate::file::chunk::BUFFER_SIZE;
+use crate::file::request::{send, InFlight};
+use crate::file::retry::Backoff;
+use crate::http::status_error;
+use crate::run::context::Context;
+use crate::run::progress::FileProgress;
 
 /// One file downloaded as a single stream.
 #[derive(Debug)]
-pub struct StreamJob<'a> {
+pub(crate) struct StreamJob<'a> {
     /// The run's shared state.
     pub context: &'a Context,
     /// The URL (after redirects).
@@ -36,7 +37,7 @@ pub struct StreamJob<'a> {
 
 /// What a finished stream produced.
 #[derive(Debug)]
-pub struct Streamed {
+pub(crate) struct Streamed {
     /// The file's length.
     pub len: u64,
     /// Its SHA-256 in hex, if asked for.
@@ -46,7 +47,11 @@ pub struct Streamed {
 impl StreamJob<'_> {
     /// Reads `first` (a `200` response; or a fresh request if `None`) to the end into the `.part` file,
     /// retrying from the start as `backoff` allows.
-    pub fn run(&self, first: Option<InFlight>, mut backoff: Backoff) -> Result<Streamed, Error> {
+    pub(crate) fn run(
+        &self,
+        first: Option<InFlight>,
+        mut backoff: Backoff,
+    ) -> Result<Streamed, Error> {
         let mut high_water = 0u64;
         let mut buffer = vec![0u8; BUFFER_SIZE];
         let mut next = first;

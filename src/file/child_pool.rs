@@ -1,0 +1,64 @@
+//! The child pool: the second level of pardl's nested pools, built once per file.
+//!
+//! A ranged download's task (running on a worker of the outer pool) calls [`run_chunks`], which
+//! builds a [`ThreadPool`] of its own with up to `connections` workers, queues one task per
+//! unfinished chunk ([`fetch_chunk`]), and waits for all of them. While it waits it is not idle: every
+//! [`CHECKPOINT_PERIOD`] it saves the resume state ([`RangedJob::checkpoint`]). When the last chunk has
+//! stopped, the pool is dropped (which joins its workers) and the job is handed back to the file's
+//! task, which decides how the file ends.
+//!
+//! Why the nesting cannot deadlock: the outer worker waits only for its own child pool, whose workers
+//! never wait for anything but the network and the host limit; no chunk task ever queues work on the
+//! outer pool. docs/pool.md tells the whole argument.
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::file::chunk::fetch_chunk;
+use crate::file::ranged::{RangedJob, CHECKPOINT_PERIOD};
+use crate::file::request::InFlight;
+use crate::pool::ThreadPool;
+
+/// Fetches every unfinished chunk of `job`, `connections` at a time, on a child pool of the file's
+/// own; returns the job and the number of chunk tasks that panicked, once every chunk has stopped
+/// (finished, failed, or stopped by a cancel).
+///
+/// `first` is the probe's answer, which carries chunk 0 of a fresh download.
+pub(crate) fn run_chunks(
+    job: RangedJob,
+    first: Option<InFlight>,
+    connections: usize,
+) -> Result<(RangedJob, usize), Error> {
+    let incomplete: Vec<usize> = (0..job.plan.chunks().len())
+        .filter(|&i| !job.plan.chunks()[i].is_complete())
+        .collect();
+    if incomplete.len() == 1 && first.is_some() {
+        // The whole file fits in the probe's answer (it is no bigger than `--min-chunk`): there is
+        // nothing to share out, so the file's task reads it itself instead of starting a child
+        // pool of one thread. Small files are the common case in a long links file, and this
+        // saves two thread starts per file.
+        fetch_chunk(&job, incomplete[0], first);
+        return Ok((job, 0));
+    }
+    let job = Arc::new(job);
+    let workers = connections.clamp(1, incomplete.len().max(1));
+    let pool = ThreadPool::try_with_name(workers, "pardl-chunk")
+        .map_err(|e| Error::io("start download threads for", job.part.part_path(), e))?;
+    let mut first = first;
+    for index in incomplete {
+        let job = Arc::clone(&job);
+        // The probe's response carries chunk 0, which is always incomplete on a fresh start.
+        let response = if index == 0 { first.take() } else { None };
+        pool.execute(move || fetch_chunk(&job, index, response));
+    }
+    while !pool.wait_completion_timeout(CHECKPOINT_PERIOD) {
+        job.checkpoint(false);
+    }
+    let panicked = pool.panicked_tasks();
+    // Dropping the pool joins its workers, and with them every task's handle on the job.
+    drop(pool);
+    let job = Arc::try_unwrap(job).map_err(|job| Error::Panicked {
+        url: job.link_url.clone(),
+    })?;
+    Ok((job, panicked))
+}
