@@ -85,7 +85,6 @@
 //! assert_eq!(chunks_fetched.load(Ordering::Relaxed), 4 * 8);
 //! ```
 
-use std::any::Any;
 use std::cell::Cell;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -96,6 +95,11 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, error};
 use parking_lot::{Condvar, Mutex};
+
+mod handle;
+
+use handle::panic_message;
+pub use handle::{TaskHandle, TaskPanicked};
 
 /// A unit of work, boxed so tasks of different closure types share one queue.
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -272,6 +276,47 @@ impl ThreadPool {
                 self.name
             );
         }
+    }
+
+    /// Queues `task` like [`ThreadPool::execute`] and returns a [`TaskHandle`] whose
+    /// [`join`](TaskHandle::join) blocks until the task has run and gives back its value, or the
+    /// message of its panic: a blocking promise, with no async runtime.
+    ///
+    /// A panic is still caught, logged and counted by the pool as for any task; the handle only
+    /// adds a way to learn *which* task panicked and why.
+    ///
+    /// ```
+    /// use pardl::pool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(2);
+    /// let squares: Vec<_> = (1..=4u64).map(|n| pool.spawn(move || n * n)).collect();
+    /// let failing = pool.spawn(|| -> u64 { panic!("no answer for 13") });
+    ///
+    /// let values: Vec<u64> = squares.into_iter().map(|h| h.join().unwrap()).collect();
+    /// assert_eq!(values, [1, 4, 9, 16]);
+    /// let panic = failing.join().unwrap_err();
+    /// assert_eq!(panic.message(), "no answer for 13");
+    /// pool.wait_completion();
+    /// assert_eq!(pool.panicked_tasks(), 1);
+    /// ```
+    pub fn spawn<T, F>(&self, task: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // Capacity 1: the task never blocks handing its result over, even if nobody joins.
+        let (result_tx, result_rx) = crossbeam_channel::bounded(1);
+        self.execute(move || match panic::catch_unwind(AssertUnwindSafe(task)) {
+            Ok(value) => {
+                let _ = result_tx.send(Ok(value));
+            }
+            Err(payload) => {
+                let _ = result_tx.send(Err(TaskPanicked::of(payload.as_ref())));
+                // Unwind on into the worker, which logs and counts it like any other panic.
+                panic::resume_unwind(payload);
+            }
+        });
+        TaskHandle::new(result_rx)
     }
 
     /// Submits one task per item, each calling `f(item)`, like the article's
@@ -505,18 +550,6 @@ impl Worker {
             "worker {} exiting: queue closed",
             thread::current().name().unwrap_or("<unnamed>")
         );
-    }
-}
-
-/// The text of a panic, for payloads from `panic!("literal")` (`&str`) and
-/// `panic!("{formatted}")` (`String`); other payload types have no message.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "<non-string panic payload>"
     }
 }
 
@@ -956,5 +989,25 @@ mod tests {
     fn thread_pool_can_be_shared_between_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<ThreadPool>();
+    }
+
+    #[test]
+    fn spawned_tasks_hand_back_values_and_panics_and_the_pool_keeps_serving() {
+        let pool = ThreadPool::with_name(2, "promise");
+        let failing = pool.spawn(|| -> u32 { panic!("chunk {} is cursed", 7) });
+        let values: Vec<_> = (0..20u32).map(|n| pool.spawn(move || n * 2)).collect();
+        let panicked = failing.join().unwrap_err();
+        assert_eq!(panicked.message(), "chunk 7 is cursed");
+        assert!(panicked.thread().starts_with("promise-"), "{panicked}");
+        let values: Vec<u32> = values.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(values, (0..20).map(|n| n * 2).collect::<Vec<_>>());
+        pool.wait_completion();
+        assert_eq!(pool.panicked_tasks(), 1);
+        // A handle nobody joins costs nothing and blocks nobody.
+        drop(pool.spawn(|| 1));
+        let last = pool.spawn(|| "still serving");
+        pool.wait_completion();
+        assert!(last.is_finished());
+        assert_eq!(last.join(), Ok("still serving"));
     }
 }
