@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             "progress: {}{total}; {} active, {} done, {} failed",
             human_bytes(snap.bytes),
             snap.active,
-            snap.done(),
+            snap.succeeded(),
             snap.failed
         );
         if stop_after.is_some_and(|limit| started.elapsed() >= limit) && !cancel.is_cancelled() {

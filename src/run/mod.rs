@@ -37,7 +37,7 @@ use config::Config;
 use context::Context;
 use links::{Link, LinkError, Origin};
 use outcome::{Outcome, Status, Summary, Transfer};
-use progress::{Finish, Progress};
+use progress::Progress;
 
 /// Downloads links; cheap to clone (clones share settings, counters, names and the cancel handle),
 /// usable from any thread.
@@ -174,12 +174,13 @@ impl Downloader {
                         continue;
                     }
                     self.context.progress.link_seen();
-                    self.context.progress.finish(Finish::Failed);
                     let error = Error::MalformedLink {
                         text: text.clone(),
                         reason,
                     };
-                    finished(failed_before_start(text, origin, error));
+                    let outcome = failed_before_start(text, origin, error);
+                    self.context.progress.count(&outcome.status);
+                    finished(outcome);
                 }
                 Err(LinkError::Read(error)) => {
                     summary.lock().input_error = Some(format!("reading links: {error}"));
@@ -303,15 +304,12 @@ impl Downloader {
                 url: link.url.clone(),
             })
         });
-        let (status, finish) = match result {
-            Ok(status @ Status::Skipped) => (status, Some(Finish::Skipped)),
-            Ok(status) => (status, Some(Finish::Ok)),
-            Err(Error::Interrupted { .. }) => (Status::Interrupted, Some(Finish::Interrupted)),
-            Err(error) => (Status::Failed(error), Some(Finish::Failed)),
+        let status = match result {
+            Ok(status) => status,
+            Err(Error::Interrupted { .. }) => Status::Interrupted,
+            Err(error) => Status::Failed(error),
         };
-        if let Some(finish) = finish {
-            self.context.progress.finish(finish);
-        }
+        self.context.progress.count(&status);
         Outcome {
             url: link.url,
             origin: link.origin,

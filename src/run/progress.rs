@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::run::outcome::Status;
+
 /// Marks a file whose size the server did not tell.
 const UNKNOWN_SIZE: u64 = u64::MAX;
 
@@ -90,7 +92,7 @@ impl FileProgress {
     }
 
     /// Renames the file, when the server's answer chose its name.
-    pub fn set_name(&self, name: &str) {
+    pub(crate) fn set_name(&self, name: &str) {
         *self.name.lock() = name.to_string();
     }
 
@@ -100,8 +102,9 @@ impl FileProgress {
         (size != UNKNOWN_SIZE).then_some(size)
     }
 
-    /// Bytes of this file written so far.
-    pub fn done(&self) -> u64 {
+    /// Bytes of this file on disk so far (with those an earlier run left, see
+    /// [`FileProgress::resumed`]).
+    pub fn bytes(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }
 
@@ -136,14 +139,14 @@ impl FileProgress {
     /// drop((one, two));
     /// assert_eq!((file.live_connections(), file.peak_connections()), (0, 2));
     /// ```
-    pub fn connection(&self) -> LiveConnection<'_> {
+    pub(crate) fn connection(&self) -> LiveConnection<'_> {
         let now = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak_connections.fetch_max(now, Ordering::Relaxed);
         LiveConnection(self)
     }
 
     /// Records the URL the file is fetched from after redirects.
-    pub fn set_final_url(&self, url: &str) {
+    pub(crate) fn set_final_url(&self, url: &str) {
         *self.final_url.lock() = Some(url.to_string());
     }
 
@@ -153,7 +156,7 @@ impl FileProgress {
     }
 
     /// Records the SHA-256 (hex) of the file's bytes, when it was computed.
-    pub fn set_sha256(&self, hex: &str) {
+    pub(crate) fn set_sha256(&self, hex: &str) {
         *self.sha256.lock() = Some(hex.to_string());
     }
 
@@ -165,25 +168,12 @@ impl FileProgress {
 
 /// Holds one of a file's live-connection slots; see [`FileProgress::connection`].
 #[derive(Debug)]
-pub struct LiveConnection<'a>(&'a FileProgress);
+pub(crate) struct LiveConnection<'a>(&'a FileProgress);
 
 impl Drop for LiveConnection<'_> {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// How a link ended, for the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finish {
-    /// Downloaded.
-    Ok,
-    /// Already there; left alone.
-    Skipped,
-    /// Failed.
-    Failed,
-    /// Stopped by Ctrl-C before it finished.
-    Interrupted,
 }
 
 /// A consistent-enough reading of the counters, for display.
@@ -226,8 +216,8 @@ impl Snapshot {
             .saturating_sub(self.active as u64)
     }
 
-    /// Links finished well (downloaded or skipped).
-    pub fn done(&self) -> u64 {
+    /// Links that ended well: downloaded, or skipped because the file was there.
+    pub fn succeeded(&self) -> u64 {
         self.ok + self.skipped
     }
 }
@@ -239,33 +229,34 @@ impl Progress {
     }
 
     /// Counts one more link read from the input.
-    pub fn link_seen(&self) {
+    pub(crate) fn link_seen(&self) {
         self.links_seen.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A record for a file that may be downloaded under `name`; it is shown once [`activate`]d.
     ///
     /// [`activate`]: Progress::activate
-    pub fn new_file(&self, name: &str) -> Arc<FileProgress> {
+    pub(crate) fn new_file(&self, name: &str) -> Arc<FileProgress> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         Arc::new(FileProgress::new(id, name))
     }
 
     /// Adds `file` to the files being downloaded now.
-    pub fn activate(&self, file: &Arc<FileProgress>) {
+    pub(crate) fn activate(&self, file: &Arc<FileProgress>) {
         self.active.lock().push(Arc::clone(file));
     }
 
     /// Registers a file whose download starts now ([`new_file`](Progress::new_file) and
     /// [`activate`](Progress::activate) in one).
-    pub fn start_file(&self, name: &str) -> Arc<FileProgress> {
+    #[cfg(test)]
+    pub(crate) fn start_file(&self, name: &str) -> Arc<FileProgress> {
         let file = self.new_file(name);
         self.activate(&file);
         file
     }
 
     /// Records the size of `file` once the server has told it.
-    pub fn set_size(&self, file: &FileProgress, size: u64) {
+    pub(crate) fn set_size(&self, file: &FileProgress, size: u64) {
         if file.size.swap(size, Ordering::Relaxed) == UNKNOWN_SIZE {
             self.expected_bytes.fetch_add(size, Ordering::Relaxed);
         }
@@ -273,7 +264,7 @@ impl Progress {
 
     /// Records that `n` bytes of `file` were already on disk from an earlier run (a resume): they count
     /// for the file's percentage, but not as bytes transferred now.
-    pub fn add_existing(&self, file: &FileProgress, n: u64) {
+    pub(crate) fn add_existing(&self, file: &FileProgress, n: u64) {
         file.done.fetch_add(n, Ordering::Relaxed);
         file.existing.fetch_add(n, Ordering::Relaxed);
         self.expected_bytes.fetch_sub(
@@ -288,20 +279,7 @@ impl Progress {
     /// Bytes an earlier run left (see [`add_existing`](Progress::add_existing)) were never counted
     /// as transferred, so they are not taken off `bytes`; they go back into the expected total,
     /// since they must now be fetched.
-    ///
-    /// ```
-    /// use pardl::Progress;
-    ///
-    /// let progress = Progress::new();
-    /// let file = progress.start_file("f");
-    /// progress.set_size(&file, 100);
-    /// progress.add_existing(&file, 40); // resumed: 40 bytes were on disk
-    /// progress.record(&file, 10);       // 10 more arrived in this run
-    /// assert_eq!((progress.bytes(), progress.snapshot().expected_bytes), (10, 60));
-    /// progress.rewind(&file);           // the file changed: start over
-    /// assert_eq!((progress.bytes(), progress.snapshot().expected_bytes, file.done()), (0, 100, 0));
-    /// ```
-    pub fn rewind(&self, file: &FileProgress) {
+    pub(crate) fn rewind(&self, file: &FileProgress) {
         let done = file.done.swap(0, Ordering::Relaxed);
         let existing = file.existing.swap(0, Ordering::Relaxed);
         let transferred = done.saturating_sub(existing);
@@ -312,13 +290,13 @@ impl Progress {
 
     /// The hot path: `n` more bytes of `file` are on disk. Two atomic adds, nothing else.
     #[inline]
-    pub fn record(&self, file: &FileProgress, n: u64) {
+    pub(crate) fn record(&self, file: &FileProgress, n: u64) {
         file.done.fetch_add(n, Ordering::Relaxed);
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts a request of `file` that failed and is about to be tried again.
-    pub fn retried(&self, file: &FileProgress) {
+    pub(crate) fn retried(&self, file: &FileProgress) {
         file.retries.fetch_add(1, Ordering::Relaxed);
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
@@ -326,27 +304,27 @@ impl Progress {
     /// Removes `file` from the active set (it finished, one way or another). The bytes it will not
     /// deliver (it failed or was interrupted) leave the expected total, so the total line can still
     /// reach 100%.
-    pub fn end_file(&self, file: &Arc<FileProgress>) {
+    pub(crate) fn end_file(&self, file: &Arc<FileProgress>) {
         self.active.lock().retain(|f| !Arc::ptr_eq(f, file));
         if let Some(size) = file.size() {
-            let missing = size.saturating_sub(file.done());
+            let missing = size.saturating_sub(file.bytes());
             let expected = self.expected_bytes.load(Ordering::Relaxed);
             self.expected_bytes
                 .fetch_sub(missing.min(expected), Ordering::Relaxed);
         } else {
             // A file of unknown size is, once ended, as big as what arrived.
             self.expected_bytes
-                .fetch_add(file.done(), Ordering::Relaxed);
+                .fetch_add(file.bytes(), Ordering::Relaxed);
         }
     }
 
-    /// Counts a finished link.
-    pub fn finish(&self, finish: Finish) {
-        let counter = match finish {
-            Finish::Ok => &self.ok,
-            Finish::Skipped => &self.skipped,
-            Finish::Failed => &self.failed,
-            Finish::Interrupted => &self.interrupted,
+    /// Counts a link that ended with `status`.
+    pub(crate) fn count(&self, status: &Status) {
+        let counter = match status {
+            Status::Downloaded { .. } => &self.ok,
+            Status::Skipped => &self.skipped,
+            Status::Failed(_) => &self.failed,
+            Status::Interrupted => &self.interrupted,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -374,7 +352,7 @@ impl Progress {
             (
                 files.len(),
                 sizeless.clone().count(),
-                sizeless.map(|f| f.done()).sum(),
+                sizeless.map(|f| f.bytes()).sum(),
             )
         };
         Snapshot {
@@ -443,7 +421,7 @@ mod tests {
         progress.set_size(&a, 100);
         progress.record(&a, 60);
         progress.record(&b, 5);
-        assert_eq!(a.done(), 60);
+        assert_eq!(a.bytes(), 60);
         assert_eq!(progress.bytes(), 65);
         assert_eq!(
             progress.snapshot().expected_bytes,
@@ -451,7 +429,10 @@ mod tests {
             "a size is counted once"
         );
         progress.end_file(&a);
-        progress.finish(Finish::Ok);
+        progress.count(&Status::Downloaded {
+            bytes: 60,
+            ranged: false,
+        });
         let snap = progress.snapshot();
         assert_eq!((snap.ok, snap.active), (1, 1));
         assert_eq!(progress.active_files()[0].name(), "b");
@@ -487,5 +468,27 @@ mod tests {
             speed = meter.sample(t0 + Duration::from_secs(s), bytes);
         }
         assert!((speed - 100.0).abs() < 1.0, "{speed}");
+    }
+
+    #[test]
+    fn rewind_forgets_what_this_run_fetched_but_not_what_was_on_disk() {
+        let progress = Progress::new();
+        let file = progress.start_file("f");
+        progress.set_size(&file, 100);
+        progress.add_existing(&file, 40); // resumed: 40 bytes were on disk
+        progress.record(&file, 10); // 10 more arrived in this run
+        assert_eq!(
+            (progress.bytes(), progress.snapshot().expected_bytes),
+            (10, 60)
+        );
+        progress.rewind(&file); // the file changed: start over
+        assert_eq!(
+            (
+                progress.bytes(),
+                progress.snapshot().expected_bytes,
+                file.bytes()
+            ),
+            (0, 100, 0)
+        );
     }
 }

@@ -233,7 +233,7 @@ impl Sampler {
                 .files
                 .remove(&file.id())
                 .unwrap_or_else(|| SpeedMeter::new(SPEED_WINDOW));
-            let done = file.done();
+            let done = file.bytes();
             views.push(FileView {
                 name: file.name(),
                 done,

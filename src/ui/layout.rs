@@ -275,18 +275,18 @@ pub fn total_line(snap: &Snapshot, speed: f64, width: usize) -> String {
         variants: vec![
             format!(
                 "files: {} done, {} active, {} failed, {} queued",
-                snap.done(),
+                snap.succeeded(),
                 snap.active,
                 snap.failed,
                 snap.queued()
             ),
             format!(
                 "{}/{} done, {} failed",
-                snap.done(),
+                snap.succeeded(),
                 snap.links_seen,
                 snap.failed
             ),
-            format!("{}/{} done", snap.done(), snap.links_seen),
+            format!("{}/{} done", snap.succeeded(), snap.links_seen),
         ],
         priority: 4,
     });
