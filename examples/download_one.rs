@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             eprintln!("error ({}): {error}", error.kind());
             ExitCode::FAILURE
         }
-        Status::Interrupted => ExitCode::from(130),
+        // Stopped before the end (Interrupted, NotStarted), or a status newer than this program.
+        _ => ExitCode::from(130),
     }
 }

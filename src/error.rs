@@ -8,12 +8,16 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http::redact_url;
 
 /// Why a download (or a part of one) failed.
-#[derive(Debug)]
+///
+/// Cheap to clone (the sources are shared), so an [`Outcome`](crate::Outcome) holding one can be
+/// kept, sent to another thread or collected.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The link is not something pardl can fetch (bad scheme, no host, unparsable).
@@ -36,8 +40,10 @@ pub enum Error {
     Network {
         /// The URL that was requested.
         url: String,
-        /// What ureq reported.
-        source: ureq::Error,
+        /// What went wrong, as a kind a program can act on.
+        kind: NetworkErrorKind,
+        /// The HTTP library's own error, for its message and its `source` chain.
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The server's answer broke a promise pardl relies on: a `Content-Range` other than the one asked
     /// for, a body shorter than announced, a server that stopped honouring ranges.
@@ -54,7 +60,7 @@ pub enum Error {
         /// The file or directory involved.
         path: PathBuf,
         /// The operating system's error.
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     /// A line of the links file (or a command-line argument) that is not a link pardl understands.
     MalformedLink {
@@ -87,7 +93,9 @@ pub enum Error {
         /// The digest of the bytes received.
         actual: String,
     },
-    /// The run was interrupted (Ctrl-C) before this link finished; its progress is saved.
+    /// The run was interrupted (Ctrl-C) before this link finished; its progress is saved. Used inside
+    /// a download to stop it; an [`Outcome`](crate::Outcome) says
+    /// [`Status::Interrupted`](crate::Status::Interrupted) instead, so a program never sees it there.
     Interrupted {
         /// The URL that was being downloaded.
         url: String,
@@ -111,7 +119,16 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            source: Arc::new(source),
+        }
+    }
+
+    /// Builds an [`Error::Network`] from what ureq reported, sorted into its kind.
+    pub(crate) fn network(url: impl Into<String>, source: ureq::Error) -> Error {
+        Error::Network {
+            url: url.into(),
+            kind: NetworkErrorKind::of(&source),
+            source: Arc::new(source),
         }
     }
 
@@ -120,18 +137,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            Error::Network { source, .. } => !matches!(
-                source,
-                ureq::Error::HostNotFound
-                    | ureq::Error::BadUri(_)
-                    | ureq::Error::Tls(_)
-                    | ureq::Error::Rustls(_)
-                    | ureq::Error::Pem(_)
-                    | ureq::Error::TooManyRedirects
-                    | ureq::Error::RedirectFailed
-                    | ureq::Error::InvalidProxyUrl
-                    | ureq::Error::Http(_)
-            ),
+            Error::Network { kind, source, .. } => kind.is_transient(source.as_ref()),
             Error::Protocol { .. } => true,
             Error::InvalidUrl { .. }
             | Error::FileChanged { .. }
@@ -177,7 +183,7 @@ impl fmt::Display for Error {
                     .unwrap_or("(unknown status)");
                 write!(f, "{}: HTTP {status} {reason}", redact_url(url))
             }
-            Error::Network { url, source } => write!(f, "{}: {source}", redact_url(url)),
+            Error::Network { url, source, .. } => write!(f, "{}: {source}", redact_url(url)),
             Error::Protocol { url, message } => write!(f, "{}: {message}", redact_url(url)),
             Error::Io {
                 action,
@@ -216,9 +222,86 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Network { source, .. } => Some(source),
-            Error::Io { source, .. } => Some(source),
+            Error::Network { source, .. } => Some(source.as_ref()),
+            Error::Io { source, .. } => Some(source.as_ref()),
             _ => None,
+        }
+    }
+}
+
+/// The kinds of network failure, for a program that handles them differently (and for the retry
+/// rule: which of them a second try could mend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkErrorKind {
+    /// The host name could not be resolved.
+    Dns,
+    /// The host refused or did not answer the connection.
+    Connect,
+    /// The TLS handshake failed (an unknown issuer, an expired or mismatched certificate).
+    Tls,
+    /// No answer, or no data for longer than the timeouts allow.
+    Timeout,
+    /// The connection broke while the request or the body was on its way.
+    Reset,
+    /// Too many redirects, or a redirect pardl cannot follow.
+    Redirect,
+    /// The proxy URL is not one pardl can use.
+    Proxy,
+    /// The request could not be made from this URL or these headers.
+    Request,
+    /// The answer is not HTTP pardl can read (a broken or hostile server, a proxy's hiccup).
+    Protocol,
+}
+
+impl NetworkErrorKind {
+    /// Sorts what ureq reported. Some failures reach ureq from the operating system or from the
+    /// TLS stack as plain I/O errors, so their text is read as well.
+    fn of(error: &ureq::Error) -> NetworkErrorKind {
+        match error {
+            ureq::Error::HostNotFound => NetworkErrorKind::Dns,
+            ureq::Error::ConnectionFailed => NetworkErrorKind::Connect,
+            ureq::Error::Timeout(_) | ureq::Error::BodyStalled => NetworkErrorKind::Timeout,
+            ureq::Error::Tls(_)
+            | ureq::Error::Pem(_)
+            | ureq::Error::Rustls(_)
+            | ureq::Error::TlsRequired => NetworkErrorKind::Tls,
+            ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => {
+                NetworkErrorKind::Redirect
+            }
+            ureq::Error::InvalidProxyUrl => NetworkErrorKind::Proxy,
+            ureq::Error::ConnectProxyFailed(_) => NetworkErrorKind::Connect,
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => NetworkErrorKind::Request,
+            ureq::Error::Io(io) => NetworkErrorKind::of_io(io),
+            _ => NetworkErrorKind::Protocol,
+        }
+    }
+
+    fn of_io(error: &io::Error) -> NetworkErrorKind {
+        let text = error.to_string();
+        match error.kind() {
+            io::ErrorKind::ConnectionRefused => NetworkErrorKind::Connect,
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => NetworkErrorKind::Timeout,
+            _ if text.contains("failed to lookup address") => NetworkErrorKind::Dns,
+            _ if text.contains("invalid peer certificate") => NetworkErrorKind::Tls,
+            _ => NetworkErrorKind::Reset,
+        }
+    }
+
+    /// Whether a second try could succeed: a host name that does not resolve, a certificate that
+    /// is not trusted, a redirect loop, a bad proxy URL or a request that cannot be made are final;
+    /// the name server's own "try again" is not.
+    fn is_transient(self, source: &(dyn std::error::Error + Send + Sync)) -> bool {
+        match self {
+            NetworkErrorKind::Dns => source.to_string().contains("Temporary failure"),
+            NetworkErrorKind::Tls
+            | NetworkErrorKind::Redirect
+            | NetworkErrorKind::Proxy
+            | NetworkErrorKind::Request => false,
+            NetworkErrorKind::Connect
+            | NetworkErrorKind::Timeout
+            | NetworkErrorKind::Reset
+            | NetworkErrorKind::Protocol => true,
         }
     }
 }

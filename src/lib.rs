@@ -94,7 +94,7 @@ mod http;
 mod key;
 mod run;
 
-pub use error::Error;
+pub use error::{Error, NetworkErrorKind};
 pub use file::plan::ChunkPlan;
 pub use http::redact_url;
 pub use pool::ThreadPool;
@@ -104,6 +104,7 @@ pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
 pub use run::progress::{FileProgress, Progress, Snapshot};
 pub use run::report::{ReportFile, ReportLine};
+pub use run::run_handle::Run;
 pub use run::shard::{Shard, SHARD_ENV};
 pub use run::skip_done::DoneLinks;
 pub use run::Downloader;

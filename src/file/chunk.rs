@@ -208,12 +208,7 @@ fn copy_body(
             }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::Network {
-                    url: job.url.clone(),
-                    source: ureq::Error::from(e),
-                })
-            }
+            Err(e) => return Err(Error::network(job.url.clone(), ureq::Error::from(e))),
         };
         job.part.write_all_at(&buffer[..n], chunk.next_offset())?;
         chunk.advance(n as u64);

@@ -65,10 +65,7 @@ pub(crate) fn send(
             url: url.to_string(),
             reason,
         },
-        source => Error::Network {
-            url: url.to_string(),
-            source,
-        },
+        source => Error::network(url, source),
     })?;
     log::debug!(
         "{} {} -> {}",

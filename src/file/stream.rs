@@ -131,12 +131,7 @@ impl StreamJob<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::Network {
-                        url: self.url.to_string(),
-                        source: ureq::Error::from(e),
-                    })
-                }
+                Err(e) => return Err(Error::network(self.url.to_string(), ureq::Error::from(e))),
             };
             self.part.write_all_at(&buffer[..n], offset)?;
             self.context.throttle(n as u64);

@@ -16,36 +16,42 @@ use crate::run::config::Config;
 use crate::run::progress::Progress;
 
 /// The shared state of a run; one `Arc<Context>` is cloned into every task.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Context {
-    /// The settings.
-    pub config: Config,
-    /// The one HTTP agent (one connection pool) of the run.
-    pub agent: Agent,
-    /// Progress counters.
-    pub progress: Arc<Progress>,
-    /// Connections per host.
-    pub hosts: HostLimits,
-    /// The `--limit-rate` bucket, if there is a limit.
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) config: Arc<Config>,
+    /// The one HTTP agent (one connection pool) of the downloader; clones share its connections.
+    pub(crate) agent: Agent,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) hosts: Arc<HostLimits>,
+    pub(crate) rate_limit: Option<Arc<RateLimit>>,
     /// Hosts of the links themselves, the only ones `--user` credentials are sent to. Locked once per
     /// request, never per byte.
-    link_hosts: Mutex<HashSet<String>>,
+    link_hosts: Arc<Mutex<HashSet<String>>>,
     /// Set on Ctrl-C or by a library caller: stop starting work, finish current writes, save state.
     cancel: CancelHandle,
 }
 
 impl Context {
-    /// A context for `config`.
+    /// The downloader's context for `config`: what all its runs share.
     pub(crate) fn new(config: Config) -> Context {
         Context {
             agent: build_agent(&config),
-            hosts: HostLimits::new(config.max_per_host),
-            rate_limit: (config.limit_rate > 0).then(|| RateLimit::new(config.limit_rate)),
-            link_hosts: Mutex::new(HashSet::new()),
-            config,
+            hosts: Arc::new(HostLimits::new(config.max_per_host)),
+            rate_limit: (config.limit_rate > 0)
+                .then(|| Arc::new(RateLimit::new(config.limit_rate))),
+            link_hosts: Arc::new(Mutex::new(HashSet::new())),
+            config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
+        }
+    }
+
+    /// The context of one run: everything shared with the downloader (settings, connections, host
+    /// limits, rate limit, counters) except the cancel flag, which is the run's own.
+    pub(crate) fn for_run(&self) -> Context {
+        Context {
+            cancel: self.cancel.child(),
+            ..self.clone()
         }
     }
 

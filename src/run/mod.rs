@@ -12,10 +12,9 @@
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
 
 use crate::disk::names::{name_from_url, sanitize, NameReservations};
 use crate::error::Error;
@@ -29,6 +28,7 @@ pub(crate) mod links;
 pub(crate) mod outcome;
 pub(crate) mod progress;
 pub(crate) mod report;
+pub(crate) mod run_handle;
 pub(crate) mod shard;
 pub(crate) mod skip_done;
 
@@ -38,6 +38,7 @@ use context::Context;
 use links::{Link, LinkError, Origin};
 use outcome::{Outcome, Status, Summary, Transfer};
 use progress::Progress;
+use run_handle::Run;
 
 /// Downloads links; cheap to clone (clones share settings, counters, names and the cancel handle),
 /// usable from any thread.
@@ -67,6 +68,9 @@ use progress::Progress;
 pub struct Downloader {
     context: Arc<Context>,
     names: Arc<NameReservations>,
+    /// Runs (and single downloads) going on now; a cancel of the downloader's handle is taken back
+    /// when the next one starts after they have all ended.
+    runs_in_progress: Arc<AtomicUsize>,
 }
 
 impl Downloader {
@@ -75,6 +79,7 @@ impl Downloader {
         Downloader {
             context: Arc::new(Context::new(config)),
             names: Arc::new(NameReservations::new()),
+            runs_in_progress: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -88,16 +93,47 @@ impl Downloader {
         &self.context.config
     }
 
-    /// The handle that stops this downloader from any thread (a Ctrl-C handler, a GUI's button): no
-    /// new link starts, running transfers stop after their current write, resume state is saved, and
-    /// the unfinished links end as [`Status::Interrupted`]. Every clone of the `Downloader` shares it.
+    /// The handle that stops every run of this downloader in progress, from any thread (a Ctrl-C
+    /// handler, a GUI's button): no new link starts, running transfers stop after their current
+    /// write, resume state is saved, and the unfinished links end as [`Status::Interrupted`] or
+    /// [`Status::NotStarted`]. Every clone of the `Downloader` shares it.
+    ///
+    /// A cancel stops the runs that were going on, not the ones after: the next run on this
+    /// downloader starts normally and resumes what was left. To stop one run among several, use its
+    /// own handle ([`Run::cancel_handle`]).
     pub fn cancel_handle(&self) -> CancelHandle {
         self.context.cancel_handle()
     }
 
-    /// Downloads every link, `jobs` files at once, calling `on_outcome` (from a worker thread) as each
-    /// ends. Reading stops at an I/O error of the links source (reported in the summary) or when the
-    /// run is cancelled; malformed lines fail on their own and the others still run.
+    /// Downloads every link, `jobs` files at once, calling `on_outcome` as each ends; returns when
+    /// every link read has ended. Reading stops at an I/O error of the links source (reported in the
+    /// summary) or when the run is cancelled; malformed lines fail on their own and the others still
+    /// run.
+    ///
+    /// `on_outcome` runs on one thread of the run's own, one outcome at a time, in the order the
+    /// links end, and may borrow from the caller (`run` does not return before its last call), so
+    /// collecting results is a `Vec::push`:
+    ///
+    /// ```
+    /// use pardl::{Config, Downloader, LinkReader, Outcome};
+    ///
+    /// # let server = pardl_testserver::TestServer::start();
+    /// # server.add("/a.bin", pardl_testserver::Body::Pattern { seed: 1, len: 5000 }, Default::default());
+    /// # let dir = tempfile::tempdir()?;
+    /// # for proxy in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
+    /// #     std::env::remove_var(proxy);
+    /// # }
+    /// let text = "https://example.com/a.bin\nnot a link\n";
+    /// # let text = format!("{}\nnot a link\n", server.url("/a.bin"));
+    /// # let config = Config { dir: dir.path().into(), ..Config::default() };
+    /// let downloader = Downloader::new(config);
+    /// let mut outcomes: Vec<Outcome> = Vec::new();
+    /// let summary = downloader.run(LinkReader::new(text.as_bytes()), |outcome| outcomes.push(outcome.clone()));
+    /// outcomes.sort_by_key(|outcome| outcome.index); // they arrive as they end
+    /// assert_eq!((outcomes.len(), summary.ok, summary.failed), (2, 1, 1));
+    /// assert!(outcomes[0].is_success() && !outcomes[1].is_success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// Links of another shard ([`Config::shard`]) and links done earlier ([`Config::skip_done`]) are
     /// left out without a request or an outcome, and counted in the summary. They still take their
@@ -121,97 +157,204 @@ impl Downloader {
     /// println!("{} ok, {} done earlier, {} in other shards", summary.ok, summary.already_done, summary.other_shard);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn run<I, F>(&self, links: I, on_outcome: F) -> Summary
+    pub fn run<I, F>(&self, links: I, mut on_outcome: F) -> Summary
     where
         I: IntoIterator<Item = Result<Link, LinkError>>,
-        F: Fn(&Outcome) + Send + Sync + 'static,
+        F: FnMut(&Outcome) + Send,
+    {
+        let run = self.begin_run();
+        self.run_links(&run, links, &mut |outcome| on_outcome(&outcome))
+    }
+
+    /// Starts downloading `links` on a thread of its own and returns at once with the [`Run`]: its
+    /// outcomes as owned values, its own cancel handle, and its summary at the end. What
+    /// [`run`](Downloader::run) does, for a caller that wants to hold the run rather than wait in it.
+    ///
+    /// ```
+    /// use pardl::{Config, Downloader, Link, Origin};
+    ///
+    /// # let server = pardl_testserver::TestServer::start();
+    /// # server.add("/a.bin", pardl_testserver::Body::Pattern { seed: 1, len: 5000 }, Default::default());
+    /// # let dir = tempfile::tempdir()?;
+    /// # for proxy in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
+    /// #     std::env::remove_var(proxy);
+    /// # }
+    /// # let url = server.url("/a.bin");
+    /// # let config = Config { dir: dir.path().into(), ..Config::default() };
+    /// let downloader = Downloader::new(config);
+    /// let links = vec![Link::parse(&format!("{url} out=one.bin"), Origin::Argument(1))];
+    /// let run = downloader.start(links)?;
+    /// for outcome in run.outcomes() {
+    ///     println!("{}", outcome.line());
+    /// }
+    /// let summary = run.join();
+    /// assert_eq!(summary.ok, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The settings cannot work, the output directory cannot be created, or the run's thread cannot
+    /// be started.
+    pub fn start<I>(&self, links: I) -> Result<Run, Error>
+    where
+        I: IntoIterator<Item = Result<Link, LinkError>> + Send + 'static,
+    {
+        self.prepare_dir()?;
+        let run = self.begin_run();
+        let cancel = run.context.cancel_handle();
+        let (sender, outcomes) = crossbeam_channel::bounded(2 * self.context.config.jobs.max(1));
+        let downloader = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("pardl-run".into())
+            .spawn(move || {
+                downloader.run_links(&run, links, &mut |outcome| {
+                    // A caller that dropped its `Run` no longer wants the outcomes; they are
+                    // still counted in the summary.
+                    let _ = sender.send(outcome);
+                })
+            })
+            .map_err(|e| Error::io("start the run's thread in", &self.context.config.dir, e))?;
+        Ok(Run::new(outcomes, cancel, self.progress(), thread))
+    }
+
+    /// The context of a run about to start, counted as in progress until it is dropped.
+    fn begin_run(&self) -> RunInProgress {
+        // A cancel stops the runs in progress, not the ones after: the first run to start after
+        // all the others ended takes a cancel back.
+        if self.runs_in_progress.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.context.cancel_handle().reset();
+        }
+        RunInProgress {
+            context: Arc::new(self.context.for_run()),
+            runs_in_progress: Arc::clone(&self.runs_in_progress),
+        }
+    }
+
+    /// The outer pool: reads `links`, reserves each name in link order, and queues one file task per
+    /// link; a thread of the run's own hands each outcome to `deliver` as it arrives.
+    fn run_links<I>(
+        &self,
+        run: &RunInProgress,
+        links: I,
+        deliver: &mut (dyn FnMut(Outcome) + Send),
+    ) -> Summary
+    where
+        I: IntoIterator<Item = Result<Link, LinkError>>,
     {
         let started = Instant::now();
-        let summary = Arc::new(Mutex::new(Summary::default()));
+        let context = &run.context;
         if let Err(error) = self.prepare_dir() {
-            let mut summary = summary.lock();
-            summary.fatal = Some(error);
-            return std::mem::take(&mut *summary);
+            return Summary {
+                fatal: Some(error),
+                ..Summary::default()
+            };
         }
-        let finished = {
-            let summary = Arc::clone(&summary);
-            Arc::new(move |outcome: Outcome| {
-                on_outcome(&outcome);
-                summary.lock().add(&outcome);
-            })
-        };
-        let pool = ThreadPool::with_name(self.context.config.jobs, "pardl-file");
-        // Names stay reserved for the whole run (two links of one run never share a file), in a
-        // scope of the run's own that is given back as a whole at its end, so running the same links
-        // again maps them to the same files.
-        let names = self.names.open_scope();
-        for item in links {
-            if self.context.is_cancelled() {
-                break;
-            }
-            match item {
-                Ok(link) => {
-                    // Names are reserved here, in link order, not in the workers: the same links file
-                    // then maps to the same names on every run, which is what makes skipping and
-                    // resuming work. Links this run leaves out (another shard's, or done earlier)
-                    // reserve theirs too, so every shard, and every rerun, names every link alike.
-                    let name = self.names.reserve_in(&names, &wanted_name(&link));
-                    if self.leave_out(&link.url, &summary) {
-                        continue;
-                    }
-                    self.context.progress.link_seen();
-                    let downloader = self.clone();
-                    let finished = Arc::clone(&finished);
-                    pool.execute(move || finished(downloader.download_named(link, &name)));
+        let jobs = context.config.jobs;
+        let mut read = ReadCounts::default();
+        let mut summary = std::thread::scope(|scope| {
+            // Outcomes go to one thread that adds them up and delivers them, so `deliver` may
+            // borrow from the caller and needs no lock, and a slow `deliver` slows the workers
+            // down instead of piling up outcomes.
+            let (sender, outcomes) = crossbeam_channel::bounded::<Outcome>(2 * jobs.max(1));
+            let delivery = scope.spawn(move || {
+                let mut summary = Summary::default();
+                for outcome in outcomes {
+                    summary.add(&outcome);
+                    deliver(outcome);
                 }
-                Err(LinkError::Malformed {
-                    origin,
-                    text,
-                    reason,
-                }) => {
-                    // Sharded by its text, so exactly one shard reports it.
-                    if self.leave_out(&text, &summary) {
-                        continue;
-                    }
-                    self.context.progress.link_seen();
-                    let error = Error::MalformedLink {
-                        text: text.clone(),
-                        reason,
-                    };
-                    let outcome = failed_before_start(text, origin, error);
-                    self.context.progress.count(&outcome.status);
-                    finished(outcome);
-                }
-                Err(LinkError::Read(error)) => {
-                    summary.lock().input_error = Some(format!("reading links: {error}"));
+                summary
+            });
+            let pool = ThreadPool::with_name(jobs, "pardl-file");
+            // Names stay reserved for the whole run (two links of one run never share a file), in a
+            // scope of the run's own that is given back as a whole at its end, so running the same
+            // links again maps them to the same files.
+            let names = self.names.open_scope();
+            for item in links {
+                if context.is_cancelled() {
                     break;
                 }
+                let index = read.links;
+                read.links += 1;
+                match item {
+                    Ok(link) => {
+                        // Names are reserved here, in link order, not in the workers: the same
+                        // links file then maps to the same names on every run, which is what makes
+                        // skipping and resuming work. Links this run leaves out (another shard's,
+                        // or done earlier) reserve theirs too, so every shard, and every rerun,
+                        // names every link alike.
+                        let name = self.names.reserve_in(&names, &wanted_name(&link));
+                        if self.leave_out(&link.url, &mut read) {
+                            continue;
+                        }
+                        context.progress.link_seen();
+                        let downloader = self.clone();
+                        let context = Arc::clone(context);
+                        let sender = sender.clone();
+                        pool.execute(move || {
+                            let outcome = downloader.download_named(&context, index, link, &name);
+                            // The delivery thread outlives the pool, so the send cannot fail.
+                            let _ = sender.send(outcome);
+                        });
+                    }
+                    Err(LinkError::Malformed {
+                        origin,
+                        text,
+                        reason,
+                    }) => {
+                        // Sharded by its text, so exactly one shard reports it.
+                        if self.leave_out(&text, &mut read) {
+                            continue;
+                        }
+                        context.progress.link_seen();
+                        let error = Error::MalformedLink {
+                            text: text.clone(),
+                            reason,
+                        };
+                        let outcome = failed_before_start(text, origin, index, error);
+                        context.progress.count(&outcome.status);
+                        let _ = sender.send(outcome);
+                    }
+                    Err(LinkError::Read(error)) => {
+                        read.links -= 1;
+                        read.input_error = Some(format!("reading links: {error}"));
+                        break;
+                    }
+                }
             }
-        }
-        pool.wait_completion();
-        drop(pool);
-        drop(finished);
-        self.names.close_scope(names);
-        let mut summary = summary.lock();
+            pool.wait_completion();
+            drop(pool);
+            drop(sender);
+            self.names.close_scope(names);
+            match delivery.join() {
+                Ok(summary) => summary,
+                // The caller's `on_outcome` panicked: the run is over, and so is the caller's call.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        summary.links_read = read.links;
+        summary.other_shard = read.other_shard;
+        summary.already_done = read.already_done;
+        summary.input_error = read.input_error;
         summary.elapsed = started.elapsed();
-        summary.cancelled = self.context.is_cancelled();
-        std::mem::take(&mut *summary)
+        summary.cancelled = context.is_cancelled();
+        summary
     }
 
     /// Whether `run` leaves the link with this URL out: it belongs to another shard
     /// ([`Config::shard`]) or an earlier report marks it `ok` ([`Config::skip_done`]). Counted in the
     /// summary; no request, no outcome.
-    fn leave_out(&self, url: &str, summary: &Mutex<Summary>) -> bool {
+    fn leave_out(&self, url: &str, read: &mut ReadCounts) -> bool {
         let config = &self.context.config;
         if config.shard.is_some_and(|shard| !shard.contains(url)) {
-            summary.lock().other_shard += 1;
+            read.other_shard += 1;
             true
         } else if config
             .skip_done
             .as_ref()
             .is_some_and(|done| done.contains(url))
         {
-            summary.lock().already_done += 1;
+            read.already_done += 1;
             true
         } else {
             false
@@ -221,10 +364,11 @@ impl Downloader {
     /// Downloads one link on the calling thread (its chunks still use a child pool).
     pub fn download(&self, link: Link) -> Outcome {
         if let Err(error) = self.prepare_dir() {
-            return failed_before_start(link.url, link.origin, error);
+            return failed_before_start(link.url, link.origin, 0, error);
         }
+        let run = self.begin_run();
         let name = self.names.reserve(&wanted_name(&link));
-        let outcome = self.download_named(link, &name);
+        let outcome = self.download_named(&run.context, 0, link, &name);
         self.names.release(&name);
         outcome
     }
@@ -273,12 +417,13 @@ impl Downloader {
                     text: text.clone(),
                     reason,
                 };
-                failed_before_start(text, origin, error)
+                failed_before_start(text, origin, 0, error)
             }
             // Parsing text reads nothing, so it cannot fail to read.
             Err(LinkError::Read(error)) => failed_before_start(
                 text.to_string(),
                 Origin::Argument(1),
+                0,
                 Error::MalformedLink {
                     text: text.to_string(),
                     reason: error.to_string(),
@@ -288,13 +433,28 @@ impl Downloader {
     }
 
     /// Downloads `link` to `name` in the output directory and counts how it ended.
-    fn download_named(&self, link: Link, name: &str) -> Outcome {
+    fn download_named(
+        &self,
+        context: &Arc<Context>,
+        index: u64,
+        link: Link,
+        name: &str,
+    ) -> Outcome {
         let started = Instant::now();
-        let path = self.context.config.dir.join(name);
-        let file = self.context.progress.new_file(name);
+        let path = context.config.dir.join(name);
+        if context.is_cancelled() {
+            // Queued before the cancel, never begun: nothing to resume, nothing on disk.
+            let outcome = ended_before_start(link.url, link.origin, index, Status::NotStarted);
+            context.progress.count(&outcome.status);
+            return Outcome {
+                path: Some(path),
+                ..outcome
+            };
+        }
+        let file = context.progress.new_file(name);
         // A panic here is a bug; it must still end as a failed link, not as a missing outcome.
         let task = FileTask {
-            context: &self.context,
+            context,
             names: &self.names,
             link: &link,
             file: &file,
@@ -309,8 +469,9 @@ impl Downloader {
             Err(Error::Interrupted { .. }) => Status::Interrupted,
             Err(error) => Status::Failed(error),
         };
-        self.context.progress.count(&status);
+        context.progress.count(&status);
         Outcome {
+            index,
             url: link.url,
             origin: link.origin,
             // The server's answer may have renamed the file (see `server_named`).
@@ -331,13 +492,40 @@ fn wanted_name(link: &Link) -> String {
 }
 
 /// The outcome of a link that failed before any name was chosen or request made.
-fn failed_before_start(url: String, origin: Origin, error: Error) -> Outcome {
+fn failed_before_start(url: String, origin: Origin, index: u64, error: Error) -> Outcome {
+    ended_before_start(url, origin, index, Status::Failed(error))
+}
+
+/// The outcome of a link that ended before any request was made.
+fn ended_before_start(url: String, origin: Origin, index: u64, status: Status) -> Outcome {
     Outcome {
+        index,
         url,
         origin,
         path: None,
-        status: Status::Failed(error),
+        status,
         elapsed: Duration::ZERO,
         transfer: Transfer::default(),
+    }
+}
+
+/// What the reading loop of a run counts besides the outcomes.
+#[derive(Debug, Default)]
+struct ReadCounts {
+    links: u64,
+    other_shard: u64,
+    already_done: u64,
+    input_error: Option<String>,
+}
+
+/// A run's context, counted in the downloader's runs in progress until dropped (even by a panic).
+struct RunInProgress {
+    context: Arc<Context>,
+    runs_in_progress: Arc<AtomicUsize>,
+}
+
+impl Drop for RunInProgress {
+    fn drop(&mut self) {
+        self.runs_in_progress.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -15,7 +15,8 @@ use crate::run::progress::FileProgress;
 use crate::units::{human_bytes, human_duration};
 
 /// How one link ended.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Status {
     /// The file was downloaded and renamed to its final name.
     Downloaded {
@@ -31,11 +32,18 @@ pub enum Status {
     /// The run was stopped (Ctrl-C) before the link finished; a ranged download's progress is saved
     /// so the same command continues it.
     Interrupted,
+    /// The run was stopped before this link began: it was read and queued, and nothing was
+    /// requested or written for it.
+    NotStarted,
 }
 
 /// The result of one link.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The link's position in the input of its run, from 0 (lines that are not links, such as
+    /// comments, do not count; links left out by `--shard` or `--skip-done` do). 0 for
+    /// [`Downloader::download`](crate::Downloader::download).
+    pub index: u64,
     /// The link as given (may hold credentials: print it through [`redact_url`](crate::redact_url)).
     pub url: String,
     /// Where the link came from (a line of the links file or a command-line argument).
@@ -98,6 +106,7 @@ impl Outcome {
     /// use pardl::{Outcome, Status};
     ///
     /// let outcome = Outcome {
+    ///     index: 0,
     ///     url: "http://example.com/a.iso".into(),
     ///     origin: Origin::Line(3),
     ///     path: Some("downloads/a.iso".into()),
@@ -109,6 +118,7 @@ impl Outcome {
     ///
     /// // A resumed download: its speed counts only the bytes fetched by this run.
     /// let resumed = Outcome {
+    ///     index: 0,
     ///     status: Status::Downloaded { bytes: 4 << 20, ranged: true },
     ///     elapsed: Duration::from_secs(2),
     ///     transfer: pardl::Transfer { resumed: 3 << 20, ..Default::default() },
@@ -146,6 +156,7 @@ impl Outcome {
             }
             Status::Skipped => format!("skip  {path} (already exists)"),
             Status::Interrupted => format!("stop  {path} (interrupted)"),
+            Status::NotStarted => format!("stop  {path} (not started)"),
             Status::Failed(error) => {
                 format!("FAIL  {}: {}", self.origin, failure_text(&self.url, error))
             }
@@ -195,8 +206,14 @@ pub struct Summary {
     pub skipped: u64,
     /// Links failed.
     pub failed: u64,
-    /// Links stopped by an interruption.
+    /// Links stopped by an interruption, begun or not.
     pub interrupted: u64,
+    /// Of the `interrupted` links, those that never began ([`Status::NotStarted`]).
+    pub not_started: u64,
+    /// Links read from the input, including those left out by `--shard` and `--skip-done` and
+    /// those that are not links; a cancelled run stops reading, so the links after these have no
+    /// outcome.
+    pub links_read: u64,
     /// Links not fetched because an earlier report marks them `ok` (`--skip-done`).
     pub already_done: u64,
     /// Links not fetched because they belong to another shard (`--shard`).
@@ -243,6 +260,10 @@ impl Summary {
             }
             Status::Skipped => self.skipped += 1,
             Status::Interrupted => self.interrupted += 1,
+            Status::NotStarted => {
+                self.interrupted += 1;
+                self.not_started += 1;
+            }
             Status::Failed(error) => {
                 self.failed += 1;
                 if self.failed_links.len() >= LISTED_FAILURES {
@@ -390,6 +411,7 @@ pub(crate) fn status_word(status: &Status) -> &'static str {
         Status::Downloaded { .. } => "ok",
         Status::Skipped => "skipped",
         Status::Failed(_) => "failed",
+        Status::NotStarted => "not-started",
         Status::Interrupted => "interrupted",
     }
 }
@@ -400,6 +422,7 @@ pub(crate) mod tests {
 
     pub(crate) fn failed(line: usize) -> Outcome {
         Outcome {
+            index: 0,
             url: format!("http://h/{line}"),
             origin: Origin::Line(line),
             path: None,

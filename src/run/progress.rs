@@ -108,8 +108,8 @@ impl FileProgress {
         self.done.load(Ordering::Relaxed)
     }
 
-    /// Bytes an earlier run had left on disk, which this download resumed from (see
-    /// [`Progress::add_existing`]); 0 for a fresh download, and again after a rewind.
+    /// Bytes an earlier run had left on disk, which this download resumed from; 0 for a fresh
+    /// download, and again after the file had to start over.
     pub fn resumed(&self) -> u64 {
         self.existing.load(Ordering::Relaxed)
     }
@@ -130,15 +130,6 @@ impl FileProgress {
     }
 
     /// Counts a connection as live until the returned guard is dropped.
-    ///
-    /// ```
-    /// let progress = pardl::Progress::new();
-    /// let file = progress.start_file("a.iso");
-    /// let one = file.connection();
-    /// let two = file.connection();
-    /// drop((one, two));
-    /// assert_eq!((file.live_connections(), file.peak_connections()), (0, 2));
-    /// ```
     pub(crate) fn connection(&self) -> LiveConnection<'_> {
         let now = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak_connections.fetch_max(now, Ordering::Relaxed);
@@ -324,7 +315,7 @@ impl Progress {
             Status::Downloaded { .. } => &self.ok,
             Status::Skipped => &self.skipped,
             Status::Failed(_) => &self.failed,
-            Status::Interrupted => &self.interrupted,
+            Status::Interrupted | Status::NotStarted => &self.interrupted,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -448,7 +439,7 @@ mod tests {
             let _two = file.connection();
             assert_eq!(file.live_connections(), 2);
         }
-        assert_eq!(file.live_connections(), 0);
+        assert_eq!((file.live_connections(), file.peak_connections()), (0, 2));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::run::outcome::{failure_text, status_word, Outcome, Status};
 /// use pardl::{Outcome, ReportLine, Status};
 ///
 /// let outcome = Outcome {
+///     index: 0,
 ///     url: "https://ann:s3cret@example.com/a.iso".into(),
 ///     origin: Origin::Line(3),
 ///     path: Some("downloads/a.iso".into()),
