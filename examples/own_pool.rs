@@ -8,7 +8,8 @@
 //! It shows, in order: `execute` and `wait_completion`; backpressure (the queue holds as many tasks
 //! as there are workers, so a fast producer waits instead of piling up tasks in memory); `map`, which
 //! submits one task per item and, like `execute`, does not wait for them; a
-//! task that panics, which is counted while the pool goes on; and a pool inside a pool's task, the
+//! task that panics, which is counted while the pool goes on; `spawn`, whose handle gives back a
+//! task's value or its panic (a blocking promise, no async); and a pool inside a pool's task, the
 //! shape pardl uses for files and their chunks.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -78,7 +79,27 @@ fn main() {
         after.load(Ordering::Relaxed)
     );
 
-    // 5. Nested pools: each outer task builds its own child pool and waits for it, as a file's
+    // 5. `spawn`: a task that returns a value. Its handle's `join` blocks until the task has run and
+    //    gives back the value, or the panic of the task that failed: no side channel needed to learn
+    //    which task it was.
+    let handles: Vec<_> = (1..=5u64)
+        .map(|n| {
+            pool.spawn(move || {
+                if n == 4 {
+                    panic!("no square for {n} today");
+                }
+                n * n
+            })
+        })
+        .collect();
+    for (n, handle) in (1..=5u64).zip(handles) {
+        match handle.join() {
+            Ok(square) => println!("spawn: {n} squared is {square}"),
+            Err(panicked) => println!("spawn: task {n} panicked: {}", panicked.message()),
+        }
+    }
+
+    // 6. Nested pools: each outer task builds its own child pool and waits for it, as a file's
     //    download waits for its chunks. No deadlock: an outer worker waits only on its own child
     //    pool, whose workers never wait on the outer pool.
     let outer = ThreadPool::with_name(3, "files");

@@ -59,6 +59,11 @@ impl Run {
         self.cancel.clone()
     }
 
+    /// Whether the run has ended (every outcome is then waiting to be read).
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
     /// The downloader's counters, which this run adds to.
     pub fn progress(&self) -> &Arc<Progress> {
         &self.progress
