@@ -11,20 +11,6 @@ use std::fs;
 use pardl_testserver::Behaviour;
 use support::*;
 
-/// `-d DIR` plus quick retries, the arguments most runs share.
-fn base_args(dir: &str) -> Vec<String> {
-    vec![
-        "-d".into(),
-        dir.into(),
-        "--retry-wait".into(),
-        "0.05".into(),
-    ]
-}
-
-fn args(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| (*s).to_owned()).collect()
-}
-
 // 1. Several multi-chunk files.
 #[test]
 fn several_multi_chunk_files_arrive_byte_identical_in_planned_chunks() {
@@ -33,28 +19,16 @@ fn several_multi_chunk_files_arrive_byte_identical_in_planned_chunks() {
         Served::new("/two.bin", 5 * MIB / 2, 2),
         Served::new("/three.bin", 3 * MIB - 7, 3),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let links: Vec<String> = files.iter().map(|f| server.url(&f.path)).collect();
-    write_links(tmp.path(), "links.txt", &links);
+    let (server, tmp) = server_and_tempdir(&files);
+    write_links(tmp.path(), "links.txt", &urls(&server, &files));
 
-    let mut argv = base_args("out");
-    argv.extend(args(&[
-        "-i",
-        "links.txt",
-        "-k",
-        "256K",
-        "-x",
-        "4",
-        "-j",
-        "3",
-    ]));
-    let run = pardl(tmp.path(), &argv);
+    let argv = Argv::quick("out").args(["-i", "links.txt", "-k", "256K", "-x", "4", "-j", "3"]);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(0);
 
     let out = tmp.path().join("out");
     for file in &files {
-        let name = file.path.trim_start_matches('/');
+        let name = file.name();
         assert_served_file(&out, name, file);
         assert_ranged_download(&server.requests_for(&file.path), file.len, 256 * KIB, 4);
         assert!(
@@ -65,11 +39,7 @@ fn several_multi_chunk_files_arrive_byte_identical_in_planned_chunks() {
     }
     assert_no_part_files(tmp.path());
     assert_eq!(names_in(&out), vec!["one.bin", "three.bin", "two.bin"]);
-    assert!(
-        run.stderr.contains("3 ok, 0 skipped, 0 failed"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("3 ok, 0 skipped, 0 failed");
 }
 
 // 2. Chunks of one file on several connections at once.
@@ -82,12 +52,10 @@ fn chunks_of_one_file_are_fetched_on_several_connections_at_once() {
         21,
         Behaviour::new().rate_limit(512 * KIB),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-x", "4", "-k", "256K", &server.url("/slow.bin")]));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let argv = Argv::quick("out").args(["-x", "4", "-k", "256K", &server.url("/slow.bin")]);
+    pardl(tmp.path(), argv).assert_code(0);
 
     assert_served_file(&tmp.path().join("out"), "slow.bin", &file);
     assert_ranged_download(&server.requests_for("/slow.bin"), file.len, 256 * KIB, 4);
@@ -114,17 +82,16 @@ fn files_are_downloaded_in_parallel() {
             )
         })
         .collect();
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-x", "1", "-j", "3", "-k", "256K"]));
-    argv.extend(files.iter().map(|f| server.url(&f.path)));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let argv = Argv::quick("out")
+        .args(["-x", "1", "-j", "3", "-k", "256K"])
+        .urls(&server, &files);
+    pardl(tmp.path(), argv).assert_code(0);
 
     let out = tmp.path().join("out");
     for file in &files {
-        assert_served_file(&out, file.path.trim_start_matches('/'), file);
+        assert_served_file(&out, file.name(), file);
         let stats = server.stats().path(&file.path);
         assert_eq!(
             stats.in_flight_peak, 1,
@@ -151,12 +118,10 @@ fn a_server_ignoring_range_is_fetched_once_as_one_stream() {
         40,
         Behaviour::new().ignore_range(),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-x", "4", "-k", "256K", &server.url("/whole.bin")]));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let argv = Argv::quick("out").args(["-x", "4", "-k", "256K", &server.url("/whole.bin")]);
+    pardl(tmp.path(), argv).assert_code(0);
 
     assert_served_file(&tmp.path().join("out"), "whole.bin", &file);
     let records = server.requests_for("/whole.bin");
@@ -202,18 +167,17 @@ fn close_delimited_and_chunked_bodies_arrive_intact() {
             Behaviour::new().chunked().ignore_range(),
         ),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-x", "3", "-j", "4", "-k", "256K"]));
-    argv.extend(files.iter().map(|f| server.url(&f.path)));
-    let run = pardl(tmp.path(), &argv);
+    let argv = Argv::quick("out")
+        .args(["-x", "3", "-j", "4", "-k", "256K"])
+        .urls(&server, &files);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(0);
 
     let out = tmp.path().join("out");
     for file in &files {
-        assert_served_file(&out, file.path.trim_start_matches('/'), file);
+        assert_served_file(&out, file.name(), file);
     }
     for whole in ["/close-whole.bin", "/chunked-whole.bin"] {
         assert_eq!(
@@ -237,8 +201,7 @@ fn a_404_link_fails_while_the_others_succeed() {
         Served::new("/good1.bin", 300 * KIB, 50),
         Served::new("/good2.bin", 5000, 51),
     ];
-    let server = server_with(&good);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&good);
     let missing = server.url("/missing.bin");
     write_links(
         tmp.path(),
@@ -250,17 +213,14 @@ fn a_404_link_fails_while_the_others_succeed() {
         ],
     );
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-i", "links.txt", "-k", "64K"]));
-    let run = pardl(tmp.path(), &argv);
+    let run = pardl(
+        tmp.path(),
+        Argv::quick("out").args(["-i", "links.txt", "-k", "64K"]),
+    );
     run.assert_code(1);
 
     run.assert_stderr_line(&["FAIL", "line 2", &missing, "404"]);
-    assert!(
-        run.stderr.contains("2 ok, 0 skipped, 1 failed"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("2 ok, 0 skipped, 1 failed");
     let out = tmp.path().join("out");
     assert_served_file(&out, "good1.bin", &good[0]);
     assert_served_file(&out, "good2.bin", &good[1]);
@@ -278,8 +238,7 @@ fn malformed_lines_are_reported_by_line_and_the_rest_still_downloads() {
         Served::new("/g1.bin", 10_000, 60),
         Served::new("/g2.bin", 20_000, 61),
     ];
-    let server = server_with(&good);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&good);
     write_links(
         tmp.path(),
         "links.txt",
@@ -296,9 +255,7 @@ fn malformed_lines_are_reported_by_line_and_the_rest_still_downloads() {
         ],
     );
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-i", "links.txt"]));
-    let run = pardl(tmp.path(), &argv);
+    let run = pardl(tmp.path(), Argv::quick("out").args(["-i", "links.txt"]));
     run.assert_code(1);
 
     run.assert_stderr_line(&["line 4", "ftp://x", "not an http or https URL"]);
@@ -311,11 +268,7 @@ fn malformed_lines_are_reported_by_line_and_the_rest_still_downloads() {
             run.stderr
         );
     }
-    assert!(
-        run.stderr.contains("2 ok, 0 skipped, 3 failed"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("2 ok, 0 skipped, 3 failed");
     let out = tmp.path().join("out");
     assert_served_file(&out, "g1.bin", &good[0]);
     assert_served_file(&out, "g2.bin", &good[1]);
@@ -332,14 +285,11 @@ fn urls_with_the_same_last_segment_get_numbered_names_in_link_order() {
         Served::new("/b/file.bin", 80_000, 71),
         Served::new("/c/file.bin", 90_000, 72),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let links: Vec<String> = files.iter().map(|f| server.url(&f.path)).collect();
-    write_links(tmp.path(), "links.txt", &links);
+    let (server, tmp) = server_and_tempdir(&files);
+    write_links(tmp.path(), "links.txt", &urls(&server, &files));
 
-    let mut argv = base_args("out");
-    argv.extend(args(&["-i", "links.txt", "-j", "3", "-k", "16K"]));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let argv = Argv::quick("out").args(["-i", "links.txt", "-j", "3", "-k", "16K"]);
+    pardl(tmp.path(), argv).assert_code(0);
 
     let out = tmp.path().join("out");
     assert_eq!(names_in(&out), vec!["file.1.bin", "file.2.bin", "file.bin"]);
@@ -356,8 +306,7 @@ fn hostile_out_names_stay_inside_the_output_dir() {
         Served::new("/abs.bin", 6_000, 81),
         Served::new("/dots.bin", 7_000, 82),
     ];
-    let server = server_with(&files);
-    let root = tempfile::tempdir().unwrap();
+    let (server, root) = server_and_tempdir(&files);
     let work = root.path().join("work");
     fs::create_dir(&work).unwrap();
     // The output dir is two levels below `work`, so `../../x` would land in `work` itself.
@@ -376,9 +325,7 @@ fn hostile_out_names_stay_inside_the_output_dir() {
         ],
     );
 
-    let mut argv = base_args("out/sub");
-    argv.extend(args(&["-i", "links.txt"]));
-    let run = pardl(&work, &argv);
+    let run = pardl(&work, Argv::quick("out/sub").args(["-i", "links.txt"]));
     run.assert_code(0);
 
     let out = work.join("out/sub");
@@ -426,15 +373,13 @@ fn hostile_out_names_stay_inside_the_output_dir() {
 fn an_existing_file_is_skipped_without_any_request() {
     let file = Served::new("/have.bin", 40_000, 90);
     let other = Served::new("/new.bin", 30_000, 91);
-    let server = server_with(&[file.clone(), other.clone()]);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file, &other]);
     let out = tmp.path().join("out");
     fs::create_dir(&out).unwrap();
     fs::write(out.join("have.bin"), b"precious local content").unwrap();
 
-    let mut argv = base_args("out");
-    argv.extend([server.url("/have.bin"), server.url("/new.bin")]);
-    let run = pardl(tmp.path(), &argv);
+    let argv = Argv::quick("out").args([server.url("/have.bin"), server.url("/new.bin")]);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(0);
 
     assert_eq!(
@@ -447,17 +392,12 @@ fn an_existing_file_is_skipped_without_any_request() {
         "an existing file must cost no request"
     );
     run.assert_stderr_line(&["skip", "have.bin", "already exists"]);
-    assert!(
-        run.stderr.contains("1 ok, 1 skipped, 0 failed"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("1 ok, 1 skipped, 0 failed");
     assert_served_file(&out, "new.bin", &other);
 
     // --overwrite replaces it with the server's bytes.
-    let mut argv = base_args("out");
-    argv.extend(["--overwrite".to_owned(), server.url("/have.bin")]);
-    let run = pardl(tmp.path(), &argv);
+    let argv = Argv::quick("out").args(["--overwrite", &server.url("/have.bin")]);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(0);
     assert_served_file(&out, "have.bin", &file);
     assert_eq!(server.stats().path("/have.bin").requests, 1);
@@ -475,11 +415,8 @@ fn a_missing_links_file_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
     let run = pardl(tmp.path(), ["-i", "does-not-exist.txt"]);
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("does-not-exist.txt"),
-        "the message names the file: {}",
-        run.stderr
-    );
+    // The message names the file.
+    run.assert_stderr_contains("does-not-exist.txt");
     assert_eq!(files_under(tmp.path()), Vec::<std::path::PathBuf>::new());
 }
 
@@ -510,7 +447,7 @@ fn no_urls_and_no_links_file_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
     let run = pardl(tmp.path(), ["-d", "out"]);
     run.assert_code(2);
-    assert!(run.stderr.contains("links.txt"), "{}", run.stderr);
+    run.assert_stderr_contains("links.txt");
 }
 
 #[test]
@@ -519,19 +456,15 @@ fn urls_given_as_arguments_are_downloaded() {
         Served::new("/arg1.bin", 100_000, 100),
         Served::new("/arg2.bin", 1, 101),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let mut argv = base_args("out");
-    argv.extend(files.iter().map(|f| server.url(&f.path)));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let (server, tmp) = server_and_tempdir(&files);
+    pardl(tmp.path(), Argv::quick("out").urls(&server, &files)).assert_code(0);
     let out = tmp.path().join("out");
     assert_served_file(&out, "arg1.bin", &files[0]);
     assert_served_file(&out, "arg2.bin", &files[1]);
 
     // A malformed argument is reported by its position.
-    let mut argv = base_args("out2");
-    argv.extend(["gopher://nope".to_owned(), server.url("/arg1.bin")]);
-    let run = pardl(tmp.path(), &argv);
+    let argv = Argv::quick("out2").args(["gopher://nope", &server.url("/arg1.bin")]);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(1);
     run.assert_stderr_line(&["argument 1", "gopher://nope"]);
     assert_served_file(&tmp.path().join("out2"), "arg1.bin", &files[0]);
@@ -543,16 +476,14 @@ fn links_are_read_from_stdin_with_dash() {
         Served::new("/in1.bin", 50_000, 110),
         Served::new("/in2.bin", 60_000, 111),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let stdin = format!(
         "# from a pipe\n{}\n\n{} out=renamed.bin\n",
         server.url("/in1.bin"),
         server.url("/in2.bin")
     );
-    let mut argv = base_args("out");
-    argv.extend(args(&["-i", "-"]));
-    pardl_with_stdin(tmp.path(), &argv, Some(&stdin)).assert_code(0);
+    let argv = Argv::quick("out").args(["-i", "-"]);
+    pardl_with_stdin(tmp.path(), argv, Some(&stdin)).assert_code(0);
     let out = tmp.path().join("out");
     assert_eq!(names_in(&out), vec!["in1.bin", "renamed.bin"]);
     assert_served_file(&out, "in1.bin", &files[0]);
@@ -562,8 +493,7 @@ fn links_are_read_from_stdin_with_dash() {
 #[test]
 fn links_txt_in_the_current_dir_is_read_by_default() {
     let file = Served::new("/default.bin", 123_456, 120);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     write_links(tmp.path(), "links.txt", &[server.url("/default.bin")]);
     // No URL and no -i; the output dir defaults to the current directory too.
     let run = pardl(tmp.path(), ["--retry-wait", "0.05"]);
@@ -576,11 +506,12 @@ fn links_txt_in_the_current_dir_is_read_by_default() {
 #[test]
 fn an_empty_file_downloads_as_an_empty_file() {
     let file = Served::new("/empty.bin", 0, 130);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
-    let mut argv = base_args("out");
-    argv.push(server.url("/empty.bin"));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let (server, tmp) = server_and_tempdir([&file]);
+    pardl(
+        tmp.path(),
+        Argv::quick("out").args([server.url("/empty.bin")]),
+    )
+    .assert_code(0);
     let path = tmp.path().join("out/empty.bin");
     assert_eq!(fs::metadata(&path).unwrap().len(), 0);
     assert_no_part_files(tmp.path());
@@ -595,11 +526,9 @@ fn an_empty_file_downloads_as_an_empty_file() {
 #[test]
 fn a_file_smaller_than_min_chunk_is_one_request() {
     let file = Served::new("/small.bin", 100_000, 131);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
-    let mut argv = base_args("out");
-    argv.extend(args(&["-k", "1M", "-x", "8", &server.url("/small.bin")]));
-    pardl(tmp.path(), &argv).assert_code(0);
+    let (server, tmp) = server_and_tempdir([&file]);
+    let argv = Argv::quick("out").args(["-k", "1M", "-x", "8", &server.url("/small.bin")]);
+    pardl(tmp.path(), argv).assert_code(0);
     assert_served_file(&tmp.path().join("out"), "small.bin", &file);
     let records = server.requests_for("/small.bin");
     assert_eq!(records.len(), 1, "{records:?}");
@@ -620,13 +549,12 @@ fn a_run_without_a_terminal_prints_no_ansi_escapes() {
         ),
         Served::new("/tty2.bin", 10_000, 141),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let mut argv = base_args("out");
-    argv.extend(args(&["-x", "2", "-k", "256K"]));
-    argv.extend(files.iter().map(|f| server.url(&f.path)));
-    argv.push(server.url("/missing.bin")); // an error line too
-    let run = pardl(tmp.path(), &argv);
+    let (server, tmp) = server_and_tempdir(&files);
+    let argv = Argv::quick("out")
+        .args(["-x", "2", "-k", "256K"])
+        .urls(&server, &files)
+        .args([server.url("/missing.bin")]); // an error line too
+    let run = pardl(tmp.path(), argv);
     run.assert_code(1);
     assert!(
         !run.stderr.contains('\x1b') && !run.stdout.contains('\x1b'),
@@ -653,14 +581,12 @@ fn a_links_file_that_cannot_be_read_exits_2() {
 
 #[test]
 fn a_failed_overwrite_keeps_the_old_file() {
-    let server = server_with(&[]);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&[]);
     let out = tmp.path().join("out");
     fs::create_dir(&out).unwrap();
     fs::write(out.join("gone.bin"), b"old but whole").unwrap();
-    let mut argv = base_args("out");
-    argv.extend(["--overwrite".to_owned(), server.url("/gone.bin")]);
-    let run = pardl(tmp.path(), &argv);
+    let argv = Argv::quick("out").args(["--overwrite", &server.url("/gone.bin")]);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(1);
     run.assert_stderr_line(&["FAIL", "argument 1", "404"]);
     assert_eq!(fs::read(out.join("gone.bin")).unwrap(), b"old but whole");
@@ -670,15 +596,9 @@ fn a_failed_overwrite_keeps_the_old_file() {
 #[test]
 fn quiet_prints_only_the_failures_and_the_summary() {
     let files = [Served::new("/q.bin", 10_000, 150)];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let mut argv = base_args("out");
-    argv.extend([
-        "-q".to_owned(),
-        server.url("/q.bin"),
-        server.url("/nope.bin"),
-    ]);
-    let run = pardl(tmp.path(), &argv);
+    let (server, tmp) = server_and_tempdir(&files);
+    let argv = Argv::quick("out").args(["-q", &server.url("/q.bin"), &server.url("/nope.bin")]);
+    let run = pardl(tmp.path(), argv);
     run.assert_code(1);
     assert!(
         run.stderr_lines_with(&["ok ", "q.bin"]).is_empty(),
@@ -696,18 +616,12 @@ fn links_from_stdin_are_downloaded_before_the_input_ends() {
         Served::new("/early.bin", 64 * KIB, 160),
         Served::new("/late.bin", 64 * KIB, 161),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let out = tmp.path().join("out");
-    let mut command = pardl_command(
-        tmp.path(),
-        base_args("out").into_iter().chain(args(&["-i", "-"])),
-    );
+    let mut command = pardl_command(tmp.path(), Argv::quick("out").args(["-i", "-"]));
     command.stdin(std::process::Stdio::piped());
-    let mut child = command.spawn().expect("start pardl");
-    let stderr = read_in_background(child.stderr.take().unwrap());
-    let stdout = read_in_background(child.stdout.take().unwrap());
-    let mut stdin = child.stdin.take().unwrap();
+    let mut running = Background::start(command);
+    let mut stdin = running.child.stdin.take().unwrap();
 
     use std::io::Write;
     writeln!(stdin, "{}", server.url("/early.bin")).unwrap();
@@ -715,9 +629,9 @@ fn links_from_stdin_are_downloaded_before_the_input_ends() {
     // The first file must appear while the links are still open.
     let deadline = std::time::Instant::now() + RUN_TIMEOUT;
     while !out.join("early.bin").exists() {
-        if std::time::Instant::now() >= deadline || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if std::time::Instant::now() >= deadline || running.child.try_wait().unwrap().is_some() {
+            let _ = running.child.kill();
+            let _ = running.child.wait();
             panic!("early.bin did not appear while stdin was still open");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -726,9 +640,6 @@ fn links_from_stdin_are_downloaded_before_the_input_ends() {
     writeln!(stdin, "{}", server.url("/late.bin")).unwrap();
     drop(stdin);
 
-    let status = wait_or_kill(&mut child);
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
-    let _ = stdout.join();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    running.finish().assert_code(0);
     assert_served_file(&out, "late.bin", &files[1]);
 }

@@ -45,11 +45,7 @@ fn examples_dir() -> &'static Path {
 /// Runs example `name` with `args` in `cwd`, proxies and backtraces scrubbed from its environment.
 fn example(name: &str, cwd: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(examples_dir().join(name));
-    command.current_dir(cwd).args(args);
-    for var in SCRUBBED_ENV {
-        command.env_remove(var);
-    }
-    command.env("RUST_BACKTRACE", "0");
+    scrub_env(command.current_dir(cwd).args(args)).env("RUST_BACKTRACE", "0");
     command.output().expect("the example starts")
 }
 
@@ -73,8 +69,7 @@ fn assert_exit(output: &Output, code: i32) -> String {
 #[test]
 fn download_one_fetches_the_exact_bytes_and_exits_0() {
     let file = Served::new("/one/file.bin", 3 * MIB + 17, 401);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     let dir = tmp.path().join("out");
 
     let output = example(
@@ -98,8 +93,7 @@ fn download_one_fetches_the_exact_bytes_and_exits_0() {
 
 #[test]
 fn download_one_names_the_link_when_it_fails() {
-    let server = server_with(&[]);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&[]);
     let url = server.url("/missing.bin");
 
     let output = example("download_one", tmp.path(), &[&url]);
@@ -150,8 +144,7 @@ fn watch_progress_reports_growing_counters_from_its_own_thread() {
         402,
         Behaviour::new().rate_limit(512 * KIB),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
 
     let output = example(
         "watch_progress",
@@ -181,8 +174,7 @@ fn watch_progress_cancels_and_the_same_command_resumes() {
         403,
         Behaviour::new().rate_limit(256 * KIB),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     let url = server.url(&file.path);
 
     let first = example(

@@ -16,26 +16,10 @@ use support::*;
 /// Flags every fault test uses: small chunks so a few MiB make several, quick retries.
 const FAST: [&str; 6] = ["-x", "4", "-k", "256K", "--retry-wait", "0.05"];
 
+/// Runs pardl in `dir` on a links file of `lines` (downloads in `dir/out`) with [`FAST`], then
+/// `extra`.
 fn run_links(dir: &Path, lines: &[String], extra: &[&str]) -> Run {
-    let links = write_links(dir, "links.txt", lines);
-    let out = dir.join("out");
-    let mut args: Vec<String> = vec![
-        "-i".into(),
-        links.display().to_string(),
-        "-d".into(),
-        out.display().to_string(),
-    ];
-    args.extend(FAST.iter().map(|s| s.to_string()));
-    args.extend(extra.iter().map(|s| s.to_string()));
-    pardl(dir, args)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    pardl(dir, Argv::links_file(dir, lines).args(FAST).args(extra))
 }
 
 #[test]
@@ -46,8 +30,7 @@ fn a_connection_reset_mid_body_continues_from_where_the_chunk_stopped() {
         31,
         Behaviour::new().reset_after(100 * KIB, 2),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     assert_served_file(&dir.path().join("out"), "reset.bin", &file);
     let records = server.requests_for(&file.path);
@@ -74,8 +57,7 @@ fn a_503_with_retry_after_is_waited_out_then_retried() {
         32,
         Behaviour::new().fail_first(503, 2).retry_after("1"),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let started = Instant::now();
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     // --retry-wait is 0.05 s; only honouring Retry-After makes the two retries take 2 s.
@@ -101,8 +83,7 @@ fn a_429_with_an_http_date_in_the_past_is_retried_at_once() {
             .fail_first(429, 1)
             .retry_after("Thu, 01 Jan 1970 00:00:00 GMT"),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     assert_served_file(&dir.path().join("out"), "limited.bin", &file);
     let records = server.requests_for(&file.path);
@@ -114,8 +95,7 @@ fn a_429_with_an_http_date_in_the_past_is_retried_at_once() {
 fn server_errors_are_retried_until_max_tries_then_fail_the_link() {
     let flaky = Served::with("/flaky.bin", MIB, 34, Behaviour::new().fail_first(500, 2));
     let broken = Served::with("/broken.bin", MIB, 35, Behaviour::new().status(500));
-    let server = server_with(&[flaky.clone(), broken.clone()]);
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&flaky, &broken]);
     let run = run_links(
         dir.path(),
         &[server.url(&flaky.path), server.url(&broken.path)],
@@ -136,8 +116,7 @@ fn server_errors_are_retried_until_max_tries_then_fail_the_link() {
 #[test]
 fn a_client_error_fails_at_once_without_retries() {
     let file = Served::with("/forbidden.bin", MIB, 36, Behaviour::new().status(403));
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let run = run_links(dir.path(), &[server.url(&file.path)], &[]);
     run.assert_code(1);
     run.assert_stderr_line(&["FAIL", "403 Forbidden"]);
@@ -152,8 +131,7 @@ fn a_server_that_stops_honouring_range_mid_download_gets_the_file_as_one_stream(
         37,
         Behaviour::new().ignore_range_after(3),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let run = run_links(dir.path(), &[server.url(&file.path)], &["-v"]);
     run.assert_code(0);
     run.assert_stderr_line(&["stopped honouring ranges"]);
@@ -176,8 +154,7 @@ fn a_wrong_content_range_is_never_written_and_the_chunk_retries() {
         38,
         Behaviour::new().wrong_content_range(2),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     assert_served_file(&dir.path().join("out"), "shifted.bin", &file);
     assert_eq!(
@@ -194,8 +171,7 @@ fn a_stalled_connection_is_dropped_and_retried() {
         39,
         Behaviour::new().stall_after(64 * KIB, Duration::from_secs(20), 1),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let run = run_links(
         dir.path(),
         &[server.url(&file.path)],
@@ -218,8 +194,7 @@ fn a_truncated_body_is_retried_from_where_it_stopped() {
         40,
         Behaviour::new().truncate(10 * KIB, 2),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     assert_served_file(&dir.path().join("out"), "short.bin", &file);
     let stats = server.stats().path(&file.path);
@@ -241,8 +216,7 @@ fn a_truncated_stream_without_ranges_is_fetched_again_whole() {
         41,
         Behaviour::new().ignore_range().truncate(100 * KIB, 1),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
     assert_served_file(&dir.path().join("out"), "short-stream.bin", &file);
     assert_eq!(server.requests_for(&file.path).len(), 2);
@@ -259,8 +233,7 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
             .etag("\"v1\"")
             .change_after(3, Version::new(new_content.clone()).etag("\"v2\"")),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let run = run_links(dir.path(), &[server.url(&file.path)], &["-x", "1"]);
     run.assert_code(0);
     run.assert_stderr_line(&["changed on the server"]);
@@ -283,12 +256,11 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
 #[test]
 fn a_redirect_chain_is_followed_and_a_loop_fails_clearly() {
     let file = Served::new("/real.bin", MIB, 43);
-    let server = server_with(std::slice::from_ref(&file));
+    let (server, dir) = server_and_tempdir([&file]);
     server.redirect("/first", "/second", 302);
     server.redirect("/second", "/real.bin", 301);
     server.redirect("/loop-a", "/loop-b", 302);
     server.redirect("/loop-b", "/loop-a", 302);
-    let dir = tempfile::tempdir().unwrap();
     let run = run_links(
         dir.path(),
         &[
@@ -310,10 +282,9 @@ fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
     let ranged = Served::new("/ranged.bin", MIB, 44);
     let streamed = Served::with("/streamed.bin", MIB, 45, Behaviour::new().ignore_range());
     let good = Served::new("/good.bin", MIB, 46);
-    let server = server_with(&[ranged.clone(), streamed.clone(), good.clone()]);
+    let (server, dir) = server_and_tempdir([&ranged, &streamed, &good]);
     let wrong = "0".repeat(64);
-    let right = sha256_hex(&pattern_bytes(good.seed, 0, good.len as usize));
-    let dir = tempfile::tempdir().unwrap();
+    let right = sha256_hex(&good.bytes());
     let run = run_links(
         dir.path(),
         &[
@@ -324,7 +295,7 @@ fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
         &[],
     );
     run.assert_code(1);
-    let actual = sha256_hex(&pattern_bytes(ranged.seed, 0, ranged.len as usize));
+    let actual = sha256_hex(&ranged.bytes());
     run.assert_stderr_line(&["/ranged.bin", &format!("expected {wrong}, got {actual}")]);
     run.assert_stderr_line(&["/streamed.bin", "SHA-256 mismatch"]);
     let out = dir.path().join("out");
@@ -339,9 +310,8 @@ fn a_checksum_mismatch_fails_the_link_and_leaves_nothing() {
 #[test]
 fn the_checksum_option_verifies_a_single_url() {
     let file = Served::new("/one.bin", 300 * KIB, 47);
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
-    let right = sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize));
+    let (server, dir) = server_and_tempdir([&file]);
+    let right = sha256_hex(&file.bytes());
     let out = dir.path().join("out");
     pardl(
         dir.path(),
@@ -373,8 +343,7 @@ fn the_checksum_option_verifies_a_single_url() {
 fn a_local_error_names_the_path_and_other_links_continue() {
     let blocked = Served::new("/blocked.bin", MIB, 48);
     let fine = Served::new("/fine.bin", MIB, 49);
-    let server = server_with(&[blocked.clone(), fine.clone()]);
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&blocked, &fine]);
     let out = dir.path().join("out");
     // A directory where the .part file must go: creating it fails, as on a read-only or full disk
     // (tests may run as root, for whom permissions do not apply).
@@ -427,20 +396,14 @@ fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
     // RLIMIT_FSIZE (with SIGXFSZ ignored) makes writes past 512 KiB fail (EFBIG), the way a full disk
     // fails them (ENOSPC): the same error path, without needing a tiny file system.
     let file = Served::new("/huge.bin", 4 * MIB, 50);
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let out = dir.path().join("out");
     let script = format!(
         "trap '' XFSZ; ulimit -f 512; exec '{PARDL}' '{}' -d '{}' -x 2 -k 256K",
         server.url(&file.path),
         out.display()
     );
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
+    let output = scrub_env(std::process::Command::new("sh").arg("-c").arg(script))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -460,8 +423,7 @@ fn a_server_refusing_extra_connections_gets_fewer() {
         51,
         Behaviour::new().rate_limit(2 * MIB).max_concurrent(2, 416),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let run = run_links(dir.path(), &[server.url(&file.path)], &["-k", "128K"]);
     run.assert_code(0);
     run.assert_stderr_line(&["refused a connection", "using at most"]);
@@ -478,8 +440,7 @@ fn a_server_refusing_extra_connections_gets_fewer() {
 #[test]
 fn a_corrupt_control_file_is_reported_and_the_file_starts_over() {
     let file = Served::new("/c.bin", MIB, 52);
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join("c.bin.part"), vec![7u8; file.len as usize]).unwrap();
@@ -498,7 +459,7 @@ struct Interruptible {
     file: Served,
     dir: tempfile::TempDir,
     out: std::path::PathBuf,
-    args: Vec<String>,
+    args: Argv,
 }
 
 impl Interruptible {
@@ -509,22 +470,10 @@ impl Interruptible {
             seed,
             Behaviour::new().rate_limit(256 * KIB).etag("\"t\""),
         );
-        let server = server_with(std::slice::from_ref(&file));
-        let dir = tempfile::tempdir().unwrap();
-        let links = write_links(dir.path(), "links.txt", &[server.url(&file.path)]);
+        let (server, dir) = server_and_tempdir([&file]);
         let out = dir.path().join("out");
-        let args = [
-            "-i",
-            links.to_str().unwrap(),
-            "-d",
-            out.to_str().unwrap(),
-            "-x",
-            "4",
-            "-k",
-            "256K",
-        ]
-        .map(String::from)
-        .to_vec();
+        let args =
+            Argv::links_file(dir.path(), &[server.url(&file.path)]).args(["-x", "4", "-k", "256K"]);
         Interruptible {
             server,
             file,
@@ -544,21 +493,16 @@ impl Interruptible {
 fn ctrl_c_saves_progress_and_the_same_command_resumes() {
     let setup = Interruptible::new(53);
     let (file, dir, out, args) = (&setup.file, &setup.dir, &setup.out, &setup.args);
-    let mut child = pardl_command(dir.path(), args).spawn().unwrap();
+    let running = Background::start(pardl_command(dir.path(), args));
     std::thread::sleep(Duration::from_millis(2500));
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &running.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let stderr = read_in_background(child.stderr.take().unwrap());
-    let exit = wait_or_kill(&mut child);
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
-    assert_eq!(exit.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("run the same command again to resume"),
-        "{stderr}"
-    );
+    let run = running.finish();
+    run.assert_code(130);
+    run.assert_stderr_contains("run the same command again to resume");
     assert!(!out.join("throttled.bin").exists());
     let control = fs::read_to_string(out.join("throttled.bin.part.pardl")).unwrap();
     assert!(
@@ -610,10 +554,7 @@ fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch(
     }
     pardl(dir.path(), args).assert_code(0);
     let got = fs::read(out.join("throttled.bin")).unwrap();
-    assert_eq!(
-        sha256_hex(&got),
-        sha256_hex(&pattern_bytes(file.seed, 0, file.len as usize))
-    );
+    assert_eq!(sha256_hex(&got), sha256_hex(&file.bytes()));
     assert_eq!(names_in(out), vec!["throttled.bin".to_string()]);
     // Each kill loses at most about one checkpoint period of transfer per connection (4 connections
     // at 256 KiB/s), plus what was in flight; allow 2 s per connection per kill.
@@ -629,8 +570,7 @@ fn kill_9_at_random_moments_then_rerun_ends_byte_identical_with_bounded_refetch(
 #[test]
 fn a_resumed_download_of_a_changed_file_starts_over() {
     let file = Served::with("/v.bin", MIB, 55, Behaviour::new().etag("\"new\""));
-    let server = server_with(std::slice::from_ref(&file));
-    let dir = tempfile::tempdir().unwrap();
+    let (server, dir) = server_and_tempdir([&file]);
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
     // State left by an earlier run against the old version: half of it "downloaded".

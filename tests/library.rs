@@ -37,14 +37,13 @@ fn download_works_from_several_plain_threads_at_once() {
     let files: Vec<Served> = (0..4)
         .map(|i| Served::new(&format!("/t{i}.bin"), MIB + 1000 * i, 200 + i))
         .collect();
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let downloader = Downloader::new(lib_config(tmp.path()));
 
     let outcomes = download_each_on_its_own_thread(&downloader, &server, &files);
 
     for (file, outcome) in files.iter().zip(&outcomes) {
-        let name = file.path.trim_start_matches('/');
+        let name = file.name();
         assert!(
             matches!(outcome.status, Status::Downloaded { bytes, ranged: true } if bytes == file.len),
             "{}: {:?}",
@@ -66,8 +65,7 @@ fn concurrent_downloads_of_one_name_get_distinct_files() {
     let files: Vec<Served> = (0..3)
         .map(|i| Served::new(&format!("/m{i}/same.bin"), 300 * KIB + i, 210 + i))
         .collect();
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let downloader = Downloader::new(lib_config(tmp.path()));
 
     let outcomes = download_each_on_its_own_thread(&downloader, &server, &files);
@@ -90,8 +88,7 @@ fn run_reports_every_outcome_and_a_matching_summary() {
         Served::new("/r1.bin", 700 * KIB, 220),
         Served::with("/r2.bin", 200 * KIB, 221, Behaviour::new().ignore_range()),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let downloader = Downloader::new(lib_config(tmp.path()));
     let links = vec![
         Ok(link(&server.url("/r1.bin"), 1)),
@@ -173,8 +170,7 @@ fn run_pulls_links_only_as_workers_free_up() {
         Behaviour::new().rate_limit(256 * KIB),
     )];
     files.extend((1..LINKS as u64).map(|i| Served::new(&format!("/s{i}.bin"), 2_000 + i, 230 + i)));
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let downloader = Downloader::new(Config {
         jobs: JOBS,
         connections: 1,
@@ -187,11 +183,7 @@ fn run_pulls_links_only_as_workers_free_up() {
     let max_unfinished = Arc::new(AtomicUsize::new(0));
     let pulled_when_slow_finished = Arc::new(AtomicUsize::new(usize::MAX));
     let links = CountingLinks {
-        urls: files
-            .iter()
-            .map(|f| server.url(&f.path))
-            .collect::<Vec<_>>()
-            .into_iter(),
+        urls: urls(&server, &files).into_iter(),
         pulled: Arc::clone(&pulled),
         finished: Arc::clone(&finished),
         max_unfinished: Arc::clone(&max_unfinished),
@@ -225,15 +217,14 @@ fn run_pulls_links_only_as_workers_free_up() {
         "up to {max_unfinished} links were pulled but unfinished (bound {BOUND})"
     );
     for file in &files {
-        assert_served_file(tmp.path(), file.path.trim_start_matches('/'), file);
+        assert_served_file(tmp.path(), file.name(), file);
     }
 }
 
 #[test]
 fn download_into_an_existing_file_is_skipped_without_a_request() {
     let file = Served::new("/kept.bin", 10_000, 240);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     std::fs::write(tmp.path().join("kept.bin"), b"mine").unwrap();
 
     let outcome =
@@ -262,8 +253,7 @@ fn download_into_an_existing_file_is_skipped_without_a_request() {
 #[test]
 fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
     let file = Served::new("/again.bin", 300 * KIB, 250);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     let downloader = Downloader::new(lib_config(tmp.path()));
     let url = server.url("/again.bin");
 
@@ -283,8 +273,7 @@ fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
 
 #[test]
 fn retrying_a_failed_download_on_the_same_downloader_keeps_its_name() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = server_with(&[]);
+    let (server, tmp) = server_and_tempdir(&[]);
     let downloader = Downloader::new(lib_config(tmp.path()));
     let url = server.url("/later.bin");
 
@@ -293,14 +282,7 @@ fn retrying_a_failed_download_on_the_same_downloader_keeps_its_name() {
     assert!(names_in(tmp.path()).is_empty());
 
     let file = Served::new("/later.bin", 20_000, 251);
-    server.add(
-        "/later.bin",
-        pardl_testserver::Body::Pattern {
-            len: file.len,
-            seed: file.seed,
-        },
-        Behaviour::default(),
-    );
+    file.add_to(&server);
     let outcome = downloader.download(link(&url, 1));
     assert!(outcome.is_success(), "{:?}", outcome.status);
     assert_eq!(
@@ -320,8 +302,7 @@ fn cancel_from_another_thread_leaves_resumable_state() {
         301,
         Behaviour::new().rate_limit(256 * KIB),
     );
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     let downloader = Downloader::new(lib_config(tmp.path()));
     let handle = downloader.cancel_handle();
     let progress = downloader.progress();
@@ -392,8 +373,7 @@ fn download_url_reports_malformed_text_as_a_failed_outcome() {
 #[test]
 fn a_setting_that_cannot_work_fails_the_run_before_any_request() {
     let file = Served::new("/never.bin", 10 * KIB, 302);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     let config = Config {
         proxy: Some("socks5://127.0.0.1:9".into()),
         ..lib_config(tmp.path())
@@ -423,8 +403,7 @@ fn resuming_a_server_named_file_with_one_connection_per_host_finishes() {
         .rate_limit(512 * KIB)
         .content_disposition("attachment; filename=\"named.bin\"");
     let file = Served::with("/get", 2 * MIB, 303, behaviour);
-    let server = server_with(std::slice::from_ref(&file));
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir([&file]);
     let config = Config {
         max_per_host: 1,
         ..lib_config(tmp.path())

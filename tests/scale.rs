@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::sync::Arc;
 use std::thread;
@@ -50,10 +50,8 @@ fn in_shard(server: &TestServer, files: &[Served], shard: Shard) -> BTreeMap<Str
 #[track_caller]
 fn assert_auto_shard(env: &[(&str, &str)], extra: &[&str], expected: Shard) {
     let files = small_files(10);
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let urls: Vec<String> = files.iter().map(|f| server.url(&f.path)).collect();
-    write_links(tmp.path(), "links.txt", &urls);
+    let (server, tmp) = server_and_tempdir(&files);
+    write_links(tmp.path(), "links.txt", &urls(&server, &files));
     let mut args = vec!["-d", "out", "-i", "links.txt", "--shard", "auto"];
     args.extend_from_slice(extra);
     let run = pardl_with_env(tmp.path(), &args, env);
@@ -177,8 +175,7 @@ fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run
     }
     files.push(Served::new("/g/one", 3 * KIB, 900));
     files.push(Served::new("/h/two", 4 * KIB, 901));
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let lines: Vec<String> = files
         .iter()
         .map(|f| {
@@ -240,16 +237,6 @@ fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run
     assert!(shared.contains(&"same.1.txt".to_string()), "{shared:?}");
 }
 
-/// The `ok` URLs of a report.
-fn ok_urls(report: &str) -> BTreeSet<String> {
-    report
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|v| v["status"] == "ok")
-        .map(|v| v["url"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn skip_done_after_a_kill_fetches_only_the_links_not_marked_ok() {
     // 20 files of 24 KiB at 16 KiB/s each, two at a time: about 15 s for the whole list, and killed
@@ -264,9 +251,8 @@ fn skip_done_after_a_kill_fetches_only_the_links_not_marked_ok() {
             )
         })
         .collect();
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
-    let urls: Vec<String> = files.iter().map(|f| server.url(&f.path)).collect();
+    let (server, tmp) = server_and_tempdir(&files);
+    let urls = urls(&server, &files);
     write_links(tmp.path(), "links.txt", &urls);
     let report = tmp.path().join("run.jsonl");
 
@@ -301,7 +287,7 @@ fn skip_done_after_a_kill_fetches_only_the_links_not_marked_ok() {
     child.wait().unwrap();
 
     let journal = fs::read_to_string(&report).unwrap();
-    let done = ok_urls(&journal);
+    let done = report_ok_urls(&journal);
     assert!(
         done.len() >= 6 && done.len() < files.len(),
         "{} done",
@@ -349,7 +335,7 @@ fn skip_done_after_a_kill_fetches_only_the_links_not_marked_ok() {
     )]);
     run.assert_stderr_line(&["--skip-done", "1 unreadable"]);
     for file in files.iter().filter(|f| done.contains(&server.url(&f.path))) {
-        let name = file.path.trim_start_matches('/');
+        let name = file.name();
         assert!(
             run.stderr_lines_with(&[name]).is_empty(),
             "a link done earlier gets no line of its own: {name}\n{}",
@@ -357,7 +343,7 @@ fn skip_done_after_a_kill_fetches_only_the_links_not_marked_ok() {
         );
     }
     for file in &files {
-        let name = file.path.trim_start_matches('/');
+        let name = file.name();
         let dir = if done.contains(&server.url(&file.path)) {
             "first"
         } else {
@@ -387,8 +373,7 @@ fn links_left_out_keep_their_names_so_a_rerun_names_the_rest_as_before() {
         Served::new("/one/x.bin", 10 * KIB, 1),
         Served::new("/two/x.bin", 11 * KIB, 2),
     ];
-    let server = server_with(&files);
-    let tmp = tempfile::tempdir().unwrap();
+    let (server, tmp) = server_and_tempdir(&files);
     let journal = format!(
         "{{\"url\":\"{}\",\"status\":\"ok\"}}\n",
         server.url("/one/x.bin")

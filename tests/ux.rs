@@ -6,49 +6,14 @@
 //! the proxy variables removed (a proxy would intercept 127.0.0.1).
 
 use std::fs;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pardl_testserver::{pattern_bytes, Behaviour, Body, TestServer};
+use pardl_testserver::{Behaviour, Body, TestServer};
 use serde_json::Value;
 
 mod support;
 
-use support::{pardl, KIB, MIB};
-
-/// Serves `len` pattern bytes (seed `seed`) at `path` with `behaviour`; returns the bytes.
-fn serve(server: &TestServer, path: &str, len: u64, seed: u64, behaviour: Behaviour) -> Vec<u8> {
-    server.add(path, Body::Pattern { len, seed }, behaviour);
-    pattern_bytes(seed, 0, len as usize)
-}
-
-/// Serves a pattern file whose answers name it with this `Content-Disposition` value.
-fn serve_named(server: &TestServer, path: &str, len: u64, seed: u64, disposition: &str) -> Vec<u8> {
-    serve(
-        server,
-        path,
-        len,
-        seed,
-        Behaviour::new().content_disposition(disposition),
-    )
-}
-
-/// Reads the `--report` file: one parsed JSON object per line.
-fn report_lines(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .expect("report written")
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
-/// The report line of the link whose URL ends with `suffix`.
-fn line_for<'a>(lines: &'a [Value], suffix: &str) -> &'a Value {
-    lines
-        .iter()
-        .find(|l| l["url"].as_str().is_some_and(|u| u.ends_with(suffix)))
-        .unwrap_or_else(|| panic!("no report line for {suffix}: {lines:#?}"))
-}
+use support::*;
 
 #[test]
 fn output_without_a_terminal_has_no_escape_codes_and_a_line_per_file() {
@@ -103,11 +68,7 @@ fn output_without_a_terminal_has_no_escape_codes_and_a_line_per_file() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains("2 ok, 0 skipped, 1 failed"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("2 ok, 0 skipped, 1 failed");
 }
 
 #[test]
@@ -187,7 +148,7 @@ fn content_disposition_names_the_file_in_both_forms() {
     // A rerun skips them: the name is decided after the probe, and so is the skip.
     let run = pardl(tmp.path(), args);
     run.assert_code(0);
-    assert!(run.stderr.contains("0 ok, 2 skipped"), "{}", run.stderr);
+    run.assert_stderr_contains("0 ok, 2 skipped");
     let lines = report_lines(&report);
     assert_eq!(lines.len(), 4, "appended, not replaced");
     assert_eq!(lines[2]["status"], "skipped");
@@ -233,11 +194,7 @@ fn hostile_content_disposition_names_stay_inside_the_directory() {
     assert_eq!(fs::read(out.join("etc_passwd")).unwrap(), passwd);
     assert_eq!(fs::read(out.join("C__x")).unwrap(), windows);
     assert_eq!(fs::read(out.join("evil.sh")).unwrap(), encoded);
-    let mut outside: Vec<String> = fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    outside.sort();
+    let outside = names_in(tmp.path());
     assert_eq!(
         outside,
         ["base"],
@@ -269,16 +226,14 @@ fn out_option_wins_over_content_disposition_and_a_redirect_names_the_file() {
         Behaviour::new().redirect(302, "/files/app-2.0.tar.gz"),
     );
     let tmp = tempfile::tempdir().unwrap();
-    let links = tmp.path().join("links.txt");
-    fs::write(
-        &links,
-        format!(
-            "{} out=mine.bin\n{}\n",
-            server.url("/named"),
-            server.url("/latest")
-        ),
-    )
-    .unwrap();
+    write_links(
+        tmp.path(),
+        "links.txt",
+        &[
+            format!("{} out=mine.bin", server.url("/named")),
+            server.url("/latest"),
+        ],
+    );
     let report = tmp.path().join("r.jsonl");
     pardl(
         tmp.path(),
@@ -299,7 +254,7 @@ fn out_option_wins_over_content_disposition_and_a_redirect_names_the_file() {
     assert!(!out.join("server.bin").exists());
     assert_eq!(fs::read(out.join("app-2.0.tar.gz")).unwrap(), target);
     let lines = report_lines(&report);
-    let redirected = line_for(&lines, "/latest");
+    let redirected = report_line_for(&lines, "/latest");
     assert_eq!(
         redirected["final_url"],
         server.url("/files/app-2.0.tar.gz").as_str()
@@ -323,10 +278,10 @@ fn dash_o_names_a_single_url() {
         ["-o", "a", &server.url("/x.bin"), &server.url("/x.bin")],
     );
     two.assert_code(2);
-    assert!(two.stderr.contains("single URL"), "{}", two.stderr);
+    two.assert_stderr_contains("single URL");
     let path = pardl(tmp.path(), ["-o", "dir/a", &server.url("/x.bin")]);
     path.assert_code(2);
-    assert!(path.stderr.contains("-d DIR -o NAME"), "{}", path.stderr);
+    path.assert_stderr_contains("-d DIR -o NAME");
 }
 
 #[test]
@@ -370,7 +325,7 @@ fn headers_and_user_agent_reach_every_request() {
         ["-H", "Range: bytes=0-1", &server.url("/h.bin")],
     );
     refused.assert_code(2);
-    assert!(refused.stderr.contains("Range"), "{}", refused.stderr);
+    refused.assert_stderr_contains("Range");
 }
 
 #[test]
@@ -414,13 +369,13 @@ fn credentials_are_sent_but_never_printed_or_reported() {
     ] {
         assert!(!text.contains("s3cret"), "password in {what}: {text}");
     }
-    assert!(run.stderr.contains("ann:***@"), "{}", run.stderr);
+    run.assert_stderr_contains("ann:***@");
     let lines = report_lines(&report);
     assert_eq!(
-        line_for(&lines, "/missing.bin")["error_kind"],
+        report_line_for(&lines, "/missing.bin")["error_kind"],
         "http-status"
     );
-    assert!(line_for(&lines, "/missing.bin")["url"]
+    assert!(report_line_for(&lines, "/missing.bin")["url"]
         .as_str()
         .unwrap()
         .contains("ann:***@"));
@@ -469,23 +424,17 @@ fn report_lines_parse_and_hold_the_right_fields() {
         Behaviour::new().fail_first(503, 2),
     );
     let tmp = tempfile::tempdir().unwrap();
-    let sha = {
-        use sha2::{Digest, Sha256};
-        Sha256::digest(&big)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    fs::write(
-        tmp.path().join("links.txt"),
-        format!(
-            "{} sha256={sha}\n{}\n{}\nnot-a-url\n",
-            server.url("/big.bin"),
+    let sha = sha256_hex(&big);
+    write_links(
+        tmp.path(),
+        "links.txt",
+        &[
+            format!("{} sha256={sha}", server.url("/big.bin")),
             server.url("/flaky.bin"),
             server.url("/gone.bin"),
-        ),
-    )
-    .unwrap();
+            "not-a-url".to_owned(),
+        ],
+    );
     let report = tmp.path().join("report.jsonl");
     let run = pardl(
         tmp.path(),
@@ -526,7 +475,7 @@ fn report_lines_parse_and_hold_the_right_fields() {
         }
     }
 
-    let big_line = line_for(&lines, "/big.bin");
+    let big_line = report_line_for(&lines, "/big.bin");
     assert_eq!(big_line["status"], "ok");
     assert_eq!(big_line["size"], 512 * KIB);
     assert_eq!(big_line["sha256"], sha.as_str());
@@ -536,17 +485,17 @@ fn report_lines_parse_and_hold_the_right_fields() {
     assert!(big_line["seconds"].as_f64().unwrap() >= 0.0);
     assert_eq!(big_line["error"], Value::Null);
 
-    let flaky_line = line_for(&lines, "/flaky.bin");
+    let flaky_line = report_line_for(&lines, "/flaky.bin");
     assert_eq!(flaky_line["status"], "ok");
     assert_eq!(flaky_line["retries"], 2, "{flaky_line}");
     assert_eq!(flaky_line["sha256"], Value::Null);
 
-    let gone = line_for(&lines, "/gone.bin");
+    let gone = report_line_for(&lines, "/gone.bin");
     assert_eq!(gone["status"], "failed");
     assert_eq!(gone["error_kind"], "http-status");
     assert!(gone["error"].as_str().unwrap().contains("404"));
 
-    let malformed = line_for(&lines, "not-a-url");
+    let malformed = report_line_for(&lines, "not-a-url");
     assert_eq!(malformed["status"], "failed");
     assert_eq!(malformed["error_kind"], "malformed-link");
     assert_eq!(malformed["path"], Value::Null);
@@ -638,11 +587,7 @@ fn a_socks_proxy_is_refused_as_a_usage_error() {
         ],
     );
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("only http:// and https:// proxies"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("only http:// and https:// proxies");
     assert!(
         !run.stderr.contains("hidden"),
         "the password is masked: {}",
