@@ -3,7 +3,7 @@
 //! Every failure a link can meet ends up as an [`Error`], and its `Display` is the sentence a user reads
 //! next to the link in the final summary. Each variant carries what is needed to act on it: the URL for
 //! network trouble, the path for local trouble, the status for an HTTP refusal. URLs inside messages have
-//! their password masked (see [`crate::http::redact_url`]).
+//! their password masked (see [`crate::redact_url`]).
 
 use std::fmt;
 use std::io;
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::redact_url;
+use crate::http::url::redact_url;
 
 /// Why a download (or a part of one) failed.
 ///

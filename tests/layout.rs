@@ -206,3 +206,62 @@ fn the_command_writes_no_numeric_default_of_its_own() {
         "defaults written in main.rs: {written:#?}"
     );
 }
+
+/// The names of the functions defined in a file's code (tests and comments left out).
+fn functions(text: &str) -> Vec<String> {
+    let code = code(text);
+    code.match_indices("fn ")
+        .filter(|(at, _)| {
+            code[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+        })
+        .map(|(at, _)| {
+            code[at + 3..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn each_url_rule_has_one_home() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = modules();
+    files.insert(
+        "main.rs".to_string(),
+        fs::read_to_string(root.join("main.rs")).unwrap(),
+    );
+    let defined: Vec<(String, String)> = files
+        .iter()
+        .flat_map(|(module, text)| {
+            functions(text)
+                .into_iter()
+                .map(move |name| (module.clone(), name))
+        })
+        .collect();
+    assert!(
+        defined.iter().any(|(_, name)| name == "name_from_url"),
+        "the function reader misses functions: {defined:?}"
+    );
+    for (rule, matches) in [
+        (
+            "masks credentials (a name starting with `redact`)",
+            &(|name: &str| name.starts_with("redact")) as &dyn Fn(&str) -> bool,
+        ),
+        (
+            "percent-decodes (a name containing `percent_decode`)",
+            &|name: &str| name.contains("percent_decode"),
+        ),
+    ] {
+        let found: Vec<&(String, String)> =
+            defined.iter().filter(|(_, name)| matches(name)).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "exactly one function {rule}, found: {found:?}"
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //! sent, decoded: it is *untrusted*, and must go through [`crate::disk::names::sanitize`] like every other
 //! name before it touches the disk (a hostile `../../etc/passwd` becomes `etc_passwd`).
 
-use crate::disk::names::percent_decode;
+use crate::http::url::{decode_bytes, percent_decode};
 
 /// The file name in a `Content-Disposition` value, decoded but not sanitised; `None` if there is
 /// none (or only an empty one).
@@ -102,39 +102,10 @@ fn decode_extended(raw: &str) -> Option<String> {
         Some(percent_decode(encoded))
     } else if charset.eq_ignore_ascii_case("iso-8859-1") {
         // Every byte is the code point of the same number.
-        Some(
-            percent_decode_bytes(encoded)
-                .into_iter()
-                .map(char::from)
-                .collect(),
-        )
+        Some(decode_bytes(encoded).into_iter().map(char::from).collect())
     } else {
         None
     }
-}
-
-/// `%XX` decoding to raw bytes (for charsets other than UTF-8).
-fn percent_decode_bytes(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 
 use parking_lot::Mutex;
 
+use crate::http::url::{last_segment, percent_decode};
 use crate::key::stable_key;
 
 /// The longest name produced, in bytes; leaves room for `.part.pardl`
@@ -80,14 +81,7 @@ pub(crate) fn sanitize(name: &str) -> String {
 /// query or fragment, percent-decoded and sanitised; `index.html` if the
 /// path ends in `/` or is empty.
 pub(crate) fn name_from_url(url: &str) -> String {
-    let url = url.split('#').next().unwrap_or_default();
-    let url = url.split('?').next().unwrap_or_default();
-    let path = match url.find("://") {
-        // The authority (which may hold `user:pass@`) ends at the first `/`.
-        Some(i) => url[i + 3..].find('/').map_or("", |j| &url[i + 3 + j..]),
-        None => url,
-    };
-    let segment = path.rsplit('/').next().unwrap_or_default();
+    let segment = last_segment(url);
     if segment.is_empty() {
         return DIRECTORY_NAME.to_string();
     }
@@ -109,35 +103,6 @@ pub(crate) fn name_from_answer(
         None => name_from_url(final_url),
     };
     (wanted != name_from_url(link_url)).then_some(wanted)
-}
-
-/// Decodes `%XX` escapes. A `%` not followed by two hex digits is kept as
-/// is, `+` is left alone (it means space only in form data, not in paths),
-/// and bytes that do not form UTF-8 become U+FFFD.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(&[high, low]) = bytes.get(i + 1..i + 3) {
-                if let (Some(high), Some(low)) = (hex_value(high), hex_value(low)) {
-                    decoded.push((high << 4) | low);
-                    i += 3;
-                    continue;
-                }
-            }
-        }
-        decoded.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|v| u8::try_from(v).ok())
 }
 
 /// Splits `name` into stem and extension (with its dot) at the last dot.
@@ -434,20 +399,6 @@ mod tests {
         assert_eq!(name_from_url("http://h/a%5Cb"), "a_b");
         assert_eq!(name_from_url("http://h/x%00y%0A"), "x_y_");
         assert_eq!(name_from_url("http://h/%FFname"), "\u{FFFD}name");
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("%20"), " ");
-        assert_eq!(percent_decode("a%2fb%2Fc"), "a/b/c");
-        assert_eq!(percent_decode("a+b"), "a+b");
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%2"), "%2");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%%41"), "%A");
-        assert_eq!(percent_decode("%E2%82%AC"), "€");
-        assert_eq!(percent_decode("%E2%82"), "\u{FFFD}");
-        assert_eq!(percent_decode("é%C3%A9"), "éé");
     }
 
     #[test]
@@ -752,16 +703,6 @@ mod examples {
             name_from_answer("http://h/a.iso", "http://mirror/a.iso", None),
             None
         ); // same name
-    }
-
-    #[test]
-    fn percent_decode_example() {
-        use crate::disk::names::percent_decode;
-
-        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("caf%C3%A9"), "café");
-        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
     }
 
     #[test]

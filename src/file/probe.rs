@@ -20,9 +20,8 @@ use ureq::ResponseExt;
 use crate::error::Error;
 use crate::file::request::{send, InFlight};
 use crate::file::retry::Backoff;
-use crate::http::{
-    header, keep_credentials, range_header, redact_url, status_error, ContentRange, Validators,
-};
+use crate::http::url::{keep_credentials, redact_url};
+use crate::http::{header, range_header, status_error, ContentRange, Validators};
 use crate::run::context::Context;
 use crate::run::progress::FileProgress;
 

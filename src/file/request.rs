@@ -3,11 +3,11 @@
 //! secret to a host that only a redirect led to. Statuses are not judged here; the caller decides
 //! what each answer means.
 
-use crate::disk::names::percent_decode;
 use crate::error::Error;
 use crate::http::hosts::HostSlot;
-use crate::http::{basic_auth, host_of, redact_url, userinfo};
-use crate::run::context::{is_secret_header, Context};
+use crate::http::url::{host_of, percent_decode, redact_url, userinfo};
+use crate::http::{basic_auth, is_secret_header};
+use crate::run::context::Context;
 use ureq::http::Response;
 
 /// A response on its way in, with the host slot it occupies until its body has been read.

@@ -6,17 +6,19 @@
 //!   extra headers (`-H`) and credentials ([`authorization`]).
 //! * [`ContentRange`] parses the `Content-Range` header, the server's statement of which bytes a `206`
 //!   carries; pardl writes nothing to disk before checking it against what it asked for.
-//! * [`redact_url`] masks a password in a URL before it reaches a log line, an error message, the
-//!   display or the report.
+//! * [`url`] holds every rule about the text of a URL: credentials, host, path, percent-decoding,
+//!   and masking a password before a URL reaches a log line, an error message, the display or the
+//!   report.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ureq::http::{Response, Uri};
+use ureq::http::Response;
 
 use crate::error::Error;
 
 pub(crate) mod hosts;
 pub(crate) mod ratelimit;
+pub(crate) mod url;
 
 /// The longest `Retry-After` pardl honours; a server asking for more gets this much.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -191,28 +193,6 @@ fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Masks the password of a URL's credentials so it can be printed.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let authority_start = scheme_end + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| authority_start + i);
-    let authority = &url[authority_start..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
-    };
-    let user = authority[..at].split(':').next().unwrap_or("");
-    format!(
-        "{}{user}:***@{}{}",
-        &url[..authority_start],
-        &authority[at + 1..],
-        &url[authority_end..]
-    )
-}
-
 /// The value of a Basic `Authorization` header.
 pub(crate) fn basic_auth(user: &str, password: &str) -> String {
     format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
@@ -240,54 +220,15 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// The `user[:password]` part of a URL, if it has one.
-pub(crate) fn userinfo(url: &str) -> Option<(&str, Option<&str>)> {
-    let authority_start = url.find("://")? + 3;
-    let authority_end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| authority_start + i);
-    let (info, _) = url[authority_start..authority_end].rsplit_once('@')?;
-    Some(match info.split_once(':') {
-        Some((user, password)) => (user, Some(password)),
-        None => (info, None),
-    })
-}
+/// Headers whose values are secrets: hidden from `Debug` output, and sent only to the hosts of the
+/// links themselves, never to a host a redirect led to (as curl does since 7.58).
+const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
-/// `final_url` (where `url` led after redirects) with `url`'s credentials put back, when a redirect
-/// stayed on the same scheme and host and the redirect target dropped them: the chunks are then
-/// fetched from the final URL with the credentials the link gave.
-pub(crate) fn keep_credentials(url: &str, final_url: &str) -> String {
-    let (Some((user, password)), None) = (userinfo(url), userinfo(final_url)) else {
-        return final_url.to_string();
-    };
-    let same_place = host_of(url) == host_of(final_url)
-        && url.split("://").next() == final_url.split("://").next();
-    match final_url.find("://") {
-        Some(at) if same_place => {
-            let credentials = match password {
-                Some(password) => format!("{user}:{password}"),
-                None => user.to_string(),
-            };
-            format!(
-                "{}{credentials}@{}",
-                &final_url[..at + 3],
-                &final_url[at + 3..]
-            )
-        }
-        _ => final_url.to_string(),
-    }
-}
-
-/// The host (and port, if any) a URL points at, for logs and per-host bookkeeping.
-pub(crate) fn host_of(url: &str) -> Option<String> {
-    let uri: Uri = url.parse().ok()?;
-    uri.authority().map(|a| {
-        let authority = a.as_str();
-        authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host)
-            .to_string()
-    })
+/// Whether a header of this name carries a secret (credentials or cookies).
+pub(crate) fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS
+        .iter()
+        .any(|secret| name.eq_ignore_ascii_case(secret))
 }
 
 #[cfg(test)]
@@ -351,13 +292,6 @@ mod tests {
         assert_eq!(ours.changed_in(&Validators::default()), None);
         assert_eq!(ours.if_range(), Some("\"1\""));
     }
-
-    #[test]
-    fn redact_handles_user_without_password_and_ports() {
-        assert_eq!(redact_url("http://u@h:8080/x"), "http://u:***@h:8080/x");
-        assert_eq!(redact_url("not a url"), "not a url");
-        assert_eq!(host_of("http://u:p@h:8080/x").as_deref(), Some("h:8080"));
-    }
 }
 
 #[cfg(test)]
@@ -413,40 +347,11 @@ mod examples {
     }
 
     #[test]
-    fn redact_url_example() {
-        use crate::http::redact_url;
-
-        assert_eq!(
-            redact_url("https://ann:s3cret@example.com/f"),
-            "https://ann:***@example.com/f"
-        );
-        assert_eq!(
-            redact_url("https://example.com/a@b"),
-            "https://example.com/a@b"
-        );
-    }
-
-    #[test]
     fn basic_auth_example() {
         // The example of RFC 7617.
         assert_eq!(
             crate::http::basic_auth("Aladdin", "open sesame"),
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
-    }
-
-    #[test]
-    fn keep_credentials_example() {
-        use crate::http::keep_credentials;
-
-        assert_eq!(
-            keep_credentials("http://u:p@h/latest", "http://h/v2/f"),
-            "http://u:p@h/v2/f"
-        );
-        assert_eq!(
-            keep_credentials("http://u:p@h/f", "http://other/f"),
-            "http://other/f"
-        );
-        assert_eq!(keep_credentials("http://h/f", "http://h/g"), "http://h/g");
     }
 }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::redact_url;
+use crate::http::is_secret_header;
+use crate::http::url::redact_url;
 use crate::run::shard::Shard;
 use crate::run::skip_done::DoneLinks;
 
@@ -124,9 +125,6 @@ const OWN_HEADERS: &[&str] = &[
     "connection",
 ];
 
-/// Headers whose values are secrets, hidden from `Debug` output.
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
-
 impl Header {
     /// Parses `Name: value`; refuses malformed names and values, and the headers pardl must set
     /// itself (`Range`, `If-Range`, `Accept-Encoding`, `Host`, framing headers).
@@ -154,7 +152,7 @@ impl Header {
 
     /// Whether the value is a secret (credentials or cookies).
     pub fn is_secret(&self) -> bool {
-        SECRET_HEADERS.contains(&self.name.to_ascii_lowercase().as_str())
+        is_secret_header(&self.name)
     }
 }
 

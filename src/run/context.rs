@@ -9,8 +9,9 @@ use parking_lot::Mutex;
 use ureq::Agent;
 
 use crate::http::hosts::HostLimits;
+use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
-use crate::http::redact_url;
+use crate::http::url::redact_url;
 use crate::run::cancel::CancelHandle;
 use crate::run::config::Config;
 use crate::run::progress::Progress;
@@ -119,14 +120,6 @@ impl Context {
             std::thread::sleep((until - now).min(Duration::from_millis(100)));
         }
     }
-}
-
-/// Headers whose value is a secret: sent only to the hosts of the links themselves, never to a host
-/// a redirect led to (as curl does since 7.58).
-pub(crate) fn is_secret_header(name: &str) -> bool {
-    ["authorization", "cookie", "proxy-authorization"]
-        .iter()
-        .any(|secret| name.eq_ignore_ascii_case(secret))
 }
 
 /// Builds the agent shared by every download thread.

@@ -27,6 +27,8 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
+use crate::http::url::{redact_password, validate_url};
+
 /// The longest line [`LinkReader`] accepts, in bytes.
 ///
 /// `http::Uri` refuses URLs longer than 64 KiB, so anything beyond twice that
@@ -232,45 +234,6 @@ fn set_once(slot: &mut Option<String>, key: &str, value: &str) -> Result<(), Str
     Ok(())
 }
 
-/// Checks that `url` is something pardl can download: an `http` or `https`
-/// URL with a non-empty host that the HTTP client will accept.
-///
-/// Returns the reason as a short phrase, without the URL, so callers can put
-/// it into their own message.
-pub(crate) fn validate_url(url: &str) -> Result<(), String> {
-    // The scheme and host are checked by hand first: the URI parser's own
-    // messages for these cases ("empty string", "invalid format") would not
-    // tell the user what is wrong.
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("not an http or https URL".to_string());
-    };
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
-        return Err("not an http or https URL".to_string());
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_and_port = authority.rsplit('@').next().unwrap_or("");
-    if host_and_port.is_empty() || host_and_port.starts_with(':') {
-        return Err("missing host".to_string());
-    }
-
-    // Parsing with the same type the HTTP client uses means a URL accepted
-    // here is not rejected later, after its download has been scheduled.
-    let uri: ureq::http::Uri = url.parse().map_err(|err| format!("invalid URL ({err})"))?;
-    let host = uri.host().unwrap_or("");
-    if host.is_empty() {
-        return Err("missing host".to_string());
-    }
-    // `Uri` accepts any port text and then reports no port at all, which
-    // would silently send "host:99999" to port 80.
-    let after_host = host_and_port.strip_prefix(host).unwrap_or("");
-    if let Some(port) = after_host.strip_prefix(':') {
-        if !port.is_empty() && port.parse::<u16>().is_err() {
-            return Err("invalid port".to_string());
-        }
-    }
-    Ok(())
-}
-
 /// Streams [`Link`]s out of a links file, one line at a time.
 ///
 /// Each item is either a link, a [`LinkError::Malformed`] for a bad line
@@ -439,25 +402,6 @@ fn excerpt(text: &str) -> String {
     out
 }
 
-/// Replaces the password of `scheme://user:password@host` with `***`, so an
-/// error about a URL does not put credentials into logs.
-fn redact_password(text: &str) -> std::borrow::Cow<'_, str> {
-    let Some(start) = text.find("://").map(|i| i + 3) else {
-        return text.into();
-    };
-    let authority_len = text[start..]
-        .find(['/', '?', '#'])
-        .unwrap_or(text.len() - start);
-    let authority = &text[start..start + authority_len];
-    let Some(at) = authority.rfind('@') else {
-        return text.into();
-    };
-    let Some(colon) = authority[..at].find(':') else {
-        return text.into();
-    };
-    format!("{}***{}", &text[..start + colon + 1], &text[start + at..]).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,39 +562,6 @@ mod tests {
                 link("https://ok.example/2", None, 7)
             ]
         );
-    }
-
-    #[test]
-    fn validate_url_rules() {
-        for good in [
-            "http://example.com",
-            "HTTPS://Example.COM/x",
-            "http://user:pass@example.com/f",
-            "http://user:p%40ss@example.com/f",
-            "http://[::1]:8080/x",
-            "http://example.com:/x",
-            "https://example.com?q=1#frag",
-        ] {
-            assert_eq!(validate_url(good), Ok(()), "{good}");
-        }
-        for (bad, reason) in [
-            ("ftp://example.com/", "not an http or https URL"),
-            ("example.com/x", "not an http or https URL"),
-            ("http:/example.com/x", "not an http or https URL"),
-            ("httpx://example.com/", "not an http or https URL"),
-            ("http://", "missing host"),
-            ("http:///x", "missing host"),
-            ("http://user:pw@/x", "missing host"),
-            ("http://:80/", "missing host"),
-            ("http://example.com:99999/", "invalid port"),
-            ("http://example.com:8o/", "invalid port"),
-            ("http://[::1]:x/", "invalid port"),
-        ] {
-            assert_eq!(validate_url(bad).unwrap_err(), reason, "{bad}");
-        }
-        assert!(validate_url("http://exa mple.com/")
-            .unwrap_err()
-            .starts_with("invalid URL"));
     }
 
     #[test]
@@ -868,22 +779,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("sha256"), "{err}");
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    //! The examples these items once showed in their docs, kept as tests.
-
-    #[test]
-    fn validate_url_example() {
-        use crate::run::links::validate_url;
-
-        assert!(validate_url("https://user:secret@example.com:8443/a?b#c").is_ok());
-        assert_eq!(
-            validate_url("ftp://example.com/x").unwrap_err(),
-            "not an http or https URL"
-        );
-        assert_eq!(validate_url("http://").unwrap_err(), "missing host");
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::http::redact_url;
+use crate::http::url::redact_url;
 use crate::run::links::Origin;
 use crate::run::progress::FileProgress;
 use crate::units::{human_bytes, human_duration};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::http::redact_url;
+use crate::http::url::redact_url;
 use crate::run::outcome::{failure_text, status_word, Outcome, Status};
 
 /// One line of the `--report` file: everything a script needs to act on one link. Every key is

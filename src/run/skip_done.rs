@@ -24,7 +24,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::http::redact_url;
+use crate::http::url::redact_url;
 use crate::key::stable_key;
 
 /// The longest journal line read; a longer one is skipped as unreadable without being stored.

@@ -1,0 +1,427 @@
+//! Every rule pardl applies to the text of a URL, in one place: where the authority, the credentials
+//! and the host are, the last segment of the path, percent-decoding, whether a link is something
+//! pardl can download, and how credentials are masked before a URL is shown.
+//!
+//! The authority is read as RFC 3986 has it: after `://`, up to the first `/`, `?` or `#`, so an `@`
+//! in the path or the query is never taken for credentials. Inside it, the credentials end at the
+//! *last* `@`: a host never holds one, a password written unencoded may.
+//!
+//! All of it works on the text as written, not through the `url` crate: pardl sends a link exactly as
+//! the user wrote it (ureq parses it with `http::Uri`) and prints it as written, while a WHATWG parser
+//! lowercases hosts, re-encodes paths and resolves `%2e%2e` segments, so its output would be another
+//! request and another name on disk.
+
+use std::borrow::Cow;
+
+use ureq::http::Uri;
+
+const NOT_HTTP: &str = "not an http or https URL";
+const MISSING_HOST: &str = "missing host";
+
+fn authority_span(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    Some((start, end))
+}
+
+/// `(credentials, host[:port])` of an authority.
+fn split_authority(authority: &str) -> (Option<&str>, &str) {
+    match authority.rsplit_once('@') {
+        Some((info, host)) => (Some(info), host),
+        None => (None, authority),
+    }
+}
+
+fn credentials(url: &str) -> Option<&str> {
+    let (start, end) = authority_span(url)?;
+    split_authority(&url[start..end]).0
+}
+
+/// The `user[:password]` of a URL, still percent-encoded, if it has credentials.
+pub(crate) fn userinfo(url: &str) -> Option<(&str, Option<&str>)> {
+    let info = credentials(url)?;
+    Some(match info.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (info, None),
+    })
+}
+
+/// The host (and port, if any) a URL points at, for logs and per-host bookkeeping; `None` if ureq
+/// could not send to it anyway.
+pub(crate) fn host_of(url: &str) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    uri.authority()
+        .map(|authority| split_authority(authority.as_str()).1.to_string())
+}
+
+/// Masks the password of a URL's credentials so the URL can be printed:
+/// `https://ann:s3cret@example.com/f` becomes `https://ann:***@example.com/f`. Text that is not a URL,
+/// or a URL without credentials, is returned as it is.
+pub fn redact_url(url: &str) -> String {
+    let Some((start, end)) = authority_span(url) else {
+        return url.to_string();
+    };
+    let (Some(info), host) = split_authority(&url[start..end]) else {
+        return url.to_string();
+    };
+    let user = info.split_once(':').map_or(info, |(user, _)| user);
+    format!("{}{user}:***@{host}{}", &url[..start], &url[end..])
+}
+
+// A second masking rule that differs from `redact_url` for credentials without a password
+// (`http://u@h/` is left alone here, shown as `http://u:***@h/` there). Both are pinned by existing
+// tests (`redact_handles_user_without_password_and_ports` in this file, and
+// `messages_are_short_escaped_and_hide_passwords` in run/links.rs), so merging them into one is a
+// decision for whoever may change one of those assertions; see `a_user_without_password_is_hidden`.
+/// Masks the password of the URL in a links-file message (a URL or any text containing one).
+pub(crate) fn redact_password(text: &str) -> Cow<'_, str> {
+    match userinfo(text) {
+        Some((_, Some(_))) => redact_url(text).into(),
+        _ => text.into(),
+    }
+}
+
+/// `final_url` (where `url` led after redirects) with `url`'s credentials put back, when a redirect
+/// stayed on the same scheme and host and the redirect target dropped them: the chunks are then
+/// fetched from the final URL with the credentials the link gave.
+pub(crate) fn keep_credentials(url: &str, final_url: &str) -> String {
+    let (Some(kept), None) = (credentials(url), credentials(final_url)) else {
+        return final_url.to_string();
+    };
+    let same_scheme = url.split_once("://").map(|(scheme, _)| scheme)
+        == final_url.split_once("://").map(|(scheme, _)| scheme);
+    match authority_span(final_url) {
+        Some((start, _)) if same_scheme && host_of(url) == host_of(final_url) => {
+            format!("{}{kept}@{}", &final_url[..start], &final_url[start..])
+        }
+        _ => final_url.to_string(),
+    }
+}
+
+/// The last segment of a URL's path, as written (still percent-encoded, so an encoded `%2F` does
+/// not split it); empty when the path is empty or ends in `/`.
+pub(crate) fn last_segment(url: &str) -> &str {
+    let url = &url[..url.find(['?', '#']).unwrap_or(url.len())];
+    let path = authority_span(url).map_or(url, |(_, end)| &url[end..]);
+    path.rsplit('/').next().unwrap_or_default()
+}
+
+/// Decodes `%XX` escapes into text; bytes that do not form UTF-8 become U+FFFD.
+///
+/// Like curl and wget, a `%` not followed by two hex digits is kept as it is (`%+1` and `%zz` stay),
+/// and `+` is left alone: it means a space only in form data, not in a path or a user name.
+pub(crate) fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&decode_bytes(text)).into_owned()
+}
+
+/// [`percent_decode`] without the UTF-8 step, for text in another charset.
+pub(crate) fn decode_bytes(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(&[high, low]) = bytes.get(i + 1..i + 3) {
+                if let (Some(high), Some(low)) = (hex_value(high), hex_value(low)) {
+                    decoded.push((high << 4) | low);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    decoded
+}
+
+// Not `u8::from_str_radix` on the pair: it accepts a leading `+`, which would read `%+1` as byte 1.
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|v| u8::try_from(v).ok())
+}
+
+/// Checks that `url` is something pardl can download: an `http` or `https` URL with a non-empty
+/// host that the HTTP client will accept.
+///
+/// Returns the reason as a short phrase, without the URL, so callers can put it into their own
+/// message.
+pub(crate) fn validate_url(url: &str) -> Result<(), String> {
+    // The scheme and host are checked by hand first: the URI parser's own messages for these cases
+    // ("empty string", "invalid format") would not tell the user what is wrong.
+    let Some((scheme, _)) = url.split_once("://") else {
+        return Err(NOT_HTTP.to_string());
+    };
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return Err(NOT_HTTP.to_string());
+    }
+    let host_and_port =
+        authority_span(url).map_or("", |(start, end)| split_authority(&url[start..end]).1);
+    if host_and_port.is_empty() || host_and_port.starts_with(':') {
+        return Err(MISSING_HOST.to_string());
+    }
+
+    // Parsing with the same type the HTTP client uses means a URL accepted here is not rejected
+    // later, after its download has been scheduled.
+    let uri: Uri = url.parse().map_err(|err| format!("invalid URL ({err})"))?;
+    let host = uri.host().unwrap_or("");
+    if host.is_empty() {
+        return Err(MISSING_HOST.to_string());
+    }
+    // `Uri` accepts any port text and then reports no port at all, which would silently send
+    // "host:99999" to port 80.
+    let after_host = host_and_port.strip_prefix(host).unwrap_or("");
+    if let Some(port) = after_host.strip_prefix(':') {
+        if !port.is_empty() && port.parse::<u16>().is_err() {
+            return Err("invalid port".to_string());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_handles_user_without_password_and_ports() {
+        assert_eq!(redact_url("http://u@h:8080/x"), "http://u:***@h:8080/x");
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(host_of("http://u:p@h:8080/x").as_deref(), Some("h:8080"));
+    }
+
+    // The answer chosen for a user without a password, where the two masking rules disagree: the
+    // user itself is often the secret (`https://TOKEN@host/`), so all of it is hidden, as pip does.
+    // It contradicts two existing assertions (see `redact_password`), so it waits for that decision.
+    #[test]
+    #[ignore = "contradicts redact_handles_user_without_password_and_ports and run/links.rs's \
+                messages_are_short_escaped_and_hide_passwords; waiting for a decision"]
+    fn a_user_without_password_is_hidden() {
+        assert_eq!(redact_url("http://u@h/x"), "http://***@h/x");
+        assert_eq!(redact_password("http://u@h/x"), "http://***@h/x");
+        assert_eq!(
+            redact_url("https://ghp_TOKEN@github.com/o/r/archive/main.zip"),
+            "https://***@github.com/o/r/archive/main.zip"
+        );
+    }
+
+    #[test]
+    fn the_two_masking_rules_agree_whenever_there_is_a_password() {
+        for (url, masked) in [
+            ("http://u:p@h:8080/x?q@r", "http://u:***@h:8080/x?q@r"),
+            ("http://u:@h/x", "http://u:***@h/x"),
+            ("http://:p@h/x", "http://:***@h/x"),
+            ("http://u:p:q@h/x", "http://u:***@h/x"),
+            ("http://u:p@ss@h/x", "http://u:***@h/x"),
+            ("http://u:p@[::1]:8080/x", "http://u:***@[::1]:8080/x"),
+            ("HTTPS://u:p@h", "HTTPS://u:***@h"),
+        ] {
+            assert_eq!(redact_url(url), masked, "{url}");
+            assert_eq!(redact_password(url), masked, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_at_sign_after_the_authority_is_not_credentials() {
+        for url in [
+            "http://h/a@b:c",
+            "http://h?x=u:p@y",
+            "http://h#u:p@y",
+            "http://h/x?q@r",
+        ] {
+            assert_eq!(userinfo(url), None, "{url}");
+            assert_eq!(redact_url(url), url);
+            assert_eq!(redact_password(url), url);
+            assert_eq!(host_of(url).as_deref(), Some("h"), "{url}");
+        }
+    }
+
+    #[test]
+    fn credentials_end_at_the_last_at_sign_and_the_first_colon() {
+        let url = "http://u:p@h:8080/x?q@r";
+        assert_eq!(userinfo(url), Some(("u", Some("p"))));
+        assert_eq!(host_of(url).as_deref(), Some("h:8080"));
+        assert_eq!(last_segment(url), "x");
+        assert_eq!(validate_url(url), Ok(()));
+        assert_eq!(userinfo("http://u:p@ss@h/"), Some(("u", Some("p@ss"))));
+        assert_eq!(host_of("http://u:p@ss@h/").as_deref(), Some("h"));
+        assert_eq!(userinfo("http://u@h/x"), Some(("u", None)));
+        assert_eq!(userinfo("http://u:p%40ss@h/"), Some(("u", Some("p%40ss"))));
+    }
+
+    #[test]
+    fn escapes_that_are_not_two_hex_digits_stay_as_written() {
+        for (text, decoded) in [
+            ("%+1", "%+1"),
+            ("%-1", "%-1"),
+            ("% 1", "% 1"),
+            ("%zz", "%zz"),
+            ("%4", "%4"),
+            ("%", "%"),
+            ("a%", "a%"),
+            ("%41", "A"),
+            ("%4a%4A", "JJ"),
+        ] {
+            assert_eq!(percent_decode(text), decoded, "{text}");
+            assert_eq!(decode_bytes(text), decoded.as_bytes(), "{text}");
+        }
+        assert_eq!(decode_bytes("caf%E9"), b"caf\xE9");
+        assert_eq!(percent_decode("caf%E9"), "caf\u{FFFD}");
+    }
+
+    #[test]
+    fn an_encoded_slash_is_decoded_only_after_the_path_is_split() {
+        assert_eq!(last_segment("http://h/dir/a%2Fb.txt"), "a%2Fb.txt");
+        assert_eq!(
+            percent_decode(last_segment("http://h/dir/a%2Fb.txt")),
+            "a/b.txt"
+        );
+        assert_eq!(
+            last_segment("http://h/..%2F..%2Fetc%2Fpasswd"),
+            "..%2F..%2Fetc%2Fpasswd"
+        );
+    }
+
+    #[test]
+    fn the_last_segment_ignores_query_fragment_and_authority() {
+        for (url, segment) in [
+            ("http://h/a/b/file.iso?x=1#f", "file.iso"),
+            ("http://h/a/b/file.iso#f?x=1", "file.iso"),
+            ("http://u:p@h:8080/f.bin", "f.bin"),
+            ("http://h/download?name=x/y.zip", "download"),
+            ("http://h/get?u=http://x/y.zip", "get"),
+            ("http://h", ""),
+            ("http://h?x=1", ""),
+            ("http://h/dir/", ""),
+            ("/a/b/file.iso?x=1", "file.iso"),
+        ] {
+            assert_eq!(last_segment(url), segment, "{url}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_kept_only_on_the_same_scheme_and_host() {
+        assert_eq!(
+            keep_credentials("http://u@h/latest", "http://h/v2/f"),
+            "http://u@h/v2/f"
+        );
+        assert_eq!(
+            keep_credentials("http://u:p@h/f", "https://h/f"),
+            "https://h/f"
+        );
+        assert_eq!(
+            keep_credentials("http://u:p@h:8080/f", "http://h/f"),
+            "http://h/f"
+        );
+        assert_eq!(
+            keep_credentials("http://u:p@h/f", "http://v:q@h/g"),
+            "http://v:q@h/g"
+        );
+    }
+
+    #[test]
+    fn validate_url_rules() {
+        for good in [
+            "http://example.com",
+            "HTTPS://Example.COM/x",
+            "http://user:pass@example.com/f",
+            "http://user:p%40ss@example.com/f",
+            "http://[::1]:8080/x",
+            "http://example.com:/x",
+            "https://example.com?q=1#frag",
+        ] {
+            assert_eq!(validate_url(good), Ok(()), "{good}");
+        }
+        for (bad, reason) in [
+            ("ftp://example.com/", "not an http or https URL"),
+            ("example.com/x", "not an http or https URL"),
+            ("http:/example.com/x", "not an http or https URL"),
+            ("httpx://example.com/", "not an http or https URL"),
+            ("http://", "missing host"),
+            ("http:///x", "missing host"),
+            ("http://user:pw@/x", "missing host"),
+            ("http://:80/", "missing host"),
+            ("http://example.com:99999/", "invalid port"),
+            ("http://example.com:8o/", "invalid port"),
+            ("http://[::1]:x/", "invalid port"),
+        ] {
+            assert_eq!(validate_url(bad).unwrap_err(), reason, "{bad}");
+        }
+        assert!(validate_url("http://exa mple.com/")
+            .unwrap_err()
+            .starts_with("invalid URL"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%20"), " ");
+        assert_eq!(percent_decode("a%2fb%2Fc"), "a/b/c");
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%2"), "%2");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%%41"), "%A");
+        assert_eq!(percent_decode("%E2%82%AC"), "€");
+        assert_eq!(percent_decode("%E2%82"), "\u{FFFD}");
+        assert_eq!(percent_decode("é%C3%A9"), "éé");
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples these items once showed in their docs, kept as tests.
+
+    #[test]
+    fn redact_url_example() {
+        use crate::http::url::redact_url;
+
+        assert_eq!(
+            redact_url("https://ann:s3cret@example.com/f"),
+            "https://ann:***@example.com/f"
+        );
+        assert_eq!(
+            redact_url("https://example.com/a@b"),
+            "https://example.com/a@b"
+        );
+    }
+
+    #[test]
+    fn keep_credentials_example() {
+        use crate::http::url::keep_credentials;
+
+        assert_eq!(
+            keep_credentials("http://u:p@h/latest", "http://h/v2/f"),
+            "http://u:p@h/v2/f"
+        );
+        assert_eq!(
+            keep_credentials("http://u:p@h/f", "http://other/f"),
+            "http://other/f"
+        );
+        assert_eq!(keep_credentials("http://h/f", "http://h/g"), "http://h/g");
+    }
+
+    #[test]
+    fn percent_decode_example() {
+        use crate::http::url::percent_decode;
+
+        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("caf%C3%A9"), "café");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn validate_url_example() {
+        use crate::http::url::validate_url;
+
+        assert!(validate_url("https://user:secret@example.com:8443/a?b#c").is_ok());
+        assert_eq!(
+            validate_url("ftp://example.com/x").unwrap_err(),
+            "not an http or https URL"
+        );
+        assert_eq!(validate_url("http://").unwrap_err(), "missing host");
+    }
+}
