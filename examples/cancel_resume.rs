@@ -66,7 +66,9 @@ fn main() -> ExitCode {
     let _ = watcher.join();
     println!("first run cancelled: {}", summary.cancelled);
 
-    let summary = downloader.run(links(), |outcome| println!("second run: {}", outcome.line()));
+    let summary = downloader.run(links(), |outcome| {
+        println!("second run: {}", outcome.line())
+    });
     print!("{}", summary.text());
     ExitCode::from(summary.exit_code() as u8)
 }

@@ -11,8 +11,6 @@
 //! lowercases hosts, re-encodes paths and resolves `%2e%2e` segments, so its output would be another
 //! request and another name on disk.
 
-use std::borrow::Cow;
-
 use ureq::http::Uri;
 
 const NOT_HTTP: &str = "not an http or https URL";
@@ -66,21 +64,13 @@ pub fn redact_url(url: &str) -> String {
     let (Some(info), host) = split_authority(&url[start..end]) else {
         return url.to_string();
     };
-    let user = info.split_once(':').map_or(info, |(user, _)| user);
-    format!("{}{user}:***@{host}{}", &url[..start], &url[end..])
-}
-
-// A second masking rule that differs from `redact_url` for credentials without a password
-// (`http://u@h/` is left alone here, shown as `http://u:***@h/` there). Both are pinned by existing
-// tests (`redact_handles_user_without_password_and_ports` in this file, and
-// `messages_are_short_escaped_and_hide_passwords` in run/links.rs), so merging them into one is a
-// decision for whoever may change one of those assertions; see `a_user_without_password_is_hidden`.
-/// Masks the password of the URL in a links-file message (a URL or any text containing one).
-pub(crate) fn redact_password(text: &str) -> Cow<'_, str> {
-    match userinfo(text) {
-        Some((_, Some(_))) => redact_url(text).into(),
-        _ => text.into(),
-    }
+    // A user without a password is often the secret itself (`https://TOKEN@host/`), so then all
+    // of it is hidden, as pip does; with a password, the user stays readable.
+    let shown = match info.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_string(),
+    };
+    format!("{}{shown}@{host}{}", &url[..start], &url[end..])
 }
 
 /// `final_url` (where `url` led after redirects) with `url`'s credentials put back, when a redirect
@@ -188,20 +178,16 @@ mod tests {
 
     #[test]
     fn redact_handles_user_without_password_and_ports() {
-        assert_eq!(redact_url("http://u@h:8080/x"), "http://u:***@h:8080/x");
+        assert_eq!(redact_url("http://u@h:8080/x"), "http://***@h:8080/x");
         assert_eq!(redact_url("not a url"), "not a url");
         assert_eq!(host_of("http://u:p@h:8080/x").as_deref(), Some("h:8080"));
     }
 
-    // The answer chosen for a user without a password, where the two masking rules disagree: the
-    // user itself is often the secret (`https://TOKEN@host/`), so all of it is hidden, as pip does.
-    // It contradicts two existing assertions (see `redact_password`), so it waits for that decision.
+    // Where the two masking rules of earlier versions disagreed (one showed `u:***@`, the other
+    // left `u@` alone): the user itself is often the secret, so all of it is hidden.
     #[test]
-    #[ignore = "contradicts redact_handles_user_without_password_and_ports and run/links.rs's \
-                messages_are_short_escaped_and_hide_passwords; waiting for a decision"]
     fn a_user_without_password_is_hidden() {
         assert_eq!(redact_url("http://u@h/x"), "http://***@h/x");
-        assert_eq!(redact_password("http://u@h/x"), "http://***@h/x");
         assert_eq!(
             redact_url("https://ghp_TOKEN@github.com/o/r/archive/main.zip"),
             "https://***@github.com/o/r/archive/main.zip"
@@ -209,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn the_two_masking_rules_agree_whenever_there_is_a_password() {
+    fn a_password_is_hidden_wherever_the_at_signs_are() {
         for (url, masked) in [
             ("http://u:p@h:8080/x?q@r", "http://u:***@h:8080/x?q@r"),
             ("http://u:@h/x", "http://u:***@h/x"),
@@ -220,7 +206,6 @@ mod tests {
             ("HTTPS://u:p@h", "HTTPS://u:***@h"),
         ] {
             assert_eq!(redact_url(url), masked, "{url}");
-            assert_eq!(redact_password(url), masked, "{url}");
         }
     }
 
@@ -234,7 +219,6 @@ mod tests {
         ] {
             assert_eq!(userinfo(url), None, "{url}");
             assert_eq!(redact_url(url), url);
-            assert_eq!(redact_password(url), url);
             assert_eq!(host_of(url).as_deref(), Some("h"), "{url}");
         }
     }

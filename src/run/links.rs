@@ -27,7 +27,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
-use crate::http::url::{redact_password, validate_url};
+use crate::http::url::{redact_url, validate_url};
 
 /// The longest line [`LinkReader`] accepts, in bytes.
 ///
@@ -386,7 +386,7 @@ impl<R: BufRead> Iterator for LinkReader<R> {
 /// URLs hidden, control characters (which could drive the terminal)
 /// escaped, and at most [`EXCERPT_CHARS`] characters kept.
 fn excerpt(text: &str) -> String {
-    let text = redact_password(text);
+    let text = redact_url(text);
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
         if i == EXCERPT_CHARS {
@@ -638,10 +638,10 @@ mod tests {
             "line 1: not an http or https URL: 'ftp://me:***@example.com/f'"
         );
         assert_eq!(
-            redact_password("http://me@example.com/a:b@c"),
-            "http://me@example.com/a:b@c"
+            redact_url("http://me@example.com/a:b@c"),
+            "http://***@example.com/a:b@c"
         );
-        assert_eq!(redact_password("no url"), "no url");
+        assert_eq!(redact_url("no url"), "no url");
     }
 
     #[test]
