@@ -3,12 +3,14 @@
 //! report and an exit status. `pardl completions SHELL` and `pardl man` print a completion script
 //! and the man page, generated from the same clap definitions as the parser.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
@@ -61,69 +63,76 @@ struct Cli {
     input_file: Option<PathBuf>,
 
     /// Directory to save files in (created if missing).
-    #[arg(short = 'd', long = "dir", value_name = "DIR", default_value = ".")]
+    #[arg(short = 'd', long = "dir", value_name = "DIR", default_value = Config::DEFAULT_DIR)]
     dir: PathBuf,
 
     /// Files downloaded at once (workers of the outer pool).
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 5,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    jobs: u16,
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = Config::DEFAULT_JOBS,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    jobs: usize,
 
     /// Connections per file (workers of each file's chunk pool).
-    #[arg(short = 'x', long = "connections", value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    connections: u16,
+    #[arg(short = 'x', long = "connections", value_name = "N",
+          default_value_t = Config::DEFAULT_CONNECTIONS,
+          value_parser = clap::value_parser!(u16).range(1..=64).map(usize::from))]
+    connections: usize,
 
     /// Smallest chunk worth its own request, e.g. 512K, 1M, 20M.
-    #[arg(short = 'k', long = "min-chunk", value_name = "SIZE", default_value = "1M",
-          value_parser = parse_min_chunk)]
-    min_chunk: u64,
+    #[arg(short = 'k', long = "min-chunk", value_name = "SIZE",
+          default_value_t = Size(Config::DEFAULT_MIN_CHUNK), value_parser = parse_min_chunk)]
+    min_chunk: Size,
 
     /// Replace files that already exist instead of skipping their links.
     #[arg(long)]
     overwrite: bool,
 
     /// Tries per request before its file fails (1 = no retries).
-    #[arg(long = "max-tries", value_name = "N", default_value_t = 5,
+    #[arg(long = "max-tries", value_name = "N", default_value_t = Config::DEFAULT_MAX_TRIES,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_tries: u32,
 
     /// Seconds to wait before the first retry; doubled after each further failure (max 30 s).
-    #[arg(long = "retry-wait", value_name = "SECS", default_value_t = 1.0, value_parser = parse_seconds)]
-    retry_wait: f64,
+    #[arg(long = "retry-wait", value_name = "SECS",
+          default_value_t = Seconds(Config::DEFAULT_RETRY_WAIT), value_parser = parse_seconds)]
+    retry_wait: Seconds,
 
     /// Seconds allowed to establish a connection.
-    #[arg(long = "connect-timeout", value_name = "SECS", default_value_t = 30.0, value_parser = parse_seconds)]
-    connect_timeout: f64,
+    #[arg(long = "connect-timeout", value_name = "SECS",
+          default_value_t = Seconds(Config::DEFAULT_CONNECT_TIMEOUT), value_parser = parse_seconds)]
+    connect_timeout: Seconds,
 
     /// Seconds to wait for the server's answer to a request before retrying it.
-    #[arg(long = "timeout", value_name = "SECS", default_value_t = 60.0, value_parser = parse_seconds)]
-    timeout: f64,
+    #[arg(long = "timeout", value_name = "SECS",
+          default_value_t = Seconds(Config::DEFAULT_READ_TIMEOUT), value_parser = parse_seconds)]
+    timeout: Seconds,
 
     /// Seconds without a byte on a connection before it is dropped and the request retried from where
     /// it stopped.
-    #[arg(long = "stall-timeout", value_name = "SECS", default_value_t = 30.0, value_parser = parse_seconds)]
-    stall_timeout: f64,
+    #[arg(long = "stall-timeout", value_name = "SECS",
+          default_value_t = Seconds(Config::DEFAULT_STALL_TIMEOUT), value_parser = parse_seconds)]
+    stall_timeout: Seconds,
 
     /// Drop and retry a connection slower than this (bytes per second over 10 s, e.g. 10K); 0 = off.
-    #[arg(long = "lowest-speed", value_name = "RATE", default_value = "0", value_parser = parse_size)]
-    lowest_speed: u64,
+    #[arg(long = "lowest-speed", value_name = "RATE",
+          default_value_t = Size(Config::DEFAULT_LOWEST_SPEED), value_parser = parse_rate)]
+    lowest_speed: Size,
 
     /// Connections to one host at once, over all files and their chunks. pardl lowers it by itself
     /// for a host that turns connections away (429, 503, or 416 for a valid range) and raises it again
     /// after clean answers.
-    #[arg(long = "max-per-host", value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
-    max_per_host: u16,
+    #[arg(long = "max-per-host", value_name = "N", default_value_t = Config::DEFAULT_MAX_PER_HOST,
+          value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
+    max_per_host: usize,
 
     /// Verify the download of a single URL: sha256=HEX (in a links file, write sha256=HEX after the URL).
     #[arg(long = "checksum", value_name = "sha256=HEX", value_parser = parse_checksum)]
     checksum: Option<String>,
 
     /// Limit the download speed of all connections together, e.g. 500K, 2M (bytes per second).
-    #[arg(long = "limit-rate", value_name = "RATE", default_value = "0", value_parser = parse_size,
+    #[arg(long = "limit-rate", value_name = "RATE",
+          default_value_t = Size(Config::DEFAULT_LIMIT_RATE), value_parser = parse_rate,
           hide_default_value = true)]
-    limit_rate: u64,
+    limit_rate: Size,
 
     /// Send this header with every request, e.g. -H 'Cookie: a=b' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = Header::parse)]
@@ -191,10 +200,43 @@ enum Command {
     Man,
 }
 
-fn parse_min_chunk(text: &str) -> Result<u64, String> {
+/// A byte size or rate on the command line. It is shown as people write it (`1M`, not `1048576`), so
+/// `--help` prints the defaults taken from [`Config`] the way a user would type them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Size(u64);
+
+impl fmt::Display for Size {
+    /// The largest binary unit the size is a whole number of (`1M`), else plain bytes; read back by
+    /// [`parse_size`] as the same number.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = [('T', 40), ('G', 30), ('M', 20), ('K', 10)]
+            .into_iter()
+            .find(|&(_, shift)| self.0 != 0 && self.0 % (1u64 << shift) == 0);
+        match unit {
+            Some((suffix, shift)) => write!(f, "{}{suffix}", self.0 >> shift),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// A number of seconds on the command line, shown as one (`30`, `0.5`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+fn parse_rate(text: &str) -> Result<Size, String> {
+    parse_size(text).map(Size)
+}
+
+fn parse_min_chunk(text: &str) -> Result<Size, String> {
     match parse_size(text)? {
         0 => Err("the minimum chunk must be at least 1 byte".into()),
-        size => Ok(size),
+        size => Ok(Size(size)),
     }
 }
 
@@ -261,9 +303,9 @@ fn done_links(paths: &[PathBuf]) -> Result<Option<Arc<DoneLinks>>, String> {
     Ok(Some(Arc::new(done)))
 }
 
-fn parse_seconds(text: &str) -> Result<f64, String> {
+fn parse_seconds(text: &str) -> Result<Seconds, String> {
     match text.trim().parse::<f64>() {
-        Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(s),
+        Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(Seconds(Duration::from_secs_f64(s))),
         _ => Err(format!(
             "'{text}' is not a number of seconds between 0 and 86400"
         )),
@@ -320,32 +362,9 @@ fn run() -> i32 {
         Err(message) => return usage_error(message),
     };
     let config = Config {
-        dir: cli.dir.clone(),
-        jobs: usize::from(cli.jobs),
-        connections: usize::from(cli.connections),
-        min_chunk: cli.min_chunk,
-        overwrite: cli.overwrite,
-        max_tries: cli.max_tries,
-        retry_wait: Duration::from_secs_f64(cli.retry_wait),
-        connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
-        read_timeout: Duration::from_secs_f64(cli.timeout),
-        stall_timeout: Duration::from_secs_f64(cli.stall_timeout),
-        lowest_speed: cli.lowest_speed,
-        max_per_host: usize::from(cli.max_per_host),
-        limit_rate: cli.limit_rate,
-        headers: cli.headers.clone(),
-        credentials: cli.user.as_ref().map(|user| Credentials {
-            user: user.clone(),
-            password: cli.password.clone().unwrap_or_default(),
-        }),
-        proxy: cli.proxy.clone(),
-        user_agent: cli
-            .user_agent
-            .clone()
-            .unwrap_or_else(|| Config::default().user_agent),
         shard,
         skip_done,
-        ..Config::default()
+        ..config(&cli)
     };
     // Checked before the links file is read, so a bad setting is a usage error, not a run of failures.
     if let Err(message) = config.check() {
@@ -383,6 +402,36 @@ fn run() -> i32 {
     drop(display);
     console.line(summary.text().trim_end());
     summary.exit_code()
+}
+
+/// The settings the options give; the defaults are [`Config`]'s own, through clap's.
+fn config(cli: &Cli) -> Config {
+    Config {
+        dir: cli.dir.clone(),
+        jobs: cli.jobs,
+        connections: cli.connections,
+        min_chunk: cli.min_chunk.0,
+        overwrite: cli.overwrite,
+        max_tries: cli.max_tries,
+        retry_wait: cli.retry_wait.0,
+        connect_timeout: cli.connect_timeout.0,
+        read_timeout: cli.timeout.0,
+        stall_timeout: cli.stall_timeout.0,
+        lowest_speed: cli.lowest_speed.0,
+        max_per_host: cli.max_per_host,
+        limit_rate: cli.limit_rate.0,
+        headers: cli.headers.clone(),
+        credentials: cli.user.as_ref().map(|user| Credentials {
+            user: user.clone(),
+            password: cli.password.clone().unwrap_or_default(),
+        }),
+        proxy: cli.proxy.clone(),
+        user_agent: cli
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| Config::DEFAULT_USER_AGENT.into()),
+        ..Config::default()
+    }
 }
 
 /// Ctrl-C (or SIGTERM): the first stops cleanly (transfers finish their current write, resume state is
@@ -501,4 +550,41 @@ fn init_logging(quiet: bool, verbose: u8, console: Arc<Console>) {
         builder.parse_filters(&spec);
     }
     builder.init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With no option, the command runs with exactly the library's defaults: clap's defaults come from
+    /// [`Config`]'s constants and survive the trip through their text in `--help`.
+    #[test]
+    fn no_option_gives_the_library_defaults() {
+        let cli = Cli::try_parse_from(["pardl"]).unwrap();
+        assert_eq!(
+            format!("{:?}", config(&cli)),
+            format!("{:?}", Config::default())
+        );
+    }
+
+    #[test]
+    fn sizes_and_seconds_are_shown_as_they_are_typed_and_read_back() {
+        for (bytes, text) in [
+            (0, "0"),
+            (1000, "1000"),
+            (1 << 20, "1M"),
+            (1536, "1536"),
+            (3072, "3K"),
+            (3 << 30, "3G"),
+            (1 << 40, "1T"),
+        ] {
+            assert_eq!(Size(bytes).to_string(), text);
+            assert_eq!(parse_rate(text), Ok(Size(bytes)));
+        }
+        for (seconds, text) in [(1.0, "1"), (0.5, "0.5"), (60.0, "60")] {
+            let shown = Seconds(Duration::from_secs_f64(seconds));
+            assert_eq!(shown.to_string(), text);
+            assert_eq!(parse_seconds(text), Ok(shown));
+        }
+    }
 }

@@ -1,7 +1,10 @@
-//! The settings of a run, with the defaults documented in one place.
+//! The settings of a run, with the defaults written in one place.
 //!
 //! [`Config`] is plain data: the command line fills it in `main.rs`, and library users build it
-//! themselves (`Config::default()` then change fields), so nothing here depends on clap.
+//! themselves (`Config::default()` then change fields), so nothing here depends on clap. Each default
+//! is an associated constant (`Config::DEFAULT_JOBS`, …): [`Config::default`] uses them, the command
+//! line takes its `--help` defaults from them, and `tests/defaults.rs` holds the README's table to
+//! them, so a default is changed here and nowhere else.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -19,40 +22,49 @@ pub(crate) const LOW_SPEED_WINDOW: Duration = Duration::from_secs(10);
 /// Everything a [`crate::Downloader`] needs to know about how to download.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Directory the files are written to; created if missing. Default: the current directory.
+    /// Directory the files are written to; created if missing. Default: [`Config::DEFAULT_DIR`], the
+    /// current directory.
     pub dir: PathBuf,
-    /// Files downloaded at once: the number of workers of the outer pool. Default 5 (as aria2's `-j`).
+    /// Files downloaded at once: the number of workers of the outer pool. Default:
+    /// [`Config::DEFAULT_JOBS`].
     pub jobs: usize,
-    /// Connections per file: the number of workers of each file's child pool. Default 4 (as axel's `-n`).
+    /// Connections per file: the number of workers of each file's child pool. Default:
+    /// [`Config::DEFAULT_CONNECTIONS`].
     pub connections: usize,
     /// No chunk is smaller than this many bytes, so small files are not split into wasteful requests.
-    /// Default 1 MiB.
+    /// Default: [`Config::DEFAULT_MIN_CHUNK`].
     pub min_chunk: u64,
-    /// Connections to one host at once, over all files. Default 16. pardl lowers it by itself for a host
-    /// that refuses connections (see `src/http/hosts.rs`).
+    /// Connections to one host at once, over all files. pardl lowers it by itself for a host that
+    /// refuses connections (see `src/http/hosts.rs`). Default: [`Config::DEFAULT_MAX_PER_HOST`].
     pub max_per_host: usize,
-    /// Replace a file that already exists under its final name instead of skipping the link.
+    /// Replace a file that already exists under its final name instead of skipping the link. Default
+    /// false.
     pub overwrite: bool,
-    /// How many times one request is tried before its chunk (and so its file) fails. Default 5.
+    /// How many times one request is tried before its chunk (and so its file) fails. Default:
+    /// [`Config::DEFAULT_MAX_TRIES`].
     pub max_tries: u32,
-    /// Wait before the first retry; it doubles after each further failure (capped at 30 s). Default 1 s.
+    /// Wait before the first retry; it doubles after each further failure (capped at 30 s). Default:
+    /// [`Config::DEFAULT_RETRY_WAIT`].
     pub retry_wait: Duration,
-    /// Limit for establishing a connection. Default 30 s.
+    /// Limit for establishing a connection. Default: [`Config::DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
-    /// Limit for the response head after the request is sent. Default 60 s.
+    /// Limit for the response head after the request is sent. Default:
+    /// [`Config::DEFAULT_READ_TIMEOUT`].
     pub read_timeout: Duration,
     /// A connection that delivers no byte for this long is dropped and its request retried (from where
-    /// it stopped). Default 30 s.
+    /// it stopped). Default: [`Config::DEFAULT_STALL_TIMEOUT`].
     pub stall_timeout: Duration,
     /// A connection slower than this many bytes per second, measured over 10 seconds, is
-    /// dropped and retried (aria2's `--lowest-speed-limit`). Default 0: off.
+    /// dropped and retried (aria2's `--lowest-speed-limit`); 0 = off. Default:
+    /// [`Config::DEFAULT_LOWEST_SPEED`].
     pub lowest_speed: u64,
-    /// Redirects followed before giving up. Default 10.
+    /// Redirects followed before giving up. Default: [`Config::DEFAULT_MAX_REDIRECTS`].
     pub max_redirects: u32,
-    /// Sent as `User-Agent`. Default `pardl/<version>`.
+    /// Sent as `User-Agent`. Default: [`Config::DEFAULT_USER_AGENT`].
     pub user_agent: String,
     /// Take a proxy from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` (and skip it for hosts in `NO_PROXY`)
-    /// as ureq reads them, unless [`proxy`](Config::proxy) is set. Default true.
+    /// as ureq reads them, unless [`proxy`](Config::proxy) is set. Default:
+    /// [`Config::DEFAULT_PROXY_FROM_ENV`].
     pub proxy_from_env: bool,
     /// Send every request through this proxy (`http://[user:pass@]host:port` or `https://…`; SOCKS is
     /// not built in), whatever the environment says. Default none.
@@ -63,8 +75,8 @@ pub struct Config {
     /// that a redirect led to. Credentials written in a link's URL (`https://user:pass@host/…`) are
     /// used for that URL's host without this. Default none.
     pub credentials: Option<Credentials>,
-    /// The most bytes per second over all connections together; 0 = no limit (the default). See
-    /// `src/http/ratelimit.rs`.
+    /// The most bytes per second over all connections together; 0 = no limit. See
+    /// `src/http/ratelimit.rs`. Default: [`Config::DEFAULT_LIMIT_RATE`].
     pub limit_rate: u64,
     /// Download only the links of this shard of the list (`--shard K/N`); the others are counted in
     /// [`Summary::other_shard`](crate::Summary::other_shard) and cost no request. Applied by
@@ -89,6 +101,54 @@ pub struct Config {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub skip_done: Option<Arc<DoneLinks>>,
+}
+
+/// The defaults of [`Config::default`], each written once, here. The command line shows them in
+/// `--help`, the README's option table repeats them (checked by `tests/defaults.rs`), and a library
+/// user can start from them: `jobs: Config::DEFAULT_JOBS * 2`. (Rustdoc shows a literal's value but
+/// not a `Duration`'s, so those say theirs in words next to the code.)
+///
+/// ```
+/// use pardl::Config;
+///
+/// let busy = Config { jobs: Config::DEFAULT_JOBS * 2, ..Config::default() };
+/// assert_eq!(busy.connections, Config::DEFAULT_CONNECTIONS);
+/// assert_eq!(busy.retry_wait, Config::DEFAULT_RETRY_WAIT);
+/// ```
+impl Config {
+    /// The directory files are written to: the current one.
+    pub const DEFAULT_DIR: &'static str = ".";
+    /// Files downloaded at once: aria2's default for `-j`, enough to keep a fast line busy when some
+    /// servers are slow, few enough to be polite to the servers.
+    pub const DEFAULT_JOBS: usize = 5;
+    /// Connections per file: axel's default for `-n`. A few connections help when a server or a long
+    /// path limits each connection; many more mostly add load on the server.
+    pub const DEFAULT_CONNECTIONS: usize = 4;
+    /// The smallest chunk, 1 MiB: a file smaller than this is fetched whole by its first request
+    /// (aria2 uses 20 MiB; with 1 MiB, files of a few megabytes are split too).
+    pub const DEFAULT_MIN_CHUNK: u64 = 1 << 20;
+    /// Connections to one host at once, over all files.
+    pub const DEFAULT_MAX_PER_HOST: usize = 16;
+    /// Tries per request, the first one included.
+    pub const DEFAULT_MAX_TRIES: u32 = 5;
+    /// The wait before the first retry: 1 s.
+    pub const DEFAULT_RETRY_WAIT: Duration = Duration::from_secs(1);
+    /// The time allowed to establish a connection: 30 s.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The time allowed for the response head: 60 s.
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The time a connection may go without a byte: 30 s.
+    pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The lowest speed a connection may keep: 0, no check.
+    pub const DEFAULT_LOWEST_SPEED: u64 = 0;
+    /// Redirects followed before giving up.
+    pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+    /// `pardl/` and the crate's version.
+    pub const DEFAULT_USER_AGENT: &'static str = concat!("pardl/", env!("CARGO_PKG_VERSION"));
+    /// Proxies are taken from the environment.
+    pub const DEFAULT_PROXY_FROM_ENV: bool = true;
+    /// The rate limit over all connections: 0, none.
+    pub const DEFAULT_LIMIT_RATE: u64 = 0;
 }
 
 /// One extra request header, as given to `-H 'Name: value'`.
@@ -186,25 +246,25 @@ impl fmt::Debug for Credentials {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            dir: PathBuf::from("."),
-            jobs: 5,
-            connections: 4,
-            min_chunk: 1024 * 1024,
-            max_per_host: 16,
+            dir: PathBuf::from(Config::DEFAULT_DIR),
+            jobs: Config::DEFAULT_JOBS,
+            connections: Config::DEFAULT_CONNECTIONS,
+            min_chunk: Config::DEFAULT_MIN_CHUNK,
+            max_per_host: Config::DEFAULT_MAX_PER_HOST,
             overwrite: false,
-            max_tries: 5,
-            retry_wait: Duration::from_secs(1),
-            connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(30),
-            lowest_speed: 0,
-            max_redirects: 10,
-            user_agent: format!("pardl/{}", env!("CARGO_PKG_VERSION")),
-            proxy_from_env: true,
+            max_tries: Config::DEFAULT_MAX_TRIES,
+            retry_wait: Config::DEFAULT_RETRY_WAIT,
+            connect_timeout: Config::DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: Config::DEFAULT_READ_TIMEOUT,
+            stall_timeout: Config::DEFAULT_STALL_TIMEOUT,
+            lowest_speed: Config::DEFAULT_LOWEST_SPEED,
+            max_redirects: Config::DEFAULT_MAX_REDIRECTS,
+            user_agent: Config::DEFAULT_USER_AGENT.to_string(),
+            proxy_from_env: Config::DEFAULT_PROXY_FROM_ENV,
             proxy: None,
             headers: Vec::new(),
             credentials: None,
-            limit_rate: 0,
+            limit_rate: Config::DEFAULT_LIMIT_RATE,
             shard: None,
             skip_done: None,
         }

@@ -363,13 +363,16 @@ impl Progress {
 }
 
 /// Speed over a sliding window of recent samples, so the figure follows the current rate rather than
-/// the average since the start.
+/// the average since the start. Only the command's display (`src/ui`) reads speeds this way, so a
+/// build without the `cli` feature uses it in its tests alone.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) struct SpeedMeter {
     window: Duration,
     samples: VecDeque<(Instant, u64)>,
 }
 
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 impl SpeedMeter {
     /// A meter averaging over `window`.
     pub(crate) fn new(window: Duration) -> SpeedMeter {
