@@ -35,11 +35,17 @@ fn main() -> ExitCode {
             .collect()
     };
 
-    let downloader = Downloader::new(Config {
+    let downloader = match Downloader::new(Config {
         dir,
         jobs: 1,
         ..Config::default()
-    });
+    }) {
+        Ok(downloader) => downloader,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
     let progress = downloader.progress();
     let first = match downloader.start(links()) {
         Ok(run) => run,

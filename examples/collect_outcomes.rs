@@ -29,10 +29,16 @@ fn main() -> ExitCode {
         .collect();
     let total = links.len();
 
-    let downloader = Downloader::new(Config {
+    let downloader = match Downloader::new(Config {
         dir,
         ..Config::default()
-    });
+    }) {
+        Ok(downloader) => downloader,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
     let run = match downloader.start(links) {
         Ok(run) => run,
         Err(error) => {

@@ -166,7 +166,7 @@ fn download_all(
         proxy_from_env: false,
         ..Config::default()
     };
-    let downloader = Downloader::new(config);
+    let downloader = Downloader::new(config)?;
     let links = LinkReader::new(BufReader::new(fs::File::open(links_path)?));
 
     let console = Arc::new(Console::stderr(false));

@@ -29,7 +29,14 @@ fn main() -> ExitCode {
         connections: 8,
         ..Config::default()
     };
-    let downloader = Downloader::new(config);
+    // Settings that cannot work are refused here, before any request.
+    let downloader = match Downloader::new(config) {
+        Ok(downloader) => downloader,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
     let outcome = downloader.download_url(&url);
 
     // `Outcome::line` is the same one-line summary the command line prints.

@@ -37,10 +37,16 @@ fn main() -> ExitCode {
         .map(|(i, url)| Link::parse(url, Origin::Argument(i + 1)))
         .collect();
 
-    let downloader = Downloader::new(Config {
+    let downloader = match Downloader::new(Config {
         dir,
         ..Config::default()
-    });
+    }) {
+        Ok(downloader) => downloader,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
     let progress = downloader.progress();
     let cancel = downloader.cancel_handle();
 

@@ -383,7 +383,10 @@ fn run() -> i32 {
         },
         None => None,
     };
-    let downloader = Downloader::new(config);
+    let downloader = match Downloader::new(config) {
+        Ok(downloader) => downloader,
+        Err(error) => return usage_error(error.to_string()),
+    };
     install_interrupt_handler(downloader.cancel_handle(), Arc::clone(&console));
     let display = Renderer::start(downloader.progress(), Arc::clone(&console));
     let summary = {

@@ -116,7 +116,7 @@ fn own_pool_prints_what_its_tasks_computed() {
     let output = example("own_pool", tmp.path(), &[]);
     let stdout = assert_exit(&output, 0);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 5, "{stdout}");
+    assert_eq!(lines.len(), 10, "{stdout}");
     assert_eq!(lines[0], "sum of 1..=1000: 500500");
     // The producer was held back by the bounded queue: 8 of the 12 tasks (50 ms each, 2 at a time)
     // had to finish before the 12th could be queued.
@@ -128,8 +128,20 @@ fn own_pool_prints_what_its_tasks_computed() {
     assert!(blocked_ms >= 200, "{}", lines[1]);
     assert_eq!(lines[2], "sum of squares of 1..=100: 338350");
     assert_eq!(lines[3], "panicked tasks: 1; tasks run after the panic: 8");
+    // `spawn`: each value comes back through its own handle, and the failed task's panic through
+    // its handle, in the order the program asked, whatever order the workers ran them in.
     assert_eq!(
-        lines[4],
+        lines[4..9],
+        [
+            "spawn: 1 squared is 1",
+            "spawn: 2 squared is 4",
+            "spawn: 3 squared is 9",
+            "spawn: task 4 panicked: no square for 4 today",
+            "spawn: 5 squared is 25",
+        ]
+    );
+    assert_eq!(
+        lines[9],
         "nested pools: 6 files x 5 chunks = 30 chunks done"
     );
     assert!(text(&output.stderr).contains("this task fails on purpose"));

@@ -142,9 +142,11 @@ fn modules_depend_on_each_other_one_way_only() {
             panic!("a dependency cycle: {}", cycle.join(" -> "));
         }
     }
-    // The pool is the lesson: it stands on its own.
+    // The pool is the lesson: it stands on its own (its own submodules aside).
     assert!(
-        graph["crate::pool"].is_empty(),
+        graph["crate::pool"]
+            .iter()
+            .all(|module| module.starts_with("crate::pool::")),
         "{:?}",
         graph["crate::pool"]
     );

@@ -38,7 +38,7 @@ fn download_works_from_several_plain_threads_at_once() {
         .map(|i| Served::new(&format!("/t{i}.bin"), MIB + 1000 * i, 200 + i))
         .collect();
     let (server, tmp) = server_and_tempdir(&files);
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
 
     let outcomes = download_each_on_its_own_thread(&downloader, &server, &files);
 
@@ -66,7 +66,7 @@ fn concurrent_downloads_of_one_name_get_distinct_files() {
         .map(|i| Served::new(&format!("/m{i}/same.bin"), 300 * KIB + i, 210 + i))
         .collect();
     let (server, tmp) = server_and_tempdir(&files);
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
 
     let outcomes = download_each_on_its_own_thread(&downloader, &server, &files);
 
@@ -89,7 +89,7 @@ fn run_reports_every_outcome_and_a_matching_summary() {
         Served::with("/r2.bin", 200 * KIB, 221, Behaviour::new().ignore_range()),
     ];
     let (server, tmp) = server_and_tempdir(&files);
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let links = vec![
         Ok(link(&server.url("/r1.bin"), 1)),
         Link::parse("ftp://nope/x", Origin::Line(2)),
@@ -176,7 +176,8 @@ fn run_pulls_links_only_as_workers_free_up() {
         connections: 1,
         min_chunk: MIB,
         ..lib_config(tmp.path())
-    });
+    })
+    .unwrap();
 
     let pulled = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
@@ -227,8 +228,9 @@ fn download_into_an_existing_file_is_skipped_without_a_request() {
     let (server, tmp) = server_and_tempdir([&file]);
     std::fs::write(tmp.path().join("kept.bin"), b"mine").unwrap();
 
-    let outcome =
-        Downloader::new(lib_config(tmp.path())).download(link(&server.url("/kept.bin"), 1));
+    let outcome = Downloader::new(lib_config(tmp.path()))
+        .unwrap()
+        .download(link(&server.url("/kept.bin"), 1));
     assert!(
         matches!(outcome.status, Status::Skipped),
         "{:?}",
@@ -241,6 +243,7 @@ fn download_into_an_existing_file_is_skipped_without_a_request() {
         overwrite: true,
         ..lib_config(tmp.path())
     })
+    .unwrap()
     .download(link(&server.url("/kept.bin"), 1));
     assert!(
         matches!(outcome.status, Status::Downloaded { bytes: 10_000, .. }),
@@ -254,7 +257,7 @@ fn download_into_an_existing_file_is_skipped_without_a_request() {
 fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
     let file = Served::new("/again.bin", 300 * KIB, 250);
     let (server, tmp) = server_and_tempdir([&file]);
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let url = server.url("/again.bin");
 
     let first = downloader.run(vec![Ok(link(&url, 1))], |_| {});
@@ -274,7 +277,7 @@ fn running_the_same_links_twice_on_one_downloader_skips_the_second_time() {
 #[test]
 fn retrying_a_failed_download_on_the_same_downloader_keeps_its_name() {
     let (server, tmp) = server_and_tempdir(&[]);
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let url = server.url("/later.bin");
 
     let outcome = downloader.download(link(&url, 1));
@@ -303,7 +306,7 @@ fn cancel_from_another_thread_leaves_resumable_state() {
         Behaviour::new().rate_limit(256 * KIB),
     );
     let (server, tmp) = server_and_tempdir([&file]);
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let handle = downloader.cancel_handle();
     let progress = downloader.progress();
 
@@ -329,7 +332,9 @@ fn cancel_from_another_thread_leaves_resumable_state() {
     assert!(sent_before < file.len, "cancelled at {sent_before} bytes");
 
     // A fresh downloader (a new process, in effect) resumes instead of starting over.
-    let resumed = Downloader::new(lib_config(tmp.path())).download_url(&server.url(&file.path));
+    let resumed = Downloader::new(lib_config(tmp.path()))
+        .unwrap()
+        .download_url(&server.url(&file.path));
     assert!(resumed.is_success(), "{:?}", resumed.status);
     // What the first run had saved counts as resumed, not as fetched now.
     assert!(
@@ -356,7 +361,7 @@ fn cancel_from_another_thread_leaves_resumable_state() {
 #[test]
 fn download_url_reports_malformed_text_as_a_failed_outcome() {
     let tmp = tempfile::tempdir().unwrap();
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let outcome = downloader.download_url("ftp://example.com/file");
     match &outcome.status {
         Status::Failed(error) => assert_eq!(error.kind(), "malformed-link", "{error}"),
@@ -378,7 +383,7 @@ fn a_setting_that_cannot_work_fails_the_run_before_any_request() {
         proxy: Some("socks5://127.0.0.1:9".into()),
         ..lib_config(tmp.path())
     };
-    let downloader = Downloader::new(config);
+    let downloader = Downloader::new(config).unwrap();
 
     let summary = downloader.run([Ok(link(&server.url(&file.path), 1))], |_| {});
     let fatal = summary.fatal.as_ref().expect("a fatal error");
@@ -410,7 +415,7 @@ fn resuming_a_server_named_file_with_one_connection_per_host_finishes() {
     };
     let url = server.url(&file.path);
 
-    let first = Downloader::new(config.clone());
+    let first = Downloader::new(config.clone()).unwrap();
     let progress = first.progress();
     let handle = first.cancel_handle();
     let runner = {
@@ -427,7 +432,7 @@ fn resuming_a_server_named_file_with_one_connection_per_host_finishes() {
     let (done, finished) = std::sync::mpsc::channel();
     thread::spawn(move || {
         // The receiver gives up after a timeout; a late result then has nowhere to go.
-        let _ = done.send(Downloader::new(config).download_url(&url));
+        let _ = done.send(Downloader::new(config).unwrap().download_url(&url));
     });
     let outcome = finished
         .recv_timeout(std::time::Duration::from_secs(60))

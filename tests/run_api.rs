@@ -40,7 +40,7 @@ fn run_hands_outcomes_to_a_callback_that_borrows_and_each_knows_its_place() {
         .collect();
     let server = server_with(&files);
     let tmp = tempfile::tempdir().unwrap();
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let mut input = links(&server, &files);
     input.insert(3, Link::parse("ftp://nowhere/x", Origin::Argument(99)));
 
@@ -78,7 +78,7 @@ fn a_held_run_gives_owned_outcomes_and_its_cancel_leaves_the_downloader_usable()
         jobs: 1,
         ..lib_config(tmp.path())
     };
-    let downloader = Downloader::new(config);
+    let downloader = Downloader::new(config).unwrap();
     let progress = downloader.progress();
 
     let run = downloader.start(links(&server, &files)).unwrap();
@@ -143,7 +143,7 @@ fn cancelling_one_run_leaves_another_run_of_the_same_downloader_alone() {
     all.push(slow.clone());
     let server = server_with(&all);
     let tmp = tempfile::tempdir().unwrap();
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let progress = downloader.progress();
 
     let doomed = downloader
@@ -173,7 +173,7 @@ fn the_downloaders_cancel_stops_the_run_in_progress_but_not_the_next() {
     );
     let server = server_with(std::slice::from_ref(&file));
     let tmp = tempfile::tempdir().unwrap();
-    let downloader = Downloader::new(lib_config(tmp.path()));
+    let downloader = Downloader::new(lib_config(tmp.path())).unwrap();
     let progress = downloader.progress();
 
     let run = downloader
@@ -202,7 +202,8 @@ fn errors_are_cloneable_values_with_a_kind_and_no_http_library_types() {
     let downloader = Downloader::new(Config {
         max_tries: 2,
         ..lib_config(tmp.path())
-    });
+    })
+    .unwrap();
     let outcome = downloader.download_url(&format!("http://127.0.0.1:{port}/f.bin"));
     let copy = outcome.clone();
 

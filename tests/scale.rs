@@ -389,7 +389,9 @@ fn links_left_out_keep_their_names_so_a_rerun_names_the_rest_as_before() {
         server.url("/one/x.bin"),
         server.url("/two/x.bin")
     );
-    let summary = Downloader::new(config).run(LinkReader::new(list.as_bytes()), |_| {});
+    let summary = Downloader::new(config)
+        .unwrap()
+        .run(LinkReader::new(list.as_bytes()), |_| {});
     assert_eq!(
         (summary.ok, summary.already_done, summary.failed),
         (1, 1, 0)
@@ -408,7 +410,9 @@ fn links_left_out_keep_their_names_so_a_rerun_names_the_rest_as_before() {
         shard: Some(Shard::new(holder, 2).unwrap()),
         ..lib_config(other.path())
     };
-    let summary = Downloader::new(config).run(LinkReader::new(list.as_bytes()), |_| {});
+    let summary = Downloader::new(config)
+        .unwrap()
+        .run(LinkReader::new(list.as_bytes()), |_| {});
     let both_here = Shard::of(&server.url("/one/x.bin"), 2) == holder;
     assert_eq!(summary.other_shard, u64::from(!both_here));
     assert!(names_in(other.path()).contains(&"x.1.bin".to_string()));

@@ -74,13 +74,29 @@ pub struct Downloader {
 }
 
 impl Downloader {
-    /// A downloader with its own HTTP agent and counters.
-    pub fn new(config: Config) -> Downloader {
-        Downloader {
+    /// A downloader with its own HTTP agent and counters, once [`Config::check`] has found the
+    /// settings usable.
+    ///
+    /// ```
+    /// use pardl::{Config, Downloader, Error};
+    ///
+    /// let error = Downloader::new(Config { jobs: 0, ..Config::default() }).unwrap_err();
+    /// assert!(matches!(&error, Error::Config { .. }));
+    /// assert_eq!(error.to_string(), "invalid settings: jobs must be at least 1");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the first setting that cannot work.
+    pub fn new(config: Config) -> Result<Downloader, Error> {
+        config
+            .check()
+            .map_err(|message| Error::Config { message })?;
+        Ok(Downloader {
             context: Arc::new(Context::new(config)),
             names: Arc::new(NameReservations::new()),
             runs_in_progress: Arc::new(AtomicUsize::new(0)),
-        }
+        })
     }
 
     /// The live counters, for a progress display.
@@ -373,12 +389,9 @@ impl Downloader {
         outcome
     }
 
-    /// Checks the settings and creates the output directory: what must hold before any link starts.
+    /// Creates the output directory: what must hold before any link starts (the settings were
+    /// checked by [`Downloader::new`]).
     fn prepare_dir(&self) -> Result<(), Error> {
-        self.context
-            .config
-            .check()
-            .map_err(|message| Error::Config { message })?;
         let dir = &self.context.config.dir;
         fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))
     }
@@ -478,7 +491,7 @@ impl Downloader {
             path: Some(path.with_file_name(file.name())),
             status,
             elapsed: started.elapsed(),
-            transfer: Transfer::of(&file),
+            transfer: file.transfer(),
         }
     }
 }

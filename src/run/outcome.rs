@@ -11,7 +11,6 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::http::url::redact_url;
 use crate::run::links::Origin;
-use crate::run::progress::FileProgress;
 use crate::units::{human_bytes, human_duration};
 
 /// How one link ended.
@@ -76,20 +75,6 @@ pub struct Transfer {
     /// Bytes an earlier run had left on disk, which this one resumed from (0 for a fresh download):
     /// not transferred now, so not counted in the speed.
     pub resumed: u64,
-}
-
-impl Transfer {
-    /// Collects what `file`'s progress record learnt.
-    pub fn of(file: &FileProgress) -> Transfer {
-        Transfer {
-            final_url: file.final_url(),
-            size: file.size(),
-            sha256: file.sha256(),
-            connections: file.peak_connections(),
-            retries: file.retries(),
-            resumed: file.resumed(),
-        }
-    }
 }
 
 impl Outcome {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::run::outcome::Status;
+use crate::run::outcome::{Status, Transfer};
 
 /// Marks a file whose size the server did not tell.
 const UNKNOWN_SIZE: u64 = u64::MAX;
@@ -127,6 +127,18 @@ impl FileProgress {
     /// Requests for this file that were tried again.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// What this record learnt about the transfer, for the link's [`Outcome`](crate::Outcome).
+    pub(crate) fn transfer(&self) -> Transfer {
+        Transfer {
+            final_url: self.final_url(),
+            size: self.size(),
+            sha256: self.sha256(),
+            connections: self.peak_connections(),
+            retries: self.retries(),
+            resumed: self.resumed(),
+        }
     }
 
     /// Counts a connection as live until the returned guard is dropped.
