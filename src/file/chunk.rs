@@ -3,39 +3,46 @@
 //! A chunk is fetched by a `GET` with `Range: bytes=NEXT-END`, where `NEXT` is the chunk's first byte
 //! not yet on disk, and `If-Range` naming the version of the file the download started with. Nothing is
 //! written before the answer is checked: it must be a `206` whose `Content-Range` is exactly the range
-//! asked for, of a file of the planned size, with the same validators. Then the hot loop runs: read into
-//! a buffer, write it at the chunk's offset, add to the chunk's and the shared counters, with no lock
-//! anywhere. A transient failure (reset, timeout, stall, short body, 5xx, 408, 429, or a 416 for a range that
-//! is valid, which some servers send for "too many connections") is retried from where the
-//! chunk stopped, so a retry fetches no byte twice and counts no byte twice.
+//! asked for, of a file of the planned size, with the same validators. Then the hot loop runs
+//! ([`BodyCopy`]): read into a buffer, write it at the chunk's offset, add to the chunk's and the shared
+//! counters, with no lock anywhere. A transient failure (reset, timeout, stall, short body, 5xx, 408,
+//! 429, or a 416 for a range that is valid, which some servers send for "too many connections") is
+//! retried ([`with_retries`]) from where the chunk stopped, so a retry fetches no byte twice and counts
+//! no byte twice.
 //!
-//! How each answer is read:
+//! How each answer is read ([`chunk_verdict`]; the test `every_row_of_the_table` checks it row by row,
+//! in this order, and fails if the rows here and there differ):
 //!
 //! | answer | meaning | action |
 //! |---|---|---|
-//! | `206`, matching | the bytes asked for | write them |
-//! | `206`, other range | a confused server or proxy | retry (transient) |
-//! | `206`/`416`, other size or validator | the file changed | restart the file ([`Error::FileChanged`]) |
-//! | `200`, other validator | the file changed (`If-Range` did its job) | restart the file |
+//! | `206`, the range asked for, same file | the bytes asked for | write them |
+//! | `206`, the range asked for, size not given (`/*`) | the bytes asked for | write them |
+//! | `206`, another validator | the file changed | restart the file ([`Error::FileChanged`]) |
+//! | `206`, another size | the file changed | restart the file |
+//! | `206`, another range | a confused server or proxy | retry (transient) |
+//! | `206`, no usable `Content-Range` | a confused server or proxy | retry (transient) |
+//! | `200`, another validator | the file changed (`If-Range` did its job) | restart the file |
+//! | `200`, another size after an `If-Range` | the file changed | restart the file |
 //! | `200`, same file | the server stopped honouring ranges | fall back to one stream ([`Error::RangeIgnored`]) |
+//! | `416`, another size | the file changed | restart the file |
 //! | `416`, same size | "too many connections" (the article's case) | fewer connections to the host, retry |
+//! | `416`, no size | "too many connections" | fewer connections to the host, retry |
 //! | `429`/`503` | overloaded | fewer connections if others are busy; wait (`Retry-After`), retry |
-//! | other 4xx | refused | fail the file at once |
+//! | `408`/other `5xx` | trouble on the server | wait, retry |
+//! | any other status | refused | fail the file at once |
 
 use std::io::Read;
-use std::time::Instant;
+use std::ops::Range;
+use std::time::Duration;
 
 use crate::error::Error;
+use crate::file::answer::{bad_status, reject, BadStatus, Head};
+use crate::file::body::{BodyCopy, CopyEnd, BUFFER_SIZE};
 use crate::file::plan::Chunk;
 use crate::file::ranged::RangedJob;
 use crate::file::request::{send, InFlight};
-use crate::file::retry::Backoff;
-use crate::http::{header, range_header, status_error, ContentRange, Validators};
-use crate::run::config::LOW_SPEED_WINDOW;
-
-/// Size of the buffer each connection reads into. Large enough that a fast local transfer is not
-/// dominated by system calls, small enough that many connections cost little memory.
-pub(crate) const BUFFER_SIZE: usize = 128 * 1024;
+use crate::file::retry::{with_retries, Backoff, Retryable};
+use crate::http::{range_header, ContentRange, Validators};
 
 /// Fetches chunk `index` of `job` to the end, retrying as allowed; records a failure in `job`.
 ///
@@ -43,196 +50,420 @@ pub(crate) const BUFFER_SIZE: usize = 128 * 1024;
 /// checked by the probe.
 pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>) {
     let chunk = &job.plan.chunks()[index];
-    match fetch_with_retries(job, chunk, first) {
+    let config = &job.context.config;
+    let backoff = Backoff::new(config.max_tries, config.retry_wait);
+    let mut fetch = ChunkFetch {
+        job,
+        chunk,
+        first,
+        buffer: vec![0u8; BUFFER_SIZE],
+    };
+    match with_retries(&job.context, &job.file, backoff, &mut fetch) {
         Ok(()) if chunk.is_complete() => job.checkpoint(false),
         Ok(()) => {}
         Err(error) => job.fail(error),
     }
 }
 
-fn fetch_with_retries(
-    job: &RangedJob,
-    chunk: &Chunk,
-    mut first: Option<InFlight>,
-) -> Result<(), Error> {
-    let config = &job.context.config;
-    let mut backoff = Backoff::new(config.max_tries, config.retry_wait);
-    let mut buffer = vec![0u8; BUFFER_SIZE];
-    while !chunk.is_complete() && !job.should_stop() {
-        let before = chunk.done();
-        let attempt = match first.take() {
-            Some(in_flight) => Ok(in_flight),
-            None => request_chunk(job, chunk),
-        }
-        .and_then(|in_flight| copy_body(job, chunk, in_flight, &mut buffer));
-        match attempt {
-            Ok(()) => {}
-            Err(error) if error.is_transient() => {
-                if chunk.done() > before {
-                    backoff.progressed();
-                }
-                match backoff.wait_after(&error) {
-                    Some(wait) => {
-                        job.context.progress.retried(&job.file);
-                        log::warn!(
-                            "chunk {}-{}: {error}; retrying from byte {} in {:.1}s",
-                            chunk.start,
-                            chunk.end - 1,
-                            chunk.next_offset(),
-                            wait.as_secs_f64()
-                        );
-                        job.context.sleep_unless(wait, || job.should_stop());
-                    }
-                    None => return Err(error),
-                }
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
+/// The requests for the rest of one chunk.
+struct ChunkFetch<'a> {
+    job: &'a RangedJob,
+    chunk: &'a Chunk,
+    /// The probe's answer, used instead of the first request.
+    first: Option<InFlight>,
+    buffer: Vec<u8>,
 }
 
-/// Asks for the rest of `chunk` and checks that the answer is exactly that (see the module's table).
+impl Retryable for ChunkFetch<'_> {
+    type Output = ();
+
+    fn attempt(&mut self) -> Result<(), Error> {
+        let answer = match self.first.take() {
+            Some(answer) => answer,
+            None => request_chunk(self.job, self.chunk)?,
+        };
+        copy(self.job, self.chunk, answer, &mut self.buffer)
+    }
+
+    fn progress(&self) -> u64 {
+        self.chunk.done()
+    }
+
+    /// A finished chunk stops; so does every chunk of a file once one has failed.
+    fn should_stop(&self) -> bool {
+        self.chunk.is_complete() || self.job.should_stop()
+    }
+
+    /// The chunk stays as far as it got: the file's task decides what becomes of it.
+    fn stopped(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn retry_warning(&self, error: &Error, wait: Duration) -> String {
+        format!(
+            "chunk {}-{}: {error}; retrying from byte {} in {:.1}s",
+            self.chunk.start,
+            self.chunk.end - 1,
+            self.chunk.next_offset(),
+            wait.as_secs_f64()
+        )
+    }
+}
+
+/// What a chunk request asked for, and of which file.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkAsk<'a> {
+    /// The bytes asked for (the rest of the chunk).
+    pub range: Range<u64>,
+    /// The size of the file the download started with.
+    pub total: u64,
+    /// The version of the file the download started with (sent as `If-Range`).
+    pub validators: &'a Validators,
+}
+
+/// What the answer to a chunk request means; the module's table in enum form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChunkVerdict {
+    /// The bytes asked for, of the same file.
+    Write,
+    /// A `206` for other bytes than asked, or without a usable `Content-Range`.
+    WrongRange,
+    /// The file on the server is another version, for this reason.
+    FileChanged(String),
+    /// A `200` with the same file: the server stopped honouring ranges.
+    RangeIgnored,
+    /// A `416` for a range inside the file: the server refuses the connection, not the range.
+    TooManyConnections,
+    /// A status the request did not want.
+    BadStatus(BadStatus),
+}
+
+/// Judges the answer `head` to the chunk request `asked` (see the module's table).
+pub(crate) fn chunk_verdict(asked: &ChunkAsk<'_>, head: &Head<'_>) -> ChunkVerdict {
+    let total = asked.total;
+    let size_changed =
+        |now: u64| ChunkVerdict::FileChanged(format!("size was {total} bytes, now {now}"));
+    match head.status {
+        206 => {
+            if let Some(reason) = asked.validators.changed_in(&head.validators) {
+                return ChunkVerdict::FileChanged(reason);
+            }
+            match head.content_range.and_then(ContentRange::parse) {
+                Some(ContentRange {
+                    total: Some(now), ..
+                }) if now != total => size_changed(now),
+                Some(got)
+                    if got.start == asked.range.start
+                        && got.end_inclusive == asked.range.end - 1 =>
+                {
+                    ChunkVerdict::Write
+                }
+                _ => ChunkVerdict::WrongRange,
+            }
+        }
+        200 => match asked.validators.changed_in(&head.validators) {
+            Some(reason) => ChunkVerdict::FileChanged(reason),
+            None => match head.content_length {
+                Some(now) if asked.validators.if_range().is_some() && now != total => {
+                    ChunkVerdict::FileChanged(format!(
+                        "If-Range was not met and the size is now {now}"
+                    ))
+                }
+                _ => ChunkVerdict::RangeIgnored,
+            },
+        },
+        416 => match head.content_range.and_then(unsatisfied_total) {
+            Some(now) if now != total => size_changed(now),
+            // The size still fits the range, so the server is refusing this connection, not the
+            // range: the article's "too many connections" case.
+            _ => ChunkVerdict::TooManyConnections,
+        },
+        status => ChunkVerdict::BadStatus(bad_status(status)),
+    }
+}
+
+/// The size a `416` states (`Content-Range: bytes */TOTAL`).
+fn unsatisfied_total(content_range: &str) -> Option<u64> {
+    content_range
+        .trim()
+        .strip_prefix("bytes */")
+        .and_then(|total| total.trim().parse().ok())
+}
+
+/// Asks for the rest of `chunk` and returns the answer if it is exactly that ([`chunk_verdict`]).
 fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<InFlight, Error> {
-    let range = range_header(chunk.next_offset(), chunk.end);
-    let in_flight = send(
+    let asked = ChunkAsk {
+        range: chunk.next_offset()..chunk.end,
+        total: job.plan.total(),
+        validators: &job.validators,
+    };
+    let range = range_header(asked.range.start, asked.range.end);
+    let answer = send(
         &job.context,
         &job.url,
         Some(&range),
         job.validators.if_range(),
     )?;
-    let response = &in_flight.response;
-    let total = job.plan.total();
-    let changed = |reason: String| Error::FileChanged {
-        url: job.url.clone(),
-        reason,
-    };
-    match response.status().as_u16() {
-        206 => {
-            if let Some(reason) = job.validators.changed_in(&Validators::of(response)) {
-                return Err(changed(reason));
-            }
-            let got = header(response, "content-range").and_then(ContentRange::parse);
-            match got {
-                Some(got) if got.total.is_some_and(|t| t != total) => Err(changed(format!(
-                    "size was {total} bytes, now {}",
-                    got.total.unwrap_or_default()
-                ))),
-                Some(got)
-                    if got.start == chunk.next_offset() && got.end_inclusive == chunk.end - 1 =>
-                {
-                    Ok(in_flight)
-                }
-                _ => Err(Error::Protocol {
-                    url: job.url.clone(),
-                    message: format!(
-                        "asked for {range} of {total} bytes, got Content-Range {}",
-                        header(response, "content-range").unwrap_or("(none)")
-                    ),
-                }),
-            }
+    let head = Head::of(&answer.response);
+    let url = || job.url.clone();
+    match chunk_verdict(&asked, &head) {
+        ChunkVerdict::Write => Ok(answer),
+        ChunkVerdict::WrongRange => Err(Error::Protocol {
+            url: url(),
+            message: format!(
+                "asked for {range} of {} bytes, got Content-Range {}",
+                asked.total,
+                head.content_range.unwrap_or("(none)")
+            ),
+        }),
+        ChunkVerdict::FileChanged(reason) => Err(Error::FileChanged { url: url(), reason }),
+        ChunkVerdict::RangeIgnored => Err(Error::RangeIgnored { url: url() }),
+        ChunkVerdict::TooManyConnections => {
+            answer.slot.refused();
+            Err(Error::Protocol {
+                url: url(),
+                message: format!(
+                    "416 for {range}, which is inside the file (too many connections?)"
+                ),
+            })
         }
-        200 => match job.validators.changed_in(&Validators::of(response)) {
-            Some(reason) => Err(changed(reason)),
-            None if job.validators.if_range().is_some()
-                && response.body().content_length().is_some_and(|l| l != total) =>
-            {
-                Err(changed(format!(
-                    "If-Range was not met and the size is now {}",
-                    response.body().content_length().unwrap_or_default()
-                )))
-            }
-            None => Err(Error::RangeIgnored {
-                url: job.url.clone(),
-            }),
-        },
-        416 => {
-            let unsatisfied_total = header(response, "content-range")
-                .and_then(|v| v.trim().strip_prefix("bytes */"))
-                .and_then(|t| t.trim().parse::<u64>().ok());
-            match unsatisfied_total {
-                Some(now) if now != total => {
-                    Err(changed(format!("size was {total} bytes, now {now}")))
-                }
-                _ => {
-                    // The size still fits the range, so the server is refusing this connection, not the
-                    // range: the article's "too many connections" case.
-                    in_flight.slot.refused();
-                    Err(Error::Protocol {
-                        url: job.url.clone(),
-                        message: format!(
-                            "416 for {range}, which is inside the file (too many connections?)"
-                        ),
-                    })
-                }
-            }
-        }
-        429 | 503 => {
-            in_flight.slot.refused();
-            Err(status_error(&job.url, response))
-        }
-        _ => Err(status_error(&job.url, response)),
+        ChunkVerdict::BadStatus(bad) => Err(reject(&job.url, answer, bad)),
     }
 }
 
-/// The hot loop: body → buffer → `.part` at the chunk's offset → counters.
-fn copy_body(
-    job: &RangedJob,
-    chunk: &Chunk,
-    in_flight: InFlight,
-    buffer: &mut [u8],
-) -> Result<(), Error> {
-    let InFlight { response, slot } = in_flight;
-    let _live = job.file.connection();
-    let lowest_speed = job.context.config.lowest_speed;
-    let mut window = (Instant::now(), chunk.done());
+/// Reads the body of `answer` (a `206` for the rest of `chunk`) into the chunk.
+fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> Result<(), Error> {
+    let InFlight { response, slot } = answer;
+    let body_copy = BodyCopy {
+        context: &job.context,
+        file: &job.file,
+        part: &job.part,
+        url: &job.url,
+        lowest_speed: job.context.config.lowest_speed,
+    };
     let mut reader = response.into_body().into_reader();
-    while !chunk.is_complete() {
-        if job.should_stop() {
-            return Ok(());
+    let mut target = chunk;
+    match body_copy.run(&mut reader, &mut target, buffer, || job.should_stop())? {
+        CopyEnd::Filled => {
+            // A 206 carries exactly the range, so the body is fully read; one last read lets ureq
+            // see its end and return the connection to the pool for the next chunk.
+            let _ = reader.read(&mut buffer[..1]);
+            slot.succeeded();
+            Ok(())
         }
-        let want = buffer
-            .len()
-            .min(usize::try_from(chunk.remaining()).unwrap_or(usize::MAX));
-        let n = match reader.read(&mut buffer[..want]) {
-            Ok(0) => {
-                return Err(Error::Protocol {
-                    url: job.url.clone(),
-                    message: format!(
-                        "body ended early, at byte {} of chunk {}-{}",
-                        chunk.next_offset(),
-                        chunk.start,
-                        chunk.end - 1
-                    ),
-                })
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::network(job.url.clone(), ureq::Error::from(e))),
+        CopyEnd::Stopped => Ok(()),
+        CopyEnd::BodyEnded => Err(Error::Protocol {
+            url: job.url.clone(),
+            message: format!(
+                "body ended early, at byte {} of chunk {}-{}",
+                chunk.next_offset(),
+                chunk.start,
+                chunk.end - 1
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::answer::doc_table_answers;
+
+    fn head(status: u16, content_range: Option<&'static str>) -> Head<'static> {
+        Head {
+            status,
+            content_range,
+            validators: version("\"v1\""),
+            content_length: None,
+        }
+    }
+
+    fn version(etag: &str) -> Validators {
+        Validators {
+            etag: Some(etag.to_string()),
+            last_modified: None,
+        }
+    }
+
+    /// One row of the module's table: the answer's cell, answers that fit it, and their verdict.
+    struct Row {
+        answer: &'static str,
+        heads: Vec<Head<'static>>,
+        verdict: ChunkVerdict,
+    }
+
+    fn row(answer: &'static str, heads: Vec<Head<'static>>, verdict: ChunkVerdict) -> Row {
+        Row {
+            answer,
+            heads,
+            verdict,
+        }
+    }
+
+    /// Bytes 100..200 of a 1000-byte file whose ETag was "v1", as every row asks.
+    fn rows() -> Vec<Row> {
+        let changed = |reason: &str| ChunkVerdict::FileChanged(reason.to_string());
+        let with_etag = |head: Head<'static>, etag: &str| Head {
+            validators: version(etag),
+            ..head
         };
-        job.part.write_all_at(&buffer[..n], chunk.next_offset())?;
-        chunk.advance(n as u64);
-        job.context.progress.record(&job.file, n as u64);
-        job.context.throttle(n as u64);
-        if lowest_speed > 0 {
-            let elapsed = window.0.elapsed();
-            if elapsed >= LOW_SPEED_WINDOW {
-                let speed = (chunk.done() - window.1) as f64 / elapsed.as_secs_f64();
-                if speed < lowest_speed as f64 {
-                    return Err(Error::Protocol {
-                        url: job.url.clone(),
-                        message: format!(
-                            "connection slower than the lowest speed ({speed:.0} B/s)"
-                        ),
-                    });
-                }
-                window = (Instant::now(), chunk.done());
+        let with_length = |head: Head<'static>, length: u64| Head {
+            content_length: Some(length),
+            ..head
+        };
+        let statuses = |statuses: &[u16]| statuses.iter().map(|&s| head(s, None)).collect();
+        vec![
+            row(
+                "`206`, the range asked for, same file",
+                vec![
+                    head(206, Some("bytes 100-199/1000")),
+                    head(206, Some(" bytes  100 - 199 / 1000 ")),
+                    Head {
+                        validators: Validators::default(),
+                        ..head(206, Some("bytes 100-199/1000"))
+                    },
+                ],
+                ChunkVerdict::Write,
+            ),
+            row(
+                "`206`, the range asked for, size not given (`/*`)",
+                vec![head(206, Some("bytes 100-199/*"))],
+                ChunkVerdict::Write,
+            ),
+            row(
+                "`206`, another validator",
+                vec![with_etag(head(206, Some("bytes 100-199/1000")), "\"v2\"")],
+                changed("ETag was \"v1\", now \"v2\""),
+            ),
+            row(
+                "`206`, another size",
+                vec![head(206, Some("bytes 100-199/2000"))],
+                changed("size was 1000 bytes, now 2000"),
+            ),
+            row(
+                "`206`, another range",
+                vec![
+                    head(206, Some("bytes 0-99/1000")),
+                    head(206, Some("bytes 100-999/1000")),
+                    head(206, Some("bytes 101-199/1000")),
+                ],
+                ChunkVerdict::WrongRange,
+            ),
+            row(
+                "`206`, no usable `Content-Range`",
+                vec![
+                    head(206, None),
+                    head(206, Some("bytes=100-199")),
+                    head(206, Some("bytes */1000")),
+                ],
+                ChunkVerdict::WrongRange,
+            ),
+            row(
+                "`200`, another validator",
+                vec![with_length(with_etag(head(200, None), "\"v2\""), 1000)],
+                changed("ETag was \"v1\", now \"v2\""),
+            ),
+            row(
+                "`200`, another size after an `If-Range`",
+                vec![with_length(head(200, None), 2000)],
+                changed("If-Range was not met and the size is now 2000"),
+            ),
+            row(
+                "`200`, same file",
+                vec![with_length(head(200, None), 1000), head(200, None)],
+                ChunkVerdict::RangeIgnored,
+            ),
+            row(
+                "`416`, another size",
+                vec![head(416, Some("bytes */2000"))],
+                changed("size was 1000 bytes, now 2000"),
+            ),
+            row(
+                "`416`, same size",
+                vec![head(416, Some("bytes */1000"))],
+                ChunkVerdict::TooManyConnections,
+            ),
+            row(
+                "`416`, no size",
+                vec![head(416, None), head(416, Some("bytes */*"))],
+                ChunkVerdict::TooManyConnections,
+            ),
+            row(
+                "`429`/`503`",
+                statuses(&[429, 503]),
+                ChunkVerdict::BadStatus(BadStatus::Overloaded),
+            ),
+            row(
+                "`408`/other `5xx`",
+                statuses(&[408, 500, 502, 504, 599]),
+                ChunkVerdict::BadStatus(BadStatus::Retryable),
+            ),
+            row(
+                "any other status",
+                statuses(&[400, 401, 403, 404, 410, 204, 301]),
+                ChunkVerdict::BadStatus(BadStatus::Fatal),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_row_of_the_table() {
+        let ours = version("\"v1\"");
+        let asked = ChunkAsk {
+            range: 100..200,
+            total: 1000,
+            validators: &ours,
+        };
+        let rows = rows();
+        let answers: Vec<&str> = rows.iter().map(|row| row.answer).collect();
+        assert_eq!(
+            answers,
+            doc_table_answers(include_str!("chunk.rs")),
+            "the rows here and the table in the module doc must match, in order"
+        );
+        for row in rows {
+            for head in &row.heads {
+                assert_eq!(
+                    chunk_verdict(&asked, head),
+                    row.verdict,
+                    "row {}: {head:?}",
+                    row.answer
+                );
             }
         }
     }
-    // A 206 carries exactly the range, so the body is fully read; one last read lets ureq see its end
-    // and return the connection to the pool for the next chunk.
-    let _ = reader.read(&mut buffer[..1]);
-    slot.succeeded();
-    Ok(())
+
+    #[test]
+    fn without_if_range_a_200_of_another_size_only_shows_ranges_ignored() {
+        // No validator was sent, so the server had nothing to compare: only the size could tell,
+        // and a 200's length is the whole file's as the server has it now.
+        let none = Validators::default();
+        let asked = ChunkAsk {
+            range: 100..200,
+            total: 1000,
+            validators: &none,
+        };
+        let answer = Head {
+            status: 200,
+            content_length: Some(2000),
+            ..Head::default()
+        };
+        assert_eq!(chunk_verdict(&asked, &answer), ChunkVerdict::RangeIgnored);
+    }
+
+    #[test]
+    fn the_last_byte_of_the_file_is_a_valid_end() {
+        let ours = Validators::default();
+        let asked = ChunkAsk {
+            range: 900..1000,
+            total: 1000,
+            validators: &ours,
+        };
+        let answer = Head {
+            status: 206,
+            content_range: Some("bytes 900-999/1000"),
+            ..Head::default()
+        };
+        assert_eq!(chunk_verdict(&asked, &answer), ChunkVerdict::Write);
+    }
 }

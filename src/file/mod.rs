@@ -34,6 +34,8 @@ use crate::run::links::Link;
 use crate::run::outcome::Status;
 use crate::run::progress::FileProgress;
 
+pub(crate) mod answer;
+pub(crate) mod body;
 pub(crate) mod child_pool;
 pub(crate) mod chunk;
 pub(crate) mod plan;

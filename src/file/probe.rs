@@ -1,27 +1,37 @@
 //! The first request for a file, which finds out how to download the rest.
 //!
 //! pardl never spends a request only to learn about a file: the probe is a `GET` for the file's first
-//! chunk (`Range: bytes=0-N`), and its answer both tells and serves.
+//! chunk (`Range: bytes=0-N`), and its answer both tells and serves. How each answer is read
+//! ([`probe_verdict`]; the test `every_row_of_the_table` checks it row by row, in this order, and fails
+//! if the rows here and there differ):
 //!
-//! * `206` with `Content-Range: bytes 0-N/TOTAL` exactly as asked: the server honours ranges and the
-//!   size is known. The response body *is* the first chunk; the rest is split among connections.
-//! * `200`: the server ignores `Range` (or the file is not a plain static file). Its body is the whole
-//!   file, downloaded as one stream on this connection, with or without a `Content-Length`.
-//! * `206` for another range than asked: nothing is written and the probe is retried.
-//! * `206` without a known total, or `416` (typically an empty file): pardl does not guess. It drops
-//!   that answer and asks again without `Range`, for one stream.
+//! | answer | meaning | action |
+//! |---|---|---|
+//! | `206`, `bytes 0-N/TOTAL` as asked | the server honours ranges and the size is known | the body *is* the first chunk; the rest is split among connections |
+//! | `206`, all of a file smaller than asked | the same, for a small file | the body is the first and only chunk |
+//! | `206`, another range of a known size | a confused server (or proxy) | write nothing, retry (transient) |
+//! | `206`, no total (`bytes 0-N/*`) | pardl does not guess the size | drop the answer, ask again without `Range`: one stream |
+//! | `206`, no usable `Content-Range` | pardl does not guess the size | drop the answer, ask again without `Range`: one stream |
+//! | `200` | the server ignores `Range` (or the file is not a plain static file) | the body is the whole file: one stream on this connection, with or without a `Content-Length` |
+//! | `416` | typically an empty file | drop the answer, ask again without `Range`: one stream |
+//! | `429`/`503` | overloaded | fewer connections if others are busy; wait (`Retry-After`), retry |
+//! | `408`/other `5xx` | trouble on the server | wait, retry |
+//! | any other status | refused | fail the file at once |
 //!
 //! The Python article instead sent a separate request to read `Content-Length`, then another to ask
 //! whether ranges work, then the downloads: three round trips before the first useful byte.
+
+use std::time::Duration;
 
 use ureq::http::Response;
 use ureq::ResponseExt;
 
 use crate::error::Error;
+use crate::file::answer::{bad_status, reject, BadStatus, Head};
 use crate::file::request::{send, InFlight};
-use crate::file::retry::Backoff;
+use crate::file::retry::{with_retries, Backoff, Retryable};
 use crate::http::url::{keep_credentials, redact_url};
-use crate::http::{header, range_header, status_error, ContentRange, Validators};
+use crate::http::{range_header, status_error, ContentRange, Validators};
 use crate::run::context::Context;
 use crate::run::progress::FileProgress;
 
@@ -72,76 +82,122 @@ pub(crate) fn probe(
     context: &Context,
     url: &str,
     first_len: u64,
-    mut backoff: Backoff,
+    backoff: Backoff,
     file: &FileProgress,
 ) -> Result<RangeProbe, Error> {
-    loop {
-        if context.is_cancelled() {
-            return Err(Error::Interrupted {
-                url: url.to_string(),
-            });
-        }
-        match probe_once(context, url, first_len.max(1)) {
-            Ok(answer) => return Ok(answer),
-            Err(error) if error.is_transient() => match backoff.wait_after(&error) {
-                Some(wait) => {
-                    context.progress.retried(file);
-                    log::warn!("{error}; retrying in {:.1}s", wait.as_secs_f64());
-                    context.sleep(wait);
-                }
-                None => return Err(error),
-            },
-            Err(error) => return Err(error),
-        }
+    let mut request = ProbeRequest {
+        context,
+        url,
+        first_len: first_len.max(1),
+    };
+    with_retries(context, file, backoff, &mut request)
+}
+
+/// The probe of one file, as the retry loop tries it.
+struct ProbeRequest<'a> {
+    context: &'a Context,
+    url: &'a str,
+    first_len: u64,
+}
+
+impl Retryable for ProbeRequest<'_> {
+    type Output = RangeProbe;
+
+    fn attempt(&mut self) -> Result<RangeProbe, Error> {
+        probe_once(self.context, self.url, self.first_len)
+    }
+
+    fn stopped(&self) -> Result<RangeProbe, Error> {
+        Err(Error::Interrupted {
+            url: self.url.to_string(),
+        })
+    }
+
+    fn retry_warning(&self, error: &Error, wait: Duration) -> String {
+        format!("{error}; retrying in {:.1}s", wait.as_secs_f64())
     }
 }
 
+/// What the answer to the probe means; the module's table in enum form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProbeVerdict {
+    /// Ranges work: the file has `total` bytes, and the answer carries `0..first_end`.
+    Ranged {
+        /// The size of the file.
+        total: u64,
+        /// One past the last byte the answer carries.
+        first_end: u64,
+    },
+    /// A `206` for another range of a file of known size.
+    WrongRange,
+    /// A `206` whose `Content-Range` gives no size, or cannot be read: ask again without `Range`.
+    NoUsableRange,
+    /// A `200`: the answer carries the whole file.
+    Whole,
+    /// A `416`: ask again without `Range`.
+    Unsatisfiable,
+    /// A status the probe did not want.
+    BadStatus(BadStatus),
+}
+
+/// Judges the answer `head` to a probe for the first `first_len` bytes (see the module's table).
+pub(crate) fn probe_verdict(first_len: u64, head: &Head<'_>) -> ProbeVerdict {
+    match head.status {
+        206 => match head.content_range.and_then(ContentRange::parse) {
+            Some(ContentRange {
+                start: 0,
+                end_inclusive,
+                total: Some(total),
+            }) if end_inclusive + 1 == first_len.min(total) => ProbeVerdict::Ranged {
+                total,
+                first_end: end_inclusive + 1,
+            },
+            // A server that knows the size but sends another range than asked is confused (or a
+            // proxy is); its bytes are not written, and the probe is tried again.
+            Some(ContentRange { total: Some(_), .. }) => ProbeVerdict::WrongRange,
+            _ => ProbeVerdict::NoUsableRange,
+        },
+        200 => ProbeVerdict::Whole,
+        416 => ProbeVerdict::Unsatisfiable,
+        status => ProbeVerdict::BadStatus(bad_status(status)),
+    }
+}
+
+/// Sends the probe once and acts on its [`probe_verdict`].
 fn probe_once(context: &Context, url: &str, first_len: u64) -> Result<RangeProbe, Error> {
     let range = range_header(0, first_len);
     let first = send(context, url, Some(&range), None)?;
     let final_url = keep_credentials(url, &first.response.get_uri().to_string());
-    match first.response.status().as_u16() {
-        206 => {
-            let content_range =
-                header(&first.response, "content-range").and_then(ContentRange::parse);
-            match content_range {
-                Some(ContentRange {
-                    start: 0,
-                    end_inclusive,
-                    total: Some(total),
-                }) if end_inclusive + 1 == first_len.min(total) => {
-                    first.slot.succeeded();
-                    Ok(RangeProbe::Ranged {
-                        total,
-                        first_end: end_inclusive + 1,
-                        validators: Validators::of(&first.response),
-                        first,
-                        final_url,
-                    })
-                }
-                Some(ContentRange { total: Some(_), .. }) => {
-                    // A server that knows the size but sends another range than asked is confused
-                    // (or a proxy is); its bytes are not written, and the probe is tried again.
-                    Err(Error::Protocol {
-                        url: url.to_string(),
-                        message: format!(
-                            "asked for {range}, got Content-Range {}",
-                            header(&first.response, "content-range").unwrap_or("(none)")
-                        ),
-                    })
-                }
-                other => {
-                    log::info!(
-                        "{}: no usable Content-Range in the answer to {range} ({other:?}); downloading as one stream",
-                        redact_url(url)
-                    );
-                    drop(first);
-                    whole(context, &final_url)
-                }
-            }
+    let head = Head::of(&first.response);
+    match probe_verdict(first_len, &head) {
+        ProbeVerdict::Ranged { total, first_end } => {
+            first.slot.succeeded();
+            Ok(RangeProbe::Ranged {
+                total,
+                first_end,
+                validators: head.validators,
+                first,
+                final_url,
+            })
         }
-        200 => Ok(RangeProbe::Whole { first, final_url }),
-        416 => {
+        ProbeVerdict::WrongRange => Err(Error::Protocol {
+            url: url.to_string(),
+            message: format!(
+                "asked for {range}, got Content-Range {}",
+                head.content_range.unwrap_or("(none)")
+            ),
+        }),
+        ProbeVerdict::NoUsableRange => {
+            log::info!(
+                "{}: no usable Content-Range in the answer to {range} ({:?}); downloading as one stream",
+                redact_url(url),
+                head.content_range.and_then(ContentRange::parse)
+            );
+            drop(first);
+            whole(context, &final_url)
+        }
+        ProbeVerdict::Whole => Ok(RangeProbe::Whole { first, final_url }),
+        ProbeVerdict::Unsatisfiable => {
             log::info!(
                 "{}: 416 for {range} (an empty file?); downloading as one stream",
                 redact_url(url)
@@ -149,11 +205,7 @@ fn probe_once(context: &Context, url: &str, first_len: u64) -> Result<RangeProbe
             drop(first);
             whole(context, url)
         }
-        429 | 503 => {
-            first.slot.refused();
-            Err(status_error(url, &first.response))
-        }
-        _ => Err(status_error(url, &first.response)),
+        ProbeVerdict::BadStatus(bad) => Err(reject(url, first, bad)),
     }
 }
 
@@ -166,5 +218,124 @@ pub(crate) fn whole(context: &Context, url: &str) -> Result<RangeProbe, Error> {
             first,
         }),
         _ => Err(status_error(url, &first.response)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::answer::doc_table_answers;
+
+    fn head(status: u16, content_range: Option<&'static str>) -> Head<'static> {
+        Head {
+            status,
+            content_range,
+            ..Head::default()
+        }
+    }
+
+    /// One row of the module's table: the answer's cell, answers that fit it, and their verdict.
+    struct Row {
+        answer: &'static str,
+        heads: Vec<Head<'static>>,
+        verdict: ProbeVerdict,
+    }
+
+    fn row(answer: &'static str, heads: Vec<Head<'static>>, verdict: ProbeVerdict) -> Row {
+        Row {
+            answer,
+            heads,
+            verdict,
+        }
+    }
+
+    /// A probe for the first 100 bytes, as every row asks.
+    fn rows() -> Vec<Row> {
+        let statuses = |statuses: &[u16]| statuses.iter().map(|&s| head(s, None)).collect();
+        vec![
+            row(
+                "`206`, `bytes 0-N/TOTAL` as asked",
+                vec![head(206, Some("bytes 0-99/1000"))],
+                ProbeVerdict::Ranged {
+                    total: 1000,
+                    first_end: 100,
+                },
+            ),
+            row(
+                "`206`, all of a file smaller than asked",
+                vec![head(206, Some("bytes 0-49/50"))],
+                ProbeVerdict::Ranged {
+                    total: 50,
+                    first_end: 50,
+                },
+            ),
+            row(
+                "`206`, another range of a known size",
+                vec![
+                    head(206, Some("bytes 0-49/1000")),
+                    head(206, Some("bytes 10-109/1000")),
+                    head(206, Some("bytes 0-199/1000")),
+                    head(206, Some("bytes 0-29/50")),
+                ],
+                ProbeVerdict::WrongRange,
+            ),
+            row(
+                "`206`, no total (`bytes 0-N/*`)",
+                vec![head(206, Some("bytes 0-99/*"))],
+                ProbeVerdict::NoUsableRange,
+            ),
+            row(
+                "`206`, no usable `Content-Range`",
+                vec![
+                    head(206, None),
+                    head(206, Some("bytes=0-99")),
+                    head(206, Some("bytes */1000")),
+                    head(206, Some("items 0-99/1000")),
+                ],
+                ProbeVerdict::NoUsableRange,
+            ),
+            row("`200`", vec![head(200, None)], ProbeVerdict::Whole),
+            row(
+                "`416`",
+                vec![head(416, None), head(416, Some("bytes */0"))],
+                ProbeVerdict::Unsatisfiable,
+            ),
+            row(
+                "`429`/`503`",
+                statuses(&[429, 503]),
+                ProbeVerdict::BadStatus(BadStatus::Overloaded),
+            ),
+            row(
+                "`408`/other `5xx`",
+                statuses(&[408, 500, 502, 504, 599]),
+                ProbeVerdict::BadStatus(BadStatus::Retryable),
+            ),
+            row(
+                "any other status",
+                statuses(&[400, 401, 403, 404, 410, 204, 301]),
+                ProbeVerdict::BadStatus(BadStatus::Fatal),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_row_of_the_table() {
+        let rows = rows();
+        let answers: Vec<&str> = rows.iter().map(|row| row.answer).collect();
+        assert_eq!(
+            answers,
+            doc_table_answers(include_str!("probe.rs")),
+            "the rows here and the table in the module doc must match, in order"
+        );
+        for row in rows {
+            for head in &row.heads {
+                assert_eq!(
+                    probe_verdict(100, head),
+                    row.verdict,
+                    "row {}: {head:?}",
+                    row.answer
+                );
+            }
+        }
     }
 }

@@ -1,13 +1,22 @@
-//! When to try a failed request again, and how long to wait first.
+//! When to try a failed request again, how long to wait first, and the one loop that does it.
 //!
 //! [`Backoff`] counts the tries of one request and hands out waits that double each time (with jitter,
 //! so the connections of a file that failed together do not come back in lockstep). A try that made
 //! progress resets it: a long download with an occasional reset never runs out of tries, while a server
 //! that keeps failing the same request is given up on after `max_tries`.
+//!
+//! [`with_retries`] is the retry loop of every request pardl sends: the probe, each chunk, and the
+//! stream. It owns the policy: a transient error ([`Error::is_transient`]) is waited out
+//! ([`Backoff::wait_after`], which honours `Retry-After`), counted in the file's progress, logged once,
+//! and slept off (waking early on Ctrl-C or when the caller says to stop); a try that made progress
+//! starts the count again. A caller says only what differs, through [`Retryable`]: what one try is,
+//! how its progress is measured, and what the warning says. A change to the policy is made here once.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
+use crate::run::context::Context;
+use crate::run::progress::FileProgress;
 
 /// The longest pardl waits between two tries of one request.
 pub(crate) const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
@@ -64,6 +73,65 @@ impl Backoff {
     }
 }
 
+/// One request as [`with_retries`] tries it again and again.
+pub(crate) trait Retryable {
+    /// What a successful try gives.
+    type Output;
+
+    /// Sends the request once and takes its answer as far as it goes.
+    fn attempt(&mut self) -> Result<Self::Output, Error>;
+
+    /// A count that grows when a try gets somewhere (bytes on disk); a failed try that made it grow
+    /// was not a wasted one, so the count of failures starts again.
+    fn progress(&self) -> u64 {
+        0
+    }
+
+    /// Whether to stop trying (besides Ctrl-C, which always stops): checked before each try and while
+    /// waiting for the next.
+    fn should_stop(&self) -> bool {
+        false
+    }
+
+    /// What the loop returns when it stops before a try succeeded (Ctrl-C, or [`should_stop`]).
+    ///
+    /// [`should_stop`]: Retryable::should_stop
+    fn stopped(&self) -> Result<Self::Output, Error>;
+
+    /// The warning logged before waiting `wait` to try again after `error`: it names what is retried.
+    fn retry_warning(&self, error: &Error, wait: Duration) -> String;
+}
+
+/// Tries `request` until a try succeeds, fails for good, the tries `backoff` allows are used up, or
+/// the run is cancelled; each retry is counted in `file`'s progress.
+pub(crate) fn with_retries<R: Retryable>(
+    context: &Context,
+    file: &FileProgress,
+    mut backoff: Backoff,
+    request: &mut R,
+) -> Result<R::Output, Error> {
+    loop {
+        if context.is_cancelled() || request.should_stop() {
+            return request.stopped();
+        }
+        let before = request.progress();
+        let error = match request.attempt() {
+            Ok(output) => return Ok(output),
+            Err(error) if error.is_transient() => error,
+            Err(error) => return Err(error),
+        };
+        if request.progress() > before {
+            backoff.progressed();
+        }
+        let Some(wait) = backoff.wait_after(&error) else {
+            return Err(error);
+        };
+        context.progress.retried(file);
+        log::warn!("{}", request.retry_warning(&error, wait));
+        context.sleep_unless(wait, || request.should_stop());
+    }
+}
+
 /// A wait between half and all of `wait`, so retries of many connections spread out.
 fn jitter(wait: Duration) -> Duration {
     // A full random number generator is not worth a dependency here: the sub-second clock is noise
@@ -108,6 +176,149 @@ mod tests {
         };
         assert_eq!(backoff.wait_after(&error), Some(Duration::from_secs(3)));
         assert_eq!(backoff.wait_after(&error), None);
+    }
+
+    /// A request that plays `script` (one result per try; a try that fails moves `progress` by
+    /// `gain`), and is told to stop once `stop_after` tries were made.
+    struct Scripted {
+        script: Vec<Result<&'static str, Error>>,
+        tries: usize,
+        gain: u64,
+        progress: u64,
+        stop_after: Option<usize>,
+    }
+
+    impl Scripted {
+        fn new(script: Vec<Result<&'static str, Error>>) -> Scripted {
+            Scripted {
+                script,
+                tries: 0,
+                gain: 0,
+                progress: 0,
+                stop_after: None,
+            }
+        }
+    }
+
+    impl Retryable for Scripted {
+        type Output = &'static str;
+
+        fn attempt(&mut self) -> Result<&'static str, Error> {
+            let result = self.script.remove(0);
+            self.tries += 1;
+            if result.is_err() {
+                self.progress += self.gain;
+            }
+            result
+        }
+
+        fn progress(&self) -> u64 {
+            self.progress
+        }
+
+        fn should_stop(&self) -> bool {
+            self.stop_after.is_some_and(|tries| self.tries >= tries)
+        }
+
+        fn stopped(&self) -> Result<&'static str, Error> {
+            Ok("stopped")
+        }
+
+        fn retry_warning(&self, error: &Error, _wait: Duration) -> String {
+            format!("{error}; again")
+        }
+    }
+
+    fn status(status: u16) -> Error {
+        Error::Status {
+            url: "u".into(),
+            status,
+            retry_after: None,
+        }
+    }
+
+    fn run(
+        request: &mut Scripted,
+        max_tries: u32,
+        first_wait: Duration,
+    ) -> (Result<&'static str, Error>, u64) {
+        let context = Context::new(crate::Config::default());
+        let file = context.progress.start_file("f");
+        let result = with_retries(
+            &context,
+            &file,
+            Backoff::new(max_tries, first_wait),
+            request,
+        );
+        assert_eq!(context.progress.retries(), file.retries());
+        (result, file.retries())
+    }
+
+    #[test]
+    fn the_driver_retries_transient_errors_until_the_tries_are_used_up() {
+        let mut request = Scripted::new((0..5).map(|_| Err(status(500))).collect());
+        let (result, retries) = run(&mut request, 3, Duration::ZERO);
+        assert!(matches!(result, Err(Error::Status { status: 500, .. })));
+        assert_eq!((request.tries, retries), (3, 2));
+    }
+
+    #[test]
+    fn the_driver_returns_the_first_success() {
+        let mut request = Scripted::new(vec![Err(status(503)), Ok("done"), Ok("unused")]);
+        let (result, retries) = run(&mut request, 3, Duration::ZERO);
+        assert_eq!(result.ok(), Some("done"));
+        assert_eq!((request.tries, retries), (2, 1));
+    }
+
+    #[test]
+    fn the_driver_gives_up_at_once_on_a_permanent_error() {
+        let mut request = Scripted::new(vec![Err(status(403)), Ok("unused")]);
+        let (result, retries) = run(&mut request, 5, Duration::ZERO);
+        assert!(matches!(result, Err(Error::Status { status: 403, .. })));
+        assert_eq!((request.tries, retries), (1, 0));
+    }
+
+    #[test]
+    fn the_driver_starts_counting_again_after_progress() {
+        // Two tries allowed, yet six failures in a row are survived: each one got somewhere.
+        let mut script: Vec<_> = (0..6).map(|_| Err(status(500))).collect();
+        script.push(Ok("done"));
+        let mut request = Scripted::new(script);
+        request.gain = 10;
+        let (result, retries) = run(&mut request, 2, Duration::ZERO);
+        assert_eq!(result.ok(), Some("done"));
+        assert_eq!((request.tries, retries), (7, 6));
+    }
+
+    #[test]
+    fn the_driver_stops_before_a_try_when_the_run_is_cancelled() {
+        let context = Context::new(crate::Config::default());
+        let file = context.progress.start_file("f");
+        context.cancel_handle().cancel();
+        let mut request = Scripted::new(vec![Ok("unused")]);
+        let result = with_retries(
+            &context,
+            &file,
+            Backoff::new(3, Duration::ZERO),
+            &mut request,
+        );
+        assert_eq!(result.ok(), Some("stopped"));
+        assert_eq!(request.tries, 0);
+    }
+
+    #[test]
+    fn a_stop_condition_ends_the_wait_early() {
+        let mut request = Scripted::new(vec![Err(status(500)), Ok("unused")]);
+        request.stop_after = Some(1);
+        let started = std::time::Instant::now();
+        let (result, retries) = run(&mut request, 3, Duration::from_secs(20));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(result.ok(), Some("stopped"));
+        assert_eq!((request.tries, retries), (1, 1));
     }
 
     #[test]

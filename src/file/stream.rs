@@ -1,22 +1,23 @@
 //! Downloading a file as one stream, for servers that do not honour `Range` or send no length.
 //!
-//! The body is written in order into the `.part` file, and hashed on the way when the link asks for a
-//! checksum. A transient failure restarts the request from the beginning (without ranges there is no
-//! other way), and only bytes past the furthest point reached so far are added to the counters, so the
-//! shared byte count never counts a byte twice.
+//! The body is written in order into the `.part` file ([`BodyCopy`]), and hashed on the way when the
+//! link asks for a checksum. A transient failure ([`with_retries`]) restarts the request from the
+//! beginning (without ranges there is no other way), and only bytes past the furthest point reached so
+//! far, the high-water mark, are added to the counters, so the shared byte count never counts a byte
+//! twice; a retry that gets past the mark counts as progress and starts the count of tries again.
 
-use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::disk::checksum::to_hex;
 use crate::disk::part::PartFile;
 use crate::error::Error;
-use crate::file::chunk::BUFFER_SIZE;
+use crate::file::answer::{bad_status, reject};
+use crate::file::body::{BodyCopy, CopyEnd, CopyTarget, BUFFER_SIZE};
 use crate::file::request::{send, InFlight};
-use crate::file::retry::Backoff;
-use crate::http::status_error;
+use crate::file::retry::{with_retries, Backoff, Retryable};
 use crate::run::context::Context;
 use crate::run::progress::FileProgress;
 
@@ -47,111 +48,70 @@ pub(crate) struct Streamed {
 impl StreamJob<'_> {
     /// Reads `first` (a `200` response; or a fresh request if `None`) to the end into the `.part` file,
     /// retrying from the start as `backoff` allows.
-    pub(crate) fn run(
-        &self,
-        first: Option<InFlight>,
-        mut backoff: Backoff,
-    ) -> Result<Streamed, Error> {
-        let mut high_water = 0u64;
-        let mut buffer = vec![0u8; BUFFER_SIZE];
-        let mut next = first;
-        loop {
-            if self.context.is_cancelled() {
-                return Err(Error::Interrupted {
-                    url: self.url.to_string(),
-                });
-            }
-            let before = high_water;
-            let attempt = match next.take() {
-                Some(in_flight) => Ok(in_flight),
-                None => self.request(),
-            }
-            .and_then(|in_flight| self.copy(in_flight, &mut buffer, &mut high_water));
-            match attempt {
-                Ok(streamed) => {
-                    self.part.set_len(streamed.len)?;
-                    return Ok(streamed);
-                }
-                Err(error) if error.is_transient() => {
-                    if high_water > before {
-                        backoff.progressed();
-                    }
-                    match backoff.wait_after(&error) {
-                        Some(wait) => {
-                            self.context.progress.retried(self.file);
-                            log::warn!(
-                                "{error}; without ranges the download restarts from the beginning, in {:.1}s",
-                                wait.as_secs_f64()
-                            );
-                            self.context.sleep(wait);
-                        }
-                        None => return Err(error),
-                    }
-                }
-                Err(error) => return Err(error),
-            }
-        }
+    pub(crate) fn run(&self, first: Option<InFlight>, backoff: Backoff) -> Result<Streamed, Error> {
+        let mut attempts = StreamAttempts {
+            job: self,
+            first,
+            high_water: 0,
+            buffer: vec![0u8; BUFFER_SIZE],
+        };
+        let streamed = with_retries(self.context, self.file, backoff, &mut attempts)?;
+        self.part.set_len(streamed.len)?;
+        Ok(streamed)
     }
 
+    /// Asks for the whole file again.
     fn request(&self) -> Result<InFlight, Error> {
-        let in_flight = send(self.context, self.url, None, None)?;
-        match in_flight.response.status().as_u16() {
-            200 => Ok(in_flight),
-            429 | 503 => {
-                in_flight.slot.refused();
-                Err(status_error(self.url, &in_flight.response))
-            }
-            _ => Err(status_error(self.url, &in_flight.response)),
+        let answer = send(self.context, self.url, None, None)?;
+        match answer.response.status().as_u16() {
+            200 => Ok(answer),
+            status => Err(reject(self.url, answer, bad_status(status))),
         }
     }
 
+    /// Reads the body of `answer` into the `.part` file from its start; the file's progress counts
+    /// only the bytes past `high_water`, which it then moves.
     fn copy(
         &self,
-        in_flight: InFlight,
+        answer: InFlight,
         buffer: &mut [u8],
         high_water: &mut u64,
     ) -> Result<Streamed, Error> {
-        let InFlight { response, slot } = in_flight;
-        let _live = self.file.connection();
-        let progress = &self.context.progress;
+        let InFlight { response, slot } = answer;
         let length = response.body().content_length();
         if let Some(length) = length {
-            progress.set_size(self.file, length);
+            self.context.progress.set_size(self.file, length);
         }
-        let mut hasher = self.hash.then(Sha256::new);
+        let body_copy = BodyCopy {
+            context: self.context,
+            file: self.file,
+            part: self.part,
+            url: self.url,
+            // Dropping a slow stream would start it over from its first byte: `--lowest-speed` is
+            // left to ranged downloads, which continue where they stopped.
+            lowest_speed: 0,
+        };
+        let mut target = StreamTarget {
+            offset: 0,
+            high_water,
+            hasher: self.hash.then(Sha256::new),
+        };
         let mut reader = response.into_body().into_reader();
-        let mut offset = 0u64;
-        loop {
-            if self.context.is_cancelled() {
-                return Err(Error::Interrupted {
-                    url: self.url.to_string(),
-                });
-            }
-            let n = match reader.read(buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::network(self.url.to_string(), ureq::Error::from(e))),
-            };
-            self.part.write_all_at(&buffer[..n], offset)?;
-            self.context.throttle(n as u64);
-            if let Some(hasher) = hasher.as_mut() {
-                hasher.update(&buffer[..n]);
-            }
-            offset += n as u64;
-            if offset > *high_water {
-                progress.record(self.file, offset - *high_water);
-                *high_water = offset;
-            }
-        }
-        match length {
+        let end = body_copy.run(&mut reader, &mut target, buffer, || {
+            self.context.is_cancelled()
+        })?;
+        let StreamTarget { offset, hasher, .. } = target;
+        match (end, length) {
+            (CopyEnd::Stopped, _) => Err(Error::Interrupted {
+                url: self.url.to_string(),
+            }),
             // ureq already reports a body cut short of its Content-Length as an error; this guards the
             // promise in pardl's own code too.
-            Some(length) if length != offset => Err(Error::Protocol {
+            (_, Some(length)) if length != offset => Err(Error::Protocol {
                 url: self.url.to_string(),
                 message: format!("body has {offset} bytes, Content-Length said {length}"),
             }),
-            _ => {
+            (CopyEnd::BodyEnded | CopyEnd::Filled, _) => {
                 slot.succeeded();
                 Ok(Streamed {
                     len: offset,
@@ -159,5 +119,95 @@ impl StreamJob<'_> {
                 })
             }
         }
+    }
+}
+
+/// The requests for the whole file, each read from its first byte.
+struct StreamAttempts<'a> {
+    job: &'a StreamJob<'a>,
+    /// The probe's answer, used instead of the first request.
+    first: Option<InFlight>,
+    /// The furthest byte any attempt reached: the file's progress already counts the bytes before it.
+    high_water: u64,
+    buffer: Vec<u8>,
+}
+
+impl Retryable for StreamAttempts<'_> {
+    type Output = Streamed;
+
+    fn attempt(&mut self) -> Result<Streamed, Error> {
+        let answer = match self.first.take() {
+            Some(answer) => answer,
+            None => self.job.request()?,
+        };
+        self.job
+            .copy(answer, &mut self.buffer, &mut self.high_water)
+    }
+
+    fn progress(&self) -> u64 {
+        self.high_water
+    }
+
+    fn stopped(&self) -> Result<Streamed, Error> {
+        Err(Error::Interrupted {
+            url: self.job.url.to_string(),
+        })
+    }
+
+    fn retry_warning(&self, error: &Error, wait: Duration) -> String {
+        format!(
+            "{error}; without ranges the download restarts from the beginning, in {:.1}s",
+            wait.as_secs_f64()
+        )
+    }
+}
+
+/// The `.part` file of a stream, written in order from byte 0.
+struct StreamTarget<'a> {
+    offset: u64,
+    high_water: &'a mut u64,
+    /// The SHA-256 of the bytes so far, when the link asks for a checksum.
+    hasher: Option<Sha256>,
+}
+
+impl CopyTarget for StreamTarget<'_> {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn remaining(&self) -> Option<u64> {
+        None
+    }
+
+    fn advance(&mut self, written: &[u8]) -> u64 {
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(written);
+        }
+        self.offset += written.len() as u64;
+        let new = self.offset.saturating_sub(*self.high_water);
+        *self.high_water = (*self.high_water).max(self.offset);
+        new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_that_starts_over_counts_only_bytes_past_its_high_water_mark() {
+        let mut high_water = 10;
+        let mut target = StreamTarget {
+            offset: 0,
+            high_water: &mut high_water,
+            hasher: Some(Sha256::new()),
+        };
+        assert_eq!(target.advance(b"0123"), 0);
+        assert_eq!(target.advance(b"456789ab"), 2);
+        assert_eq!(target.advance(b"cd"), 2);
+        assert_eq!((target.offset(), target.remaining()), (14, None));
+        let digest = target.hasher.take().map(|h| to_hex(&h.finalize()));
+        assert_eq!(digest, Some(to_hex(&Sha256::digest(b"0123456789abcd"))));
+        assert_eq!(high_water, 14);
     }
 }
