@@ -22,6 +22,17 @@
 //!
 //! # Using it
 //!
+//! What a program on plain threads does with pardl, each shown whole by a program in `examples/`
+//! (run by the test suite, with its output checked):
+//!
+//! | to … | call | example |
+//! |---|---|---|
+//! | download a list and keep every result | [`Downloader::run`] with a callback that may borrow, or [`Downloader::start`] for a [`Run`] whose [`Outcome`]s are owned values with their input [`index`](Outcome::index) | `collect_outcomes.rs` |
+//! | watch progress from a thread of your own | [`Downloader::progress`] → [`Progress::snapshot`] | `watch_progress.rs` |
+//! | cancel, then resume on the same downloader | [`Run::cancel`] (one run) or [`Downloader::cancel_handle`] (every run in progress), then run again | `cancel_resume.rs` |
+//! | download one checked file on this thread | [`Downloader::download`], [`Downloader::download_url`] with `sha256=` | `download_one.rs` |
+//! | use the thread pool for your own tasks | [`ThreadPool`]: `execute`, `map`, [`spawn`](ThreadPool::spawn) → [`join`](pool::TaskHandle::join) | `own_pool.rs` |
+//!
 //! Build a [`Config`] (every field has a default), make a [`Downloader`], and either
 //! [`run`](Downloader::run) it over a stream of links (what the `pardl` command does) or
 //! [`download`](Downloader::download) one link on the calling thread:
@@ -44,7 +55,7 @@
 //!     jobs: 2,        // files at once: the outer pool's workers
 //!     connections: 4, // chunks of one file at once: each child pool's workers
 //!     ..Config::default()
-//! });
+//! })?; // settings that cannot work are refused here
 //! let links = LinkReader::new(links_file.as_bytes());
 //! let summary = downloader.run(links, |outcome| println!("{}", outcome.line()));
 //! assert_eq!((summary.ok, summary.failed), (2, 0));
@@ -54,7 +65,7 @@
 //! let outcome = downloader.download_url("https://example.com/b.bin out=second.bin");
 //! # let outcome = downloader.download_url(&format!("{} out=second.bin", server.url("/b.bin")));
 //! assert!(matches!(outcome.status, Status::Skipped));
-//! # Ok::<(), std::io::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! While it works, another thread can read [`Downloader::progress`] (atomic counters, no lock on the

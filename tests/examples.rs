@@ -223,3 +223,100 @@ fn demo_runs_and_verifies_its_downloads() {
     let stdout = assert_exit(&output, 0);
     assert_eq!(stdout.matches("all bytes verified").count(), 2, "{stdout}");
 }
+
+#[test]
+fn collect_outcomes_keeps_every_result_in_input_order_with_its_error() {
+    let files: Vec<Served> = (0..3)
+        .map(|i| Served::new(&format!("/kept{i}.bin"), 40_000 + i, 410 + i))
+        .collect();
+    let (server, tmp) = server_and_tempdir(&files);
+    let missing = server.url("/missing.bin");
+    let mut args = vec!["out".to_string()];
+    args.push(server.url(&files[0].path));
+    args.push(missing.clone());
+    args.extend(files[1..].iter().map(|f| server.url(&f.path)));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let output = example("collect_outcomes", tmp.path(), &args);
+    let stdout = assert_exit(&output, 1);
+    let table: Vec<&str> = stdout.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(
+        table,
+        [
+            format!("#0 {}: 40000 bytes", server.url(&files[0].path)),
+            format!("#1 {missing}: refused with HTTP 404"),
+            format!("#2 {}: 40001 bytes", server.url(&files[1].path)),
+            format!("#3 {}: 40002 bytes", server.url(&files[2].path)),
+        ],
+        "{stdout}"
+    );
+    let counted: Vec<&str> = stdout.lines().filter(|l| l.ends_with(" ended")).collect();
+    assert_eq!(
+        counted,
+        [
+            "1 of 4 ended",
+            "2 of 4 ended",
+            "3 of 4 ended",
+            "4 of 4 ended"
+        ]
+    );
+    assert!(stdout.ends_with("3 ok, 1 failed\n"), "{stdout}");
+    for file in &files {
+        assert_served_file(&tmp.path().join("out"), file.name(), file);
+    }
+}
+
+#[test]
+fn cancel_resume_stops_a_run_and_resumes_on_the_same_downloader() {
+    // One file at a time, each 512 KiB at 256 KiB/s (one request each: the files fit in the first
+    // 1 MiB chunk): the run is cancelled while the first file is on its way and the second is still
+    // queued.
+    let behaviour = Behaviour::new().rate_limit(256 * KIB);
+    let files: Vec<Served> = (0..2)
+        .map(|i| {
+            Served::with(
+                &format!("/cr{i}.bin"),
+                512 * KIB,
+                420 + i,
+                behaviour.clone(),
+            )
+        })
+        .collect();
+    let (server, tmp) = server_and_tempdir(&files);
+    let mut args = vec![
+        "--after".to_string(),
+        (128 * KIB).to_string(),
+        "out".to_string(),
+    ];
+    args.extend(files.iter().map(|f| server.url(&f.path)));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let output = example("cancel_resume", tmp.path(), &args);
+    let stdout = assert_exit(&output, 0);
+    let out = tmp.path().join("out");
+    let first: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("first run: "))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "first run:  stop  out/cr0.bin (interrupted)",
+            "first run:  stop  out/cr1.bin (not started)",
+        ],
+        "{stdout}"
+    );
+    assert!(stdout.contains("first run cancelled: true"), "{stdout}");
+    assert!(
+        stdout.contains("second run: ok    out/cr0.bin (512.0 KiB, ")
+            && stdout.contains(" of it from an earlier run; "),
+        "the first file was not resumed: {stdout}"
+    );
+    assert!(stdout.contains("2 ok, 0 skipped, 0 failed"), "{stdout}");
+    for file in &files {
+        assert_served_file(&out, file.name(), file);
+    }
+    assert_no_part_files(&out);
+    // The second file was never asked for before the second run, which fetched it in one request.
+    assert_eq!(server.stats().path(&files[1].path).requests, 1);
+}

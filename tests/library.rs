@@ -376,27 +376,30 @@ fn download_url_reports_malformed_text_as_a_failed_outcome() {
 }
 
 #[test]
-fn a_setting_that_cannot_work_fails_the_run_before_any_request() {
+fn a_setting_that_cannot_work_is_refused_before_any_request() {
     let file = Served::new("/never.bin", 10 * KIB, 302);
     let (server, tmp) = server_and_tempdir([&file]);
     let config = Config {
         proxy: Some("socks5://127.0.0.1:9".into()),
         ..lib_config(tmp.path())
     };
-    let downloader = Downloader::new(config).unwrap();
-
-    let summary = downloader.run([Ok(link(&server.url(&file.path), 1))], |_| {});
-    let fatal = summary.fatal.as_ref().expect("a fatal error");
+    // Refused when the downloader is made, so no run, no link and no request can meet it.
+    let fatal = Downloader::new(config).unwrap_err();
     assert_eq!(fatal.kind(), "config");
     assert!(
         fatal.to_string().contains("socks5://127.0.0.1:9"),
         "{fatal}"
     );
-    assert_eq!(summary.exit_code(), 1);
-
-    let outcome = downloader.download_url(&server.url(&file.path));
-    assert!(matches!(&outcome.status, Status::Failed(e) if e.kind() == "config"));
-    assert_eq!(server.stats().path(&file.path).requests, 0);
+    let zero_jobs = Downloader::new(Config {
+        jobs: 0,
+        ..lib_config(tmp.path())
+    })
+    .unwrap_err();
+    assert_eq!(
+        zero_jobs.to_string(),
+        "invalid settings: jobs must be at least 1"
+    );
+    assert_eq!(server.stats().requests, 0);
     assert!(names_in(tmp.path()).is_empty());
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// ```
 /// use pardl::{Config, Downloader};
 ///
-/// let downloader = Downloader::new(Config::default());
+/// let downloader = Downloader::new(Config::default()).unwrap();
 /// let handle = downloader.cancel_handle();
 /// std::thread::spawn(move || handle.cancel()).join().unwrap();
 /// assert!(downloader.cancel_handle().is_cancelled());

@@ -53,7 +53,7 @@ use run_handle::Run;
 /// # for proxy in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
 /// #     std::env::remove_var(proxy);
 /// # }
-/// let downloader = Downloader::new(Config { dir: "downloads".into(), ..Config::default() });
+/// let downloader = Downloader::new(Config { dir: "downloads".into(), ..Config::default() }).unwrap();
 /// let url = "https://example.com/big.iso";
 /// # let url = &server.url("/big.iso");
 /// let link = Link::parse(&format!("{url} out=big.iso"), Origin::Argument(1)).unwrap();
@@ -142,7 +142,7 @@ impl Downloader {
     /// let text = "https://example.com/a.bin\nnot a link\n";
     /// # let text = format!("{}\nnot a link\n", server.url("/a.bin"));
     /// # let config = Config { dir: dir.path().into(), ..Config::default() };
-    /// let downloader = Downloader::new(config);
+    /// let downloader = Downloader::new(config).unwrap();
     /// let mut outcomes: Vec<Outcome> = Vec::new();
     /// let summary = downloader.run(LinkReader::new(text.as_bytes()), |outcome| outcomes.push(outcome.clone()));
     /// outcomes.sort_by_key(|outcome| outcome.index); // they arrive as they end
@@ -169,7 +169,7 @@ impl Downloader {
     ///     ..Config::default()
     /// };
     /// let links = LinkReader::new(std::io::BufReader::new(std::fs::File::open("links.txt")?));
-    /// let summary = Downloader::new(config).run(links, |outcome| eprintln!("{}", outcome.line()));
+    /// let summary = Downloader::new(config).unwrap().run(links, |outcome| eprintln!("{}", outcome.line()));
     /// println!("{} ok, {} done earlier, {} in other shards", summary.ok, summary.already_done, summary.other_shard);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -197,7 +197,7 @@ impl Downloader {
     /// # }
     /// # let url = server.url("/a.bin");
     /// # let config = Config { dir: dir.path().into(), ..Config::default() };
-    /// let downloader = Downloader::new(config);
+    /// let downloader = Downloader::new(config).unwrap();
     /// let links = vec![Link::parse(&format!("{url} out=one.bin"), Origin::Argument(1))];
     /// let run = downloader.start(links)?;
     /// for outcome in run.outcomes() {
@@ -409,7 +409,7 @@ impl Downloader {
     /// # for proxy in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
     /// #     std::env::remove_var(proxy);
     /// # }
-    /// let downloader = pardl::Downloader::new(pardl::Config::default());
+    /// let downloader = pardl::Downloader::new(pardl::Config::default()).unwrap();
     /// let outcome = downloader.download_url("https://example.com/big.iso");
     /// # let outcome = downloader.download_url(&server.url("/big.iso"));
     /// assert!(outcome.is_success(), "{}", outcome.line());
