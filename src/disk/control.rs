@@ -58,7 +58,7 @@ impl ControlFile {
             chunks: plan
                 .chunks()
                 .iter()
-                .map(|c| (c.start..c.end, c.done()))
+                .map(|c| (c.start..c.end, c.written()))
                 .collect(),
         }
     }

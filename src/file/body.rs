@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(end, CopyEnd::Filled);
         assert_eq!(body, b"klmno", "read past the range");
         assert_eq!(&setup.on_disk()[10..20], b"abcdefghij");
-        assert_eq!(chunk.done(), 10);
+        assert_eq!(chunk.written(), 10);
         assert_eq!(
             (setup.context.progress.bytes(), setup.file.bytes()),
             (10, 10)
@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn a_body_shorter_than_the_chunk_ends_with_what_it_had() {
         let setup = Setup::new();
-        let chunk = Chunk::with_done(0..10, 2);
+        let chunk = Chunk::with_written(0..10, 2);
         let mut body: &[u8] = b"cde";
         let end = setup
             .copy()
@@ -274,7 +274,11 @@ mod tests {
             })
             .unwrap();
         assert_eq!(end, CopyEnd::Stopped);
-        assert_eq!(chunk.done(), 6, "two reads of three bytes, then the stop");
+        assert_eq!(
+            chunk.written(),
+            6,
+            "two reads of three bytes, then the stop"
+        );
     }
 
     #[test]
@@ -293,7 +297,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, Error::Network { .. }), "{error:?}");
         assert!(error.is_transient());
-        assert_eq!(chunk.done(), 5, "the bytes before the reset stay");
+        assert_eq!(chunk.written(), 5, "the bytes before the reset stay");
         assert_eq!(&setup.on_disk()[..5], b"abcde");
     }
 

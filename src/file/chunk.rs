@@ -86,7 +86,7 @@ impl Retryable for ChunkFetch<'_> {
     }
 
     fn progress(&self) -> u64 {
-        self.chunk.done()
+        self.chunk.written()
     }
 
     /// A finished chunk stops; so does every chunk of a file once one has failed.

@@ -230,11 +230,11 @@ impl FileTask<'_> {
         }
         let progress = &self.context.progress;
         progress.set_size(file, control.total);
-        progress.add_existing(file, plan.done());
+        progress.add_existing(file, plan.written());
         log::info!(
             "resuming {}: {} of {} bytes already there",
             final_path.display(),
-            plan.done(),
+            plan.written(),
             control.total
         );
         Ok(Some(

@@ -23,22 +23,22 @@ pub struct Chunk {
     pub end: u64,
     /// Bytes of the range already written to disk, counted from `start`. Only the worker that owns the
     /// chunk adds to it; anyone may read it.
-    done: AtomicU64,
+    written: AtomicU64,
 }
 
 impl Chunk {
     /// A chunk covering `range` with nothing written yet.
     pub fn new(range: Range<u64>) -> Chunk {
-        Chunk::with_done(range, 0)
+        Chunk::with_written(range, 0)
     }
 
-    /// A chunk covering `range` of which the first `done` bytes are already on disk.
-    pub fn with_done(range: Range<u64>, done: u64) -> Chunk {
+    /// A chunk covering `range` of which the first `written` bytes are already on disk.
+    pub fn with_written(range: Range<u64>, written: u64) -> Chunk {
         assert!(range.start < range.end, "a chunk cannot be empty");
         Chunk {
             start: range.start,
             end: range.end,
-            done: AtomicU64::new(done.min(range.end - range.start)),
+            written: AtomicU64::new(written.min(range.end - range.start)),
         }
     }
 
@@ -53,18 +53,18 @@ impl Chunk {
     }
 
     /// Bytes written so far.
-    pub fn done(&self) -> u64 {
-        self.done.load(Ordering::Acquire)
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     /// The offset of the next byte to fetch: where a (re)started request begins.
     pub fn next_offset(&self) -> u64 {
-        self.start + self.done()
+        self.start + self.written()
     }
 
     /// Bytes still to fetch.
     pub fn remaining(&self) -> u64 {
-        self.len() - self.done()
+        self.len() - self.written()
     }
 
     /// Whether every byte of the range is on disk.
@@ -74,7 +74,7 @@ impl Chunk {
 
     /// Records that `n` more bytes were written right after the previous ones.
     pub fn advance(&self, n: u64) {
-        let before = self.done.fetch_add(n, Ordering::AcqRel);
+        let before = self.written.fetch_add(n, Ordering::AcqRel);
         debug_assert!(before + n <= self.len(), "chunk overran its range");
     }
 }
@@ -142,15 +142,15 @@ impl ChunkPlan {
     pub fn from_parts(total: u64, parts: Vec<(Range<u64>, u64)>) -> Option<ChunkPlan> {
         let mut expected_start = 0;
         let mut chunks = Vec::with_capacity(parts.len());
-        for (range, done) in parts {
+        for (range, written) in parts {
             if range.start != expected_start
                 || range.end <= range.start
-                || done > range.end - range.start
+                || written > range.end - range.start
             {
                 return None;
             }
             expected_start = range.end;
-            chunks.push(Chunk::with_done(range, done));
+            chunks.push(Chunk::with_written(range, written));
         }
         (expected_start == total).then_some(ChunkPlan { total, chunks })
     }
@@ -166,8 +166,8 @@ impl ChunkPlan {
     }
 
     /// Bytes on disk over all chunks.
-    pub fn done(&self) -> u64 {
-        self.chunks.iter().map(Chunk::done).sum()
+    pub fn written(&self) -> u64 {
+        self.chunks.iter().map(Chunk::written).sum()
     }
 
     /// Whether every chunk is complete.
@@ -257,13 +257,13 @@ mod tests {
     fn progress_is_counted_per_chunk() {
         let plan = ChunkPlan::new(4000, 1000, 3, 1000);
         plan.chunks()[1].advance(500);
-        assert_eq!(plan.done(), 500);
+        assert_eq!(plan.written(), 500);
         assert_eq!(plan.chunks()[1].next_offset(), plan.chunks()[1].start + 500);
         for chunk in plan.chunks() {
             chunk.advance(chunk.remaining());
         }
         assert!(plan.is_complete());
-        assert_eq!(plan.done(), 4000);
+        assert_eq!(plan.written(), 4000);
     }
 
     #[test]

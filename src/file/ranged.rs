@@ -157,7 +157,7 @@ impl RangedJob {
         log::info!(
             "kept {} ({} of {} bytes) to resume later",
             self.part.part_path().display(),
-            self.plan.done(),
+            self.plan.written(),
             self.plan.total()
         );
         self.part.keep();

@@ -1,14 +1,17 @@
-//! Everything pardl needs to know about HTTP, kept in one place.
+//! HTTP rules that hold whatever run is going on: no state of a run lives here, so every room above
+//! may use it and it uses none of them.
 //!
-//! * [`build_agent`] makes the one `ureq::Agent` every thread shares, so connections are reused across
-//!   chunks and files (keep-alive), with timeouts that suit long downloads.
-//! * [`send`] sends one `GET`, after taking a slot of the host's connection limit, with the user's
-//!   extra headers (`-H`) and credentials ([`authorization`]).
 //! * [`ContentRange`] parses the `Content-Range` header, the server's statement of which bytes a `206`
 //!   carries; pardl writes nothing to disk before checking it against what it asked for.
 //! * [`url`] holds every rule about the text of a URL: credentials, host, path, percent-decoding,
 //!   and masking a password before a URL reaches a log line, an error message, the display or the
 //!   report.
+//! * [`Validators`] (`ETag`, `Last-Modified`), `Retry-After` and HTTP dates, the secret headers.
+//! * [`hosts`]: how many connections each host gets, lowered when it refuses and raised again.
+//! * [`ratelimit`]: `--limit-rate`, one lock-free token bucket shared by every connection.
+//!
+//! The shared agent is built with the run's settings in `src/run/context.rs`, and one request is sent
+//! by `src/file/request.rs`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -53,7 +53,7 @@ pub struct FileProgress {
     /// redirect); read by the display, never on the hot path.
     name: Mutex<String>,
     size: AtomicU64,
-    done: AtomicU64,
+    bytes: AtomicU64,
     /// The part of `done` that an earlier run left on disk (a resume): in the file's percentage, but
     /// neither in the run's `bytes` nor in its `expected_bytes`.
     existing: AtomicU64,
@@ -71,7 +71,7 @@ impl FileProgress {
             id,
             name: Mutex::new(name.to_string()),
             size: AtomicU64::new(UNKNOWN_SIZE),
-            done: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
             existing: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
             peak_connections: AtomicUsize::new(0),
@@ -105,7 +105,7 @@ impl FileProgress {
     /// Bytes of this file on disk so far (with those an earlier run left, see
     /// [`FileProgress::resumed`]).
     pub fn bytes(&self) -> u64 {
-        self.done.load(Ordering::Relaxed)
+        self.bytes.load(Ordering::Relaxed)
     }
 
     /// Bytes an earlier run had left on disk, which this download resumed from; 0 for a fresh
@@ -268,7 +268,7 @@ impl Progress {
     /// Records that `n` bytes of `file` were already on disk from an earlier run (a resume): they count
     /// for the file's percentage, but not as bytes transferred now.
     pub(crate) fn add_existing(&self, file: &FileProgress, n: u64) {
-        file.done.fetch_add(n, Ordering::Relaxed);
+        file.bytes.fetch_add(n, Ordering::Relaxed);
         file.existing.fetch_add(n, Ordering::Relaxed);
         self.expected_bytes.fetch_sub(
             n.min(self.expected_bytes.load(Ordering::Relaxed)),
@@ -283,7 +283,7 @@ impl Progress {
     /// as transferred, so they are not taken off `bytes`; they go back into the expected total,
     /// since they must now be fetched.
     pub(crate) fn rewind(&self, file: &FileProgress) {
-        let done = file.done.swap(0, Ordering::Relaxed);
+        let done = file.bytes.swap(0, Ordering::Relaxed);
         let existing = file.existing.swap(0, Ordering::Relaxed);
         let transferred = done.saturating_sub(existing);
         self.bytes
@@ -294,7 +294,7 @@ impl Progress {
     /// The hot path: `n` more bytes of `file` are on disk. Two atomic adds, nothing else.
     #[inline]
     pub(crate) fn record(&self, file: &FileProgress, n: u64) {
-        file.done.fetch_add(n, Ordering::Relaxed);
+        file.bytes.fetch_add(n, Ordering::Relaxed);
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
