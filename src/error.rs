@@ -106,6 +106,14 @@ pub enum Error {
         /// What is wrong, naming the setting.
         message: String,
     },
+    /// Another download of this program is writing the exact path the link asks for
+    /// ([`Link::path`](crate::Link::path)); two links never write one file.
+    PathInUse {
+        /// The link's URL.
+        url: String,
+        /// The path.
+        path: PathBuf,
+    },
     /// A worker task panicked while downloading; this is a bug in pardl, reported instead of hanging.
     Panicked {
         /// The URL whose download panicked.
@@ -147,6 +155,7 @@ impl Error {
             | Error::RangeIgnored { .. }
             | Error::Io { .. }
             | Error::Config { .. }
+            | Error::PathInUse { .. }
             | Error::Panicked { .. } => false,
         }
     }
@@ -165,6 +174,7 @@ impl Error {
             Error::ChecksumMismatch { .. } => "checksum-mismatch",
             Error::Interrupted { .. } => "interrupted",
             Error::Config { .. } => "config",
+            Error::PathInUse { .. } => "path-in-use",
             Error::Panicked { .. } => "panic",
         }
     }
@@ -210,6 +220,12 @@ impl fmt::Display for Error {
             ),
             Error::Interrupted { url } => write!(f, "{}: interrupted", redact_url(url)),
             Error::Config { message } => write!(f, "invalid settings: {message}"),
+            Error::PathInUse { url, path } => write!(
+                f,
+                "{}: another download is writing {} now",
+                redact_url(url),
+                path.display()
+            ),
             Error::Panicked { url } => write!(
                 f,
                 "{}: a download thread panicked (a bug in pardl; run with RUST_LOG=debug and report it)",

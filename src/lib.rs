@@ -113,7 +113,7 @@ pub use file::plan::ChunkPlan;
 pub use http::url::redact_url;
 pub use pool::ThreadPool;
 pub use run::cancel::CancelHandle;
-pub use run::config::{Config, Credentials, Header};
+pub use run::config::{Config, Credentials, Header, IfExists};
 pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
 pub use run::progress::{FileProgress, Progress, Snapshot};

@@ -15,8 +15,8 @@ use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
 use pardl::{
-    CancelHandle, Config, Credentials, DoneLinks, Downloader, Header, Link, LinkError, LinkReader,
-    Origin, ReportFile, Shard,
+    CancelHandle, Config, Credentials, DoneLinks, Downloader, Header, IfExists, Link, LinkError,
+    LinkReader, Origin, ReportFile, Shard,
 };
 
 /// Download files in parallel, each over several connections.
@@ -83,8 +83,13 @@ struct Cli {
     min_chunk: Size,
 
     /// Replace files that already exist instead of skipping their links.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "check_existing")]
     overwrite: bool,
+
+    /// Keep an existing file only if its size is the server's (and its SHA-256 the link's, when
+    /// given); otherwise download it again and replace it.
+    #[arg(long = "check-existing")]
+    check_existing: bool,
 
     /// Tries per request before its file fails (1 = no retries).
     #[arg(long = "max-tries", value_name = "N", default_value_t = Config::DEFAULT_MAX_TRIES,
@@ -414,7 +419,13 @@ fn config(cli: &Cli) -> Config {
         jobs: cli.jobs,
         connections: cli.connections,
         min_chunk: cli.min_chunk.0,
-        overwrite: cli.overwrite,
+        if_exists: if cli.overwrite {
+            IfExists::Overwrite
+        } else if cli.check_existing {
+            IfExists::Check
+        } else {
+            IfExists::Skip
+        },
         max_tries: cli.max_tries,
         retry_wait: cli.retry_wait.0,
         connect_timeout: cli.connect_timeout.0,

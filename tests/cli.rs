@@ -409,6 +409,33 @@ fn an_existing_file_is_skipped_without_any_request() {
     assert_no_part_files(tmp.path());
 }
 
+#[test]
+fn check_existing_replaces_only_a_file_that_differs_from_the_servers() {
+    let file = Served::new("/same.bin", 40_000, 92);
+    let (server, tmp) = server_and_tempdir([&file]);
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("same.bin"), b"truncated").unwrap();
+
+    // Another size than the server's: fetched again.
+    let argv = Argv::quick("out").args(["--check-existing", &server.url("/same.bin")]);
+    pardl(tmp.path(), argv.clone()).assert_code(0);
+    assert_served_file(&out, "same.bin", &file);
+    let requests = server.stats().path("/same.bin").requests;
+
+    // Now the same size: kept after one request, which tells the size.
+    let run = pardl(tmp.path(), argv);
+    run.assert_code(0);
+    run.assert_stderr_contains("0 ok, 1 skipped, 0 failed");
+    assert_eq!(server.stats().path("/same.bin").requests, requests + 1);
+    assert_served_file(&out, "same.bin", &file);
+
+    // It cannot be combined with --overwrite.
+    let argv =
+        Argv::quick("out").args(["--check-existing", "--overwrite", &server.url("/same.bin")]);
+    pardl(tmp.path(), argv).assert_code(2);
+}
+
 // 10. Exit codes and where links come from.
 #[test]
 fn a_missing_links_file_exits_2() {

@@ -131,7 +131,9 @@ fn the_readme_states_the_defaults_the_command_has() {
                         Config::DEFAULT_USER_AGENT.replace(version, "VERSION")
                     )
             }
-            "--overwrite" => row.default == "off" && !config.overwrite,
+            "--overwrite" | "--check-existing" => {
+                row.default == "off" && config.if_exists == pardl::IfExists::Skip
+            }
             "--proxy" => {
                 row.default == "from the environment"
                     && Config::DEFAULT_PROXY_FROM_ENV

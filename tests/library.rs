@@ -240,7 +240,7 @@ fn download_into_an_existing_file_is_skipped_without_a_request() {
     assert_eq!(server.stats().requests, 0);
 
     let outcome = Downloader::new(Config {
-        overwrite: true,
+        if_exists: pardl::IfExists::Overwrite,
         ..lib_config(tmp.path())
     })
     .unwrap()

@@ -7,7 +7,7 @@ mod support;
 use std::thread;
 use std::time::Duration;
 
-use pardl::{Config, Downloader, Error, Link, NetworkErrorKind, Origin, Outcome, Status};
+use pardl::{Config, Downloader, Error, IfExists, Link, NetworkErrorKind, Origin, Outcome, Status};
 use pardl_testserver::Behaviour;
 use support::*;
 
@@ -227,4 +227,106 @@ fn errors_are_cloneable_values_with_a_kind_and_no_http_library_types() {
         "{}",
         copy.line()
     );
+}
+
+#[test]
+fn a_program_chooses_the_exact_path_and_two_links_never_share_one() {
+    let file = Served::new("/exact.bin", 300 * KIB, 900);
+    let slow = Served::with(
+        "/slow.bin",
+        512 * KIB,
+        901,
+        Behaviour::new().rate_limit(256 * KIB),
+    );
+    let server = server_with(&[file.clone(), slow.clone()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(lib_config(&tmp.path().join("default-dir"))).unwrap();
+
+    // Anywhere the program likes, directories created, the name kept as given (no sanitising).
+    let exact = tmp.path().join("by date/2026-12-02/exact copy.bin");
+    let link = Link::parse(&server.url(&file.path), Origin::Argument(1))
+        .unwrap()
+        .saved_as(&exact);
+    let outcome = downloader.download(link);
+    assert!(outcome.is_success(), "{}", outcome.line());
+    assert_eq!(outcome.path.as_deref(), Some(exact.as_path()));
+    assert_eq!(std::fs::read(&exact).unwrap(), file.bytes());
+    assert!(names_in(&tmp.path().join("default-dir")).is_empty());
+
+    // Two links of one run to one path: one writes it, the other is refused, naming the path.
+    let shared = tmp.path().join("shared.bin");
+    let both = (0..2).map(|i| {
+        Link::parse(&server.url(&slow.path), Origin::Argument(i + 1)).map(|l| l.saved_as(&shared))
+    });
+    let mut outcomes = Vec::new();
+    let summary = downloader.run(both, |o| outcomes.push(o.clone()));
+    assert_eq!((summary.ok, summary.failed), (1, 1), "{summary:?}");
+    let refused = outcomes.iter().find(|o| !o.is_success()).unwrap();
+    let Status::Failed(error) = &refused.status else {
+        panic!("{:?}", refused.status);
+    };
+    assert_eq!(error.kind(), "path-in-use");
+    assert!(
+        error.to_string().ends_with(&format!(
+            "another download is writing {} now",
+            shared.display()
+        )),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&shared).unwrap(), slow.bytes());
+}
+
+#[test]
+fn check_existing_keeps_a_current_file_and_replaces_a_stale_one() {
+    let file = Served::new("/current.bin", 200 * KIB, 910);
+    let server = server_with(std::slice::from_ref(&file));
+    let tmp = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(Config {
+        if_exists: IfExists::Check,
+        ..lib_config(tmp.path())
+    })
+    .unwrap();
+    let url = server.url(&file.path);
+    let path = tmp.path().join("current.bin");
+    let sha = sha256_hex(&file.bytes());
+
+    // Same size as the server's: kept after one request (the probe), not rewritten.
+    let same_size = vec![7u8; file.len as usize];
+    std::fs::write(&path, &same_size).unwrap();
+    let outcome = downloader.download_url(&url);
+    assert!(
+        matches!(outcome.status, Status::Skipped),
+        "{}",
+        outcome.line()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), same_size);
+    assert_eq!(server.stats().path(&file.path).requests, 1);
+
+    // Same size, but the link's sha256= says otherwise: fetched again and replaced.
+    let outcome = downloader.download_url(&format!("{url} sha256={sha}"));
+    assert!(
+        matches!(outcome.status, Status::Downloaded { .. }),
+        "{}",
+        outcome.line()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), file.bytes());
+
+    // Now it matches size and checksum: kept.
+    let outcome = downloader.download_url(&format!("{url} sha256={sha}"));
+    assert!(
+        matches!(outcome.status, Status::Skipped),
+        "{}",
+        outcome.line()
+    );
+
+    // Another size: fetched again and replaced.
+    std::fs::write(&path, b"short").unwrap();
+    let outcome = downloader.download_url(&url);
+    assert!(
+        matches!(outcome.status, Status::Downloaded { .. }),
+        "{}",
+        outcome.line()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), file.bytes());
+    assert_no_part_files(tmp.path());
 }

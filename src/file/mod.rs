@@ -29,6 +29,7 @@ use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::http::header;
 use crate::http::url::{host_of, redact_url};
+use crate::run::config::IfExists;
 use crate::run::context::Context;
 use crate::run::links::Link;
 use crate::run::outcome::Status;
@@ -76,7 +77,7 @@ impl FileTask<'_> {
                 url: link.url.clone(),
             });
         }
-        if !self.context.config.overwrite && exists(final_path) {
+        if self.context.config.if_exists == IfExists::Skip && exists(final_path) {
             log::info!(
                 "{} exists, skipping {}",
                 final_path.display(),
@@ -118,7 +119,7 @@ impl FileTask<'_> {
         if named.is_some() {
             // The skip and resume checks so far were for the URL's name; now they are made for the
             // server's (dropping its answer when they apply).
-            if !config.overwrite && exists(final_path) {
+            if config.if_exists == IfExists::Skip && exists(final_path) {
                 log::info!("{} exists, skipping", final_path.display());
                 return Ok(Status::Skipped);
             }
@@ -128,6 +129,13 @@ impl FileTask<'_> {
                 drop(answer);
                 return self.run_ranged(job, None);
             }
+        }
+        if config.if_exists == IfExists::Check && self.existing_is_current(final_path, &answer)? {
+            log::info!(
+                "{} exists and matches the server's, skipping",
+                final_path.display()
+            );
+            return Ok(Status::Skipped);
         }
         let control_path = ControlFile::path_for(final_path);
         match answer {
@@ -169,13 +177,33 @@ impl FileTask<'_> {
         }
     }
 
+    /// Whether the file already under `final_path` is the one the server has (`--check-existing`):
+    /// the size the answer gives, and the link's SHA-256 when it has one. A size the server does
+    /// not tell cannot be checked, so such a file is fetched again.
+    fn existing_is_current(&self, final_path: &Path, answer: &RangeProbe) -> Result<bool, Error> {
+        let Ok(metadata) = fs::symlink_metadata(final_path) else {
+            return Ok(false);
+        };
+        let server_size = match answer {
+            RangeProbe::Ranged { total, .. } => Some(*total),
+            RangeProbe::Whole { first, .. } => first.response.body().content_length(),
+        };
+        if !metadata.is_file() || server_size != Some(metadata.len()) {
+            return Ok(false);
+        }
+        match &self.link.sha256 {
+            Some(expected) => Ok(sha256_file(final_path)? == *expected),
+            None => Ok(true),
+        }
+    }
+
     /// The path named by the server's answer, for a link without `out=` whose answer gives another
     /// name than its URL did (`Content-Disposition`, else the URL after redirects). Such a name can
     /// only be chosen, and reserved, when the answer arrives, so unlike names from `out=` or the URL
     /// it is not decided in link order, and the skip check for it comes after the probe.
     fn server_named(&self, final_path: &Path, answer: &RangeProbe) -> Option<PathBuf> {
         let (link, file) = (self.link, self.file);
-        if link.out.is_some() {
+        if link.out.is_some() || link.path.is_some() {
             return None;
         }
         let reserved = final_path.file_name()?.to_str()?;

@@ -37,9 +37,9 @@ pub struct Config {
     /// Connections to one host at once, over all files. pardl lowers it by itself for a host that
     /// refuses connections (see `src/http/hosts.rs`). Default: [`Config::DEFAULT_MAX_PER_HOST`].
     pub max_per_host: usize,
-    /// Replace a file that already exists under its final name instead of skipping the link. Default
-    /// false.
-    pub overwrite: bool,
+    /// What to do with a file that already exists under a link's final name. Default:
+    /// [`IfExists::Skip`].
+    pub if_exists: IfExists,
     /// How many times one request is tried before its chunk (and so its file) fails. Default:
     /// [`Config::DEFAULT_MAX_TRIES`].
     pub max_tries: u32,
@@ -115,6 +115,23 @@ pub struct Config {
 /// assert_eq!(busy.connections, Config::DEFAULT_CONNECTIONS);
 /// assert_eq!(busy.retry_wait, Config::DEFAULT_RETRY_WAIT);
 /// ```
+/// What to do with a file that already exists under a link's final name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IfExists {
+    /// Leave it alone and end the link as skipped, without a request (`wget -nc`, `curl
+    /// --skip-existing`): rerunning a links file fetches only what is missing.
+    #[default]
+    Skip,
+    /// Download the file again and replace it (`--overwrite`); the old file stays intact until the
+    /// new one is complete.
+    Overwrite,
+    /// Ask the server (`--check-existing`): keep the file when its size is the server's (and its
+    /// SHA-256 the link's `sha256=`, when given), else download it again and replace it. A download
+    /// an earlier run left unfinished for this name is resumed first either way.
+    Check,
+}
+
 impl Config {
     /// The directory files are written to: the current one.
     pub const DEFAULT_DIR: &'static str = ".";
@@ -251,7 +268,7 @@ impl Default for Config {
             connections: Config::DEFAULT_CONNECTIONS,
             min_chunk: Config::DEFAULT_MIN_CHUNK,
             max_per_host: Config::DEFAULT_MAX_PER_HOST,
-            overwrite: false,
+            if_exists: IfExists::Skip,
             max_tries: Config::DEFAULT_MAX_TRIES,
             retry_wait: Config::DEFAULT_RETRY_WAIT,
             connect_timeout: Config::DEFAULT_CONNECT_TIMEOUT,

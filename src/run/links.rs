@@ -26,6 +26,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead};
+use std::path::PathBuf;
 
 use crate::http::url::{redact_url, validate_url};
 
@@ -59,6 +60,11 @@ pub struct Link {
     pub out: Option<String>,
     /// The `sha256=` option: the expected SHA-256 of the file, as 64 lowercase hex digits.
     pub sha256: Option<String>,
+    /// The exact path a program chose for the file ([`Link::saved_as`]), used as given: relative to
+    /// the current directory, not to [`Config::dir`](crate::Config::dir), not sanitised, never
+    /// numbered, its directories created. A links file cannot set it (its `out=` names stay inside
+    /// the output directory).
+    pub path: Option<PathBuf>,
     /// Where the link came from, for messages.
     pub origin: Origin,
 }
@@ -198,8 +204,26 @@ impl Link {
             url: url.to_string(),
             out,
             sha256,
+            path: None,
             origin,
         })
+    }
+
+    /// This link, to be saved at exactly `path` (see [`Link::path`]).
+    ///
+    /// ```
+    /// use pardl::{Link, Origin};
+    ///
+    /// let link = Link::parse("https://example.com/a.iso", Origin::Argument(1))
+    ///     .unwrap()
+    ///     .saved_as("images/2026/a.iso");
+    /// assert_eq!(link.path.as_deref(), Some("images/2026/a.iso".as_ref()));
+    /// ```
+    pub fn saved_as(self, path: impl Into<PathBuf>) -> Link {
+        Link {
+            path: Some(path.into()),
+            ..self
+        }
     }
 }
 
@@ -418,6 +442,7 @@ mod tests {
             url: url.to_string(),
             out: out.map(str::to_string),
             sha256: None,
+            path: None,
             origin: Origin::Line(line),
         }
     }

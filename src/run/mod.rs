@@ -24,6 +24,7 @@ use crate::pool::ThreadPool;
 pub(crate) mod cancel;
 pub(crate) mod config;
 pub(crate) mod context;
+pub(crate) mod exact_paths;
 pub(crate) mod links;
 pub(crate) mod outcome;
 pub(crate) mod progress;
@@ -35,6 +36,7 @@ pub(crate) mod skip_done;
 use cancel::CancelHandle;
 use config::Config;
 use context::Context;
+use exact_paths::{file_name_of, ExactPaths};
 use links::{Link, LinkError, Origin};
 use outcome::{Outcome, Status, Summary, Transfer};
 use progress::Progress;
@@ -71,6 +73,8 @@ pub struct Downloader {
     /// Runs (and single downloads) going on now; a cancel of the downloader's handle is taken back
     /// when the next one starts after they have all ended.
     runs_in_progress: Arc<AtomicUsize>,
+    /// The exact paths ([`Link::path`]) being downloaded to now, so two links never write one file.
+    exact_paths: Arc<ExactPaths>,
 }
 
 impl Downloader {
@@ -96,6 +100,7 @@ impl Downloader {
             context: Arc::new(Context::new(config)),
             names: Arc::new(NameReservations::new()),
             runs_in_progress: Arc::new(AtomicUsize::new(0)),
+            exact_paths: Arc::new(ExactPaths::default()),
         })
     }
 
@@ -299,7 +304,11 @@ impl Downloader {
                         // skipping and resuming work. Links this run leaves out (another shard's,
                         // or done earlier) reserve theirs too, so every shard, and every rerun,
                         // names every link alike.
-                        let name = self.names.reserve_in(&names, &wanted_name(&link));
+                        let name = match link.path {
+                            // A path the program chose is not a name in the output directory.
+                            Some(_) => String::new(),
+                            None => self.names.reserve_in(&names, &wanted_name(&link)),
+                        };
                         if self.leave_out(&link.url, &mut read) {
                             continue;
                         }
@@ -383,6 +392,9 @@ impl Downloader {
             return failed_before_start(link.url, link.origin, 0, error);
         }
         let run = self.begin_run();
+        if link.path.is_some() {
+            return self.download_named(&run.context, 0, link, "");
+        }
         let name = self.names.reserve(&wanted_name(&link));
         let outcome = self.download_named(&run.context, 0, link, &name);
         self.names.release(&name);
@@ -445,7 +457,8 @@ impl Downloader {
         }
     }
 
-    /// Downloads `link` to `name` in the output directory and counts how it ended.
+    /// Downloads `link` to `name` in the output directory (or to the path the link names exactly)
+    /// and counts how it ended.
     fn download_named(
         &self,
         context: &Arc<Context>,
@@ -454,7 +467,10 @@ impl Downloader {
         name: &str,
     ) -> Outcome {
         let started = Instant::now();
-        let path = context.config.dir.join(name);
+        let (path, name) = match &link.path {
+            Some(exact) => (exact.clone(), file_name_of(exact)),
+            None => (context.config.dir.join(name), name.to_string()),
+        };
         if context.is_cancelled() {
             // Queued before the cancel, never begun: nothing to resume, nothing on disk.
             let outcome = ended_before_start(link.url, link.origin, index, Status::NotStarted);
@@ -464,7 +480,7 @@ impl Downloader {
                 ..outcome
             };
         }
-        let file = context.progress.new_file(name);
+        let file = context.progress.new_file(&name);
         // A panic here is a bug; it must still end as a failed link, not as a missing outcome.
         let task = FileTask {
             context,
@@ -472,11 +488,14 @@ impl Downloader {
             link: &link,
             file: &file,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| task.run(&path))).unwrap_or_else(|_| {
-            Err(Error::Panicked {
-                url: link.url.clone(),
-            })
-        });
+        let result = match self.exact_paths.claim(&link) {
+            Ok(_claim) => catch_unwind(AssertUnwindSafe(|| task.run(&path))).unwrap_or_else(|_| {
+                Err(Error::Panicked {
+                    url: link.url.clone(),
+                })
+            }),
+            Err(error) => Err(error),
+        };
         let status = match result {
             Ok(status) => status,
             Err(Error::Interrupted { .. }) => Status::Interrupted,
