@@ -70,7 +70,6 @@ impl ControlFile {
         PathBuf::from(name)
     }
 
-    /// The file's text.
     pub(crate) fn render(&self) -> String {
         let mut text = String::new();
         let _ = writeln!(

@@ -179,7 +179,6 @@ pub(crate) struct NameReservations {
 pub(crate) struct NameKey(u64);
 
 impl NameKey {
-    /// The key of `name`.
     pub(crate) fn of(name: &str) -> NameKey {
         NameKey(stable_key(&fold_case(name)))
     }
@@ -237,7 +236,6 @@ impl Reserved {
 }
 
 impl NameReservations {
-    /// An empty set of reservations.
     pub(crate) fn new() -> Self {
         Self::default()
     }

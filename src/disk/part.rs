@@ -81,7 +81,6 @@ impl PartFile {
             .map_err(|e| Error::io("resize", &self.part_path, e))
     }
 
-    /// The path of the `.part` file.
     pub(crate) fn part_path(&self) -> &Path {
         &self.part_path
     }

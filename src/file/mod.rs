@@ -57,11 +57,9 @@ use stream::StreamJob;
 /// One link's download, run on the calling thread (a worker of the outer pool, or a library user's
 /// own thread).
 pub(crate) struct FileTask<'a> {
-    /// The run's shared state.
     pub(crate) context: &'a Arc<Context>,
     /// The run's names, for a name the server's answer chooses.
     pub(crate) names: &'a NameReservations,
-    /// The link being downloaded.
     pub(crate) link: &'a Link,
     /// Its counters (the display and the outcome read them).
     pub(crate) file: &'a Arc<FileProgress>,

@@ -55,8 +55,7 @@ pub(crate) enum RangeProbe {
     Whole {
         /// The response, body unread.
         first: InFlight,
-        /// The URL after redirects.
-        final_url: String,
+            final_url: String,
     },
 }
 
