@@ -183,6 +183,9 @@ fn the_manuals_prose_about_defaults_uses_the_defaults() {
         ),
         format!("`--max-per-host` ({})", Config::DEFAULT_MAX_PER_HOST),
     ] {
-        assert!(manual.contains(&expected), "docs/usage.md lacks {expected:?}");
+        assert!(
+            manual.contains(&expected),
+            "docs/usage.md lacks {expected:?}"
+        );
     }
 }
