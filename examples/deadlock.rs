@@ -271,8 +271,8 @@ fn held_permit_report(watch: &Watch) -> String {
     )
 }
 
-/// Starts the watchdog: unless the case finishes within `patience`, it prints `report()` and what it
-/// means, then ends the process with [`HUNG`].
+/// Starts the watchdog: once what `report` sees has stayed the same for `patience` without the case
+/// finishing, it prints that and what it means, then ends the process with [`HUNG`].
 fn watchdog(
     watch: Arc<Watch>,
     patience: Duration,
@@ -282,17 +282,21 @@ fn watchdog(
     thread::Builder::new()
         .name("watchdog".into())
         .spawn(move || {
-            let started = Instant::now();
-            while started.elapsed() < patience {
+            let mut seen = report(&watch);
+            let mut since = Instant::now();
+            while since.elapsed() < patience {
+                thread::sleep(Duration::from_millis(20));
                 if watch.finished.load(Ordering::SeqCst) {
                     return;
                 }
-                thread::sleep(Duration::from_millis(20));
+                let now = report(&watch);
+                if now != seen {
+                    (seen, since) = (now, Instant::now()); // progress: start counting again
+                }
             }
             println!(
-                "watchdog: no progress after {:.1} s: {}",
-                patience.as_secs_f64(),
-                report(&watch)
+                "watchdog: no progress for {:.1} s: {seen}",
+                patience.as_secs_f64()
             );
             println!("watchdog: {meaning}");
             println!("watchdog: stopping the program (exit status {HUNG})");
