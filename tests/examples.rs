@@ -149,8 +149,10 @@ fn own_pool_prints_what_its_tasks_computed() {
     let tmp = tempfile::tempdir().unwrap();
     let output = example("own_pool", tmp.path(), &[]);
     let stdout = assert_exit(&output, 0);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 10, "{stdout}");
+    // Results are plain lines; the timeline's lines start with `[` and the time.
+    let (timeline, lines): (Vec<&str>, Vec<&str>) =
+        stdout.lines().partition(|line| line.starts_with('['));
+    assert_eq!(lines.len(), 11, "{stdout}");
     assert_eq!(lines[0], "sum of 1..=1000: 500500");
     // The producer was held back by the bounded queue: 8 of the 12 tasks (50 ms each, 2 at a time)
     // had to finish before the 12th could be queued.
@@ -178,7 +180,70 @@ fn own_pool_prints_what_its_tasks_computed() {
         lines[9],
         "nested pools: 6 files x 5 chunks = 30 chunks done"
     );
+    let peak: usize = lines[10]
+        .strip_prefix("peak threads: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line: {}", lines[10]));
+    assert!((5..=16).contains(&peak), "{}", lines[10]);
     assert!(text(&output.stderr).contains("this task fails on purpose"));
+
+    // The timeline: a time, the thread's name, the event.
+    let event = |line: &str| -> (f64, String, String) {
+        let (time, rest) = line[1..]
+            .split_once(" ms] ")
+            .expect("[TIME ms] THREAD EVENT");
+        let (thread, what) = rest.split_once(' ').expect("a thread name, then the event");
+        (
+            time.trim().parse().expect("a time in ms"),
+            thread.to_string(),
+            what.trim_start().to_string(),
+        )
+    };
+    let events: Vec<(f64, String, String)> = timeline.iter().map(|l| event(l)).collect();
+    // Backpressure, seen from the producer: all 12 submissions on the main thread, and the ones
+    // after the first 4 had to wait for a worker to take a task (at least one waited half a task).
+    let submitted: Vec<u64> = events
+        .iter()
+        .filter(|(_, thread, what)| thread == "main" && what.starts_with("execute(task "))
+        .map(|(_, _, what)| {
+            what.rsplit(" after ")
+                .next()
+                .and_then(|ms| ms.strip_suffix(" ms"))
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected event: {what}"))
+        })
+        .collect();
+    assert_eq!(submitted.len(), 12, "{stdout}");
+    assert!(submitted[4..].iter().any(|&ms| ms >= 25), "{stdout}");
+    // The tasks ran on the pool's two named workers.
+    for (_, thread, what) in events.iter().filter(|(_, _, w)| w.starts_with("runs task")) {
+        assert!(thread.starts_with("backpressure-"), "{what} on {thread}");
+    }
+    // The pool's own report of the panicking task, through the logger, names its worker.
+    assert!(
+        events.iter().any(|(_, thread, what)| thread.starts_with("example-")
+            && what == &format!("log ERROR pardl::pool: task panicked on thread {thread}: this task fails on purpose")),
+        "{stdout}"
+    );
+    // Nesting: each file task waits on its own pool, whose threads (not the file workers) run
+    // the chunks.
+    for file in 0..6 {
+        let waits = format!("file {file}: 5 chunks queued on its own pool of 4; waits");
+        assert!(
+            events
+                .iter()
+                .any(|(_, t, w)| t.starts_with("files-") && w == &waits),
+            "{stdout}"
+        );
+        let chunks: Vec<&String> = events
+            .iter()
+            .filter(|(_, _, w)| w.starts_with(&format!("file {file}: chunk ")))
+            .map(|(_, thread, _)| thread)
+            .collect();
+        assert_eq!(chunks.len(), 5, "{stdout}");
+        assert!(chunks.iter().all(|t| t.starts_with("chunks-")), "{stdout}");
+    }
 }
 
 #[test]
