@@ -318,9 +318,54 @@ fn watch_progress_cancels_and_the_same_command_resumes() {
 #[test]
 fn demo_runs_and_verifies_its_downloads() {
     let tmp = tempfile::tempdir().unwrap();
-    let output = example("demo", tmp.path(), &["--size", "1", "--rate", "4096"]);
+    // Run 3 has 2 x 2 + 3 = 7 files of 256 KiB at 512 KiB/s: half a second each, two at a time.
+    let output = example(
+        "demo",
+        tmp.path(),
+        &["--size", "1", "--rate", "512", "-j", "2"],
+    );
     let stdout = assert_exit(&output, 0);
-    assert_eq!(stdout.matches("all bytes verified").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("all bytes verified").count(), 3, "{stdout}");
+    // Each run's request count is explained by its chunk plans, and adds up to what the server saw.
+    let saw: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split("server saw ").nth(1)?.split(' ').next())
+        .collect();
+    let explained: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("requests: ")?
+                .split(", one per chunk")
+                .next()
+        })
+        .filter_map(|sum| sum.rsplit(" = ").next())
+        .collect();
+    assert_eq!(saw.len(), 3, "{stdout}");
+    assert_eq!(saw, explained, "{stdout}");
+    assert!(
+        stdout.contains("requests: 1 + 1 + 1 = 3, one per chunk"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("requests: 7 x 1 = 7, one per chunk"),
+        "{stdout}"
+    );
+    // Run 3: more files than workers, so the outer queue fills and the reader waits.
+    assert!(
+        stdout.contains("== run 3: -x 4 -j 2, 7 files: more than 2 workers and 2 queue slots =="),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("; at most 5 links read but not finished\nthe reader took links 1 to 5 at once (2 running, 2 queued, 1 in its hand while execute waits), then waited: link 6 at "),
+        "{stdout}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            stdout
+                .contains("at most 2 pardl-file threads (the outer pool's 2 workers, idle or not)"),
+            "{stdout}"
+        );
+    }
 }
 
 #[test]
