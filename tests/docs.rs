@@ -89,6 +89,8 @@ struct CodeIndex {
     files: HashSet<String>,
     /// The command's `--help`.
     help: String,
+    /// The options the programs in examples/ accept (`"--fix"` in their source).
+    example_options: HashSet<String>,
 }
 
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
@@ -104,6 +106,7 @@ impl CodeIndex {
             types: HashSet::new(),
             files: HashSet::new(),
             help: String::new(),
+            example_options: HashSet::new(),
         };
         for path in sources() {
             let text = fs::read_to_string(&path).unwrap();
@@ -137,6 +140,13 @@ impl CodeIndex {
                 }
             }
             index.words.extend(words.into_iter().map(str::to_string));
+            if path.parent().is_some_and(|dir| dir.ends_with("examples")) {
+                for literal in text.split('"').skip(1).step_by(2) {
+                    if literal.starts_with("--") && !literal.contains(char::is_whitespace) {
+                        index.example_options.insert(literal.to_string());
+                    }
+                }
+            }
         }
         let help = Command::new(env!("CARGO_BIN_EXE_pardl"))
             .arg("--help")
@@ -157,8 +167,10 @@ impl CodeIndex {
             let flag = flag.split(['=', '[']).next().unwrap_or(flag);
             let is_flag =
                 !flag.is_empty() && flag.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-            return (is_flag && !self.help.contains(&format!("--{flag}")))
-                .then(|| format!("option --{flag} is not in pardl --help"));
+            let known = self.help.contains(&format!("--{flag}"))
+                || self.example_options.contains(&format!("--{flag}"));
+            return (is_flag && !known)
+                .then(|| format!("option --{flag} is not in pardl --help nor in an example"));
         }
         if name.ends_with(".rs") {
             let file = name.rsplit('/').next().unwrap_or(name);
