@@ -188,7 +188,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             stats.connections,
         );
         println!("{}", explain_requests(&run.files, run.connections));
-        println!("{}", seen.threads_line(options.jobs));
+        println!("{}", seen.threads_line());
         if number == 2 {
             println!("{}", seen.reader_line(options.jobs));
         } else {
@@ -225,12 +225,7 @@ fn explain_requests(files: &[DemoFile], connections: usize) -> String {
     if chunks.len() > 4 && chunks.iter().all(|&c| c == chunks[0]) {
         terms = format!("{} x {}", chunks.len(), chunks[0]);
     }
-    format!(
-        "requests: {terms} = {sum}, one per chunk of each file's plan (chunk 0 is the probe's \
-         answer; the rest is cut into about 4 chunks per connection, none under {}), each \
-         connection fetching its chunks one after another",
-        human_bytes(min_chunk)
-    )
+    format!("requests: {terms} = {sum}, one per chunk of each file's plan (chunk 0: the probe)")
 }
 
 /// What one run did, as seen from outside the library.
@@ -248,16 +243,15 @@ struct Seen {
 }
 
 impl Seen {
-    fn threads_line(&self, jobs: usize) -> String {
+    fn threads_line(&self) -> String {
         let threads = match self.peak_threads {
-            Some((files, chunks)) => format!(
-                "at most {files} pardl-file threads (the outer pool's {jobs} workers, idle or not) \
-                 and {chunks} pardl-chunk threads (each file in progress: min(-x, its chunks))"
-            ),
-            None => "threads cannot be counted on this system".to_string(),
+            Some((files, chunks)) => {
+                format!("threads: at most {files} pardl-file, {chunks} pardl-chunk")
+            }
+            None => "threads: not countable on this system".to_string(),
         };
         format!(
-            "{threads}; at most {} links read but not finished",
+            "{threads}; links read but not finished: at most {}",
             self.peak_unfinished
         )
     }
@@ -272,12 +266,11 @@ impl Seen {
             .take_while(|&&t| t < first / 2)
             .count();
         let Some(&next) = self.link_taken.get(at_once) else {
-            return format!("the reader took all {at_once} links at once");
+            return format!("reader: all {at_once} links taken at once");
         };
         format!(
-            "the reader took links 1 to {at_once} at once ({jobs} running, {jobs} queued, 1 in its \
-             hand while execute waits), then waited: link {} at {:.2} s, when the first file had \
-             finished at {:.2} s",
+            "reader: links 1-{at_once} taken at once ({jobs} running, {jobs} queued, 1 held in \
+             execute); link {} at {:.2} s, after the first file finished ({:.2} s)",
             at_once + 1,
             next.as_secs_f64(),
             first.as_secs_f64()

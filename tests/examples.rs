@@ -356,13 +356,15 @@ fn demo_runs_and_verifies_its_downloads() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("; at most 5 links read but not finished\nthe reader took links 1 to 5 at once (2 running, 2 queued, 1 in its hand while execute waits), then waited: link 6 at "),
+        stdout.contains(
+            "; links read but not finished: at most 5\nreader: links 1-5 taken at once (2 \
+             running, 2 queued, 1 held in execute); link 6 at "
+        ),
         "{stdout}"
     );
     if cfg!(target_os = "linux") {
         assert!(
-            stdout
-                .contains("at most 2 pardl-file threads (the outer pool's 2 workers, idle or not)"),
+            stdout.contains("threads: at most 2 pardl-file, "),
             "{stdout}"
         );
     }
