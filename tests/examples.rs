@@ -630,3 +630,44 @@ fn deadlock_demonstrates_each_failure_and_exits_by_itself() {
     }
     assert_exit(&example_within("deadlock", &[], limit), 2);
 }
+
+/// The outputs docs/pool-in-steps.md shows (a `$ cargo run --example mini_pool -- N` line, then what
+/// it prints) are what the steps print. Only a measured peak may differ; it is compared as `N`.
+#[test]
+fn pool_in_steps_shows_what_mini_pool_prints() {
+    let page = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/pool-in-steps.md"),
+    )
+    .unwrap();
+    let measured = |text: &str| -> String {
+        text.lines()
+            .map(|line| match line.split_once("at most ") {
+                Some((before, after)) => {
+                    let rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+                    format!("{before}at most N{rest}")
+                }
+                None => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut shown = 0;
+    for block in page.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let Some((command, printed)) = block.split_once('\n') else {
+            continue;
+        };
+        let Some(args) = command.strip_prefix("$ cargo run --example mini_pool --") else {
+            continue;
+        };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let output = example_within("mini_pool", &args, Duration::from_secs(60));
+        assert_eq!(
+            measured(&assert_exit(&output, 0)),
+            measured(printed),
+            "docs/pool-in-steps.md shows another output for mini_pool {args:?}"
+        );
+        shown += 1;
+    }
+    assert_eq!(shown, 5, "one output per step");
+}
