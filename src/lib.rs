@@ -11,7 +11,7 @@
 //!                                                          │ probe: size, Range support,
 //!                                                          │ and the first bytes (chunk 0)   src/file/
 //!                                                          ▼
-//!            child pool of this file (connections workers) ──▶ chunk 0, chunk 1, chunk 2, …
+//!          child pool of this file (≤ connections workers) ──▶ chunk 0, chunk 1, chunk 2, …
 //!                                                          │ positioned writes into NAME.part
 //!                                                          ▼
 //!                                        wait for every chunk, sync, rename NAME.part ▶ NAME
@@ -90,7 +90,9 @@
 //! | `src/ui/` | the command's live display ([`ui`], behind the default `cli` feature) |
 //! | `src/units.rs`, `src/key.rs`, `src/error.rs` | sizes and durations for people ([`units`]), the stable key of a URL, the one [`Error`] type |
 //!
-//! The design, with diagrams, is explained in `docs/design.md`; the pool alone in `docs/pool.md`.
+//! The README's reading path starts the lesson; the design, with diagrams, is explained in
+//! `docs/design.md`, the pool built in steps in `docs/pool-in-steps.md` (with `examples/mini_pool.rs`)
+//! and on its own in `docs/pool.md`.
 #![warn(missing_docs, unreachable_pub)]
 // The tour above links to `ui`, which exists only with the `cli` feature; the default build (the one
 // CI documents with `-D warnings`) still checks every link.

@@ -1,7 +1,7 @@
-//! The README's option table states the defaults the command really has.
+//! The manual's option table (docs/usage.md) states the defaults the command really has.
 //!
 //! Each default is written once, as a constant of `pardl::Config`; clap shows it in `--help` as
-//! `[default: …]`. The README repeats them for people, so this test reads its table and holds every
+//! `[default: …]`. The manual repeats them for people, so this test reads its table and holds every
 //! stated default to `pardl --help`, or, for the few that `--help` does not show, to the constants.
 
 use std::collections::BTreeMap;
@@ -11,20 +11,20 @@ use std::process::Command;
 
 use pardl::Config;
 
-/// One row of the README's option table: its long option (or first spelling) and its default cell.
+/// One row of the manual's option table: its long option (or first spelling) and its default cell.
 struct Row {
     option: String,
     default: String,
 }
 
 /// The rows of the table under `## Command line`.
-fn readme_rows() -> Vec<Row> {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md is readable");
-    let section = readme
+fn manual_rows() -> Vec<Row> {
+    let manual = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/usage.md"))
+        .expect("docs/usage.md is readable");
+    let section = manual
         .split("\n## Command line\n")
         .nth(1)
-        .expect("the README has a Command line section");
+        .expect("docs/usage.md has a Command line section");
     let section = section.split("\n## ").next().unwrap_or(section);
     let mut lines = section
         .lines()
@@ -46,12 +46,12 @@ fn readme_rows() -> Vec<Row> {
     }
     assert!(
         rows.len() > 20,
-        "the option table was not found in README.md"
+        "the option table was not found in docs/usage.md"
     );
     rows
 }
 
-/// What the README cell says a default is, as it would be typed: `` `1M` `` is `1M`, `0 (off)` is `0`.
+/// What the manual's cell says a default is, as it would be typed: `` `1M` `` is `1M`, `0 (off)` is `0`.
 fn typed(cell: &str) -> String {
     let value = cell.split(" (").next().unwrap_or(cell);
     value.trim().trim_matches('`').to_string()
@@ -93,9 +93,9 @@ fn help_defaults() -> BTreeMap<String, Option<String>> {
 }
 
 #[test]
-fn the_readme_states_the_defaults_the_command_has() {
+fn the_manual_states_the_defaults_the_command_has() {
     let help = help_defaults();
-    let rows = readme_rows();
+    let rows = manual_rows();
     let mut wrong = Vec::new();
 
     // Every default --help shows is in the table, as --help shows it.
@@ -103,10 +103,10 @@ fn the_readme_states_the_defaults_the_command_has() {
         let Some(default) = default else { continue };
         match rows.iter().find(|row| &row.option == option) {
             None => wrong.push(format!(
-                "{option}: --help shows a default of {default}, the README has no row"
+                "{option}: --help shows a default of {default}, docs/usage.md has no row"
             )),
             Some(row) if typed(&row.default) != *default => wrong.push(format!(
-                "{option}: the README says {:?}, --help says {default}",
+                "{option}: docs/usage.md says {:?}, --help says {default}",
                 row.default
             )),
             Some(_) => {}
@@ -144,7 +144,7 @@ fn the_readme_states_the_defaults_the_command_has() {
             "--password" => row.default == "empty",
             _ => {
                 wrong.push(format!(
-                    "{}: the README states a default ({}) that --help does not show and this test \
+                    "{}: docs/usage.md states a default ({}) that --help does not show and this test \
                      does not know; show it in --help or check it here",
                     row.option, row.default
                 ));
@@ -153,24 +153,24 @@ fn the_readme_states_the_defaults_the_command_has() {
         };
         if !right {
             wrong.push(format!(
-                "{}: the README says {}, which is not the default",
+                "{}: docs/usage.md says {}, which is not the default",
                 row.option, row.default
             ));
         }
     }
     assert!(
         wrong.is_empty(),
-        "README.md and the command disagree:\n{}",
+        "docs/usage.md and the command disagree:\n{}",
         wrong.join("\n")
     );
 }
 
 #[test]
-fn the_readme_prose_about_defaults_uses_the_defaults() {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md is readable");
+fn the_manuals_prose_about_defaults_uses_the_defaults() {
+    let manual = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/usage.md"))
+        .expect("docs/usage.md is readable");
     // Line breaks in the prose are spaces.
-    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let manual = manual.split_whitespace().collect::<Vec<_>>().join(" ");
     let help = help_defaults();
     let min_chunk = help["--min-chunk"]
         .clone()
@@ -185,6 +185,9 @@ fn the_readme_prose_about_defaults_uses_the_defaults() {
         ),
         format!("`--max-per-host` ({})", Config::DEFAULT_MAX_PER_HOST),
     ] {
-        assert!(readme.contains(&expected), "README.md lacks {expected:?}");
+        assert!(
+            manual.contains(&expected),
+            "docs/usage.md lacks {expected:?}"
+        );
     }
 }

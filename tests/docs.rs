@@ -89,6 +89,8 @@ struct CodeIndex {
     files: HashSet<String>,
     /// The command's `--help`.
     help: String,
+    /// The options the programs in examples/ accept (`"--fix"` in their source).
+    example_options: HashSet<String>,
 }
 
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
@@ -104,6 +106,7 @@ impl CodeIndex {
             types: HashSet::new(),
             files: HashSet::new(),
             help: String::new(),
+            example_options: HashSet::new(),
         };
         for path in sources() {
             let text = fs::read_to_string(&path).unwrap();
@@ -137,6 +140,13 @@ impl CodeIndex {
                 }
             }
             index.words.extend(words.into_iter().map(str::to_string));
+            if path.parent().is_some_and(|dir| dir.ends_with("examples")) {
+                for literal in text.split('"').skip(1).step_by(2) {
+                    if literal.starts_with("--") && !literal.contains(char::is_whitespace) {
+                        index.example_options.insert(literal.to_string());
+                    }
+                }
+            }
         }
         let help = Command::new(env!("CARGO_BIN_EXE_pardl"))
             .arg("--help")
@@ -157,8 +167,10 @@ impl CodeIndex {
             let flag = flag.split(['=', '[']).next().unwrap_or(flag);
             let is_flag =
                 !flag.is_empty() && flag.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-            return (is_flag && !self.help.contains(&format!("--{flag}")))
-                .then(|| format!("option --{flag} is not in pardl --help"));
+            let known = self.help.contains(&format!("--{flag}"))
+                || self.example_options.contains(&format!("--{flag}"));
+            return (is_flag && !known)
+                .then(|| format!("option --{flag} is not in pardl --help nor in an example"));
         }
         if name.ends_with(".rs") {
             let file = name.rsplit('/').next().unwrap_or(name);
@@ -407,4 +419,173 @@ fn the_checks_catch_what_they_are_for() {
         article_names("<!-- article-names: add_task, DownloadChunk -->"),
         HashSet::from(["add_task".to_string(), "DownloadChunk".to_string()])
     );
+}
+
+/// Words as `wc -w` counts them: runs of characters between whitespace.
+fn words(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+/// The heading lines of a Markdown text outside fenced code: (line index, level, anchor).
+fn headings(text: &str) -> Vec<(usize, usize, String)> {
+    prose_lines(text)
+        .into_iter()
+        .filter(|(_, line)| line.starts_with('#'))
+        .map(|(number, line)| {
+            let level = line.chars().take_while(|&c| c == '#').count();
+            (number - 1, level, slug(line.trim_start_matches('#')))
+        })
+        .collect()
+}
+
+/// The words of section `anchor` of `text`: its heading up to the next heading of the same or a
+/// higher level.
+fn section_words(text: &str, anchor: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let all = headings(text);
+    let (at, (start, level, _)) = all
+        .iter()
+        .enumerate()
+        .find(|(_, (_, _, a))| a == anchor)
+        .unwrap_or_else(|| panic!("no heading #{anchor}"));
+    let end = all[at + 1..]
+        .iter()
+        .find(|(_, l, _)| l <= level)
+        .map_or(lines.len(), |(line, _, _)| *line);
+    words(&lines[*start..end].join("\n"))
+}
+
+/// The words of `text` before the heading `anchor`.
+fn words_before(text: &str, anchor: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let (line, _, _) = headings(text)
+        .into_iter()
+        .find(|(_, _, a)| a == anchor)
+        .unwrap_or_else(|| panic!("no heading #{anchor}"));
+    words(&lines[..line].join("\n"))
+}
+
+/// A number as the README writes it: `9,100`, `**45**`.
+fn stated(cell: &str) -> usize {
+    cell.trim()
+        .trim_matches('*')
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {cell:?}"))
+}
+
+/// The README's reading path says how many words each step is and how long it takes; the pages
+/// change, so this recounts: each step within 10% of what the table says, minutes at 200 words a
+/// minute, and the whole path about 45 minutes.
+#[test]
+fn the_reading_path_is_as_long_as_the_readme_says() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let path = readme
+        .split("\n## The reading path")
+        .nth(1)
+        .expect("the README has a reading path");
+    let path = path.split("\n## ").next().unwrap_or(path);
+    let mut steps = 0;
+    let (mut total_counted, mut total_stated) = (0, 0);
+    for line in path.lines().filter(|line| line.starts_with("| ")) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').collect();
+        if cells[0].trim().parse::<usize>().is_err() {
+            if cells[1].contains("whole path") {
+                let (words, minutes) = (stated(cells[3]), stated(cells[4]));
+                assert!(
+                    words.abs_diff(total_counted) * 10 <= total_counted,
+                    "the whole path is {total_counted} words, the README says {words}"
+                );
+                assert!(
+                    words.abs_diff(total_stated) * 100 <= total_stated,
+                    "the steps add up to {total_stated} words, the total row says {words}"
+                );
+                assert!(minutes.abs_diff(words / 200) <= 1, "{line}");
+                assert!((40..=50).contains(&minutes), "not about 45 minutes: {line}");
+                total_stated = usize::MAX; // seen
+            }
+            continue;
+        }
+        steps += 1;
+        // Each link is a page (read whole), a page#section (that section), or, after "up to",
+        // where the reading of the page before it stops.
+        let targets: Vec<(usize, String)> = link_targets(cells[1]);
+        let mut counted = 0;
+        let mut index = 0;
+        while index < targets.len() {
+            let target = &targets[index].1;
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let text = fs::read_to_string(root().join(file)).unwrap();
+            let stops = cells[1].contains(&format!("]({target}) up to ["));
+            if stops {
+                let (_, stop) = targets[index + 1]
+                    .1
+                    .split_once('#')
+                    .expect("up to a heading");
+                counted += words_before(&text, stop);
+                index += 2;
+            } else {
+                counted += if anchor.is_empty() {
+                    words(&text)
+                } else {
+                    section_words(&text, anchor)
+                };
+                index += 1;
+            }
+        }
+        let (words, minutes) = (stated(cells[3]), stated(cells[4]));
+        assert!(
+            words.abs_diff(counted) * 10 <= counted,
+            "step {}: {counted} words, the README says {words}",
+            cells[0].trim()
+        );
+        assert!(minutes.abs_diff(words / 200) <= 1, "{line}");
+        total_counted += counted;
+        total_stated += words;
+    }
+    assert_eq!(steps, 5, "the reading path has five steps");
+    assert_eq!(total_stated, usize::MAX, "the path has a total row");
+}
+
+/// docs/pool-in-steps.md shows each step as a diff against the step before; every line it adds is
+/// in that step's module of examples/mini_pool.rs, and every line it removes in the previous one.
+#[test]
+fn the_pool_steps_diffs_match_mini_pool() {
+    let page = fs::read_to_string(root().join("docs/pool-in-steps.md")).unwrap();
+    let source = fs::read_to_string(root().join("examples/mini_pool.rs")).unwrap();
+    let module = |step: usize| -> Vec<String> {
+        let start = format!("mod step{step} {{");
+        source
+            .lines()
+            .skip_while(|line| *line != start)
+            .take_while(|line| *line != "}")
+            .map(|line| line.trim().to_string())
+            .collect()
+    };
+    let mut step = 0;
+    let mut in_diff = false;
+    let mut checked = 0;
+    for line in page.lines() {
+        if let Some(rest) = line.strip_prefix("## Step ") {
+            step = rest.split(':').next().unwrap().parse().unwrap();
+        } else if line.starts_with("```diff") {
+            in_diff = true;
+        } else if line.starts_with("```") {
+            in_diff = false;
+        } else if in_diff {
+            let (sign, code) = line.split_at(1);
+            let wanted = match sign {
+                "+" => module(step),
+                "-" => module(step - 1),
+                _ => continue,
+            };
+            assert!(
+                wanted.iter().any(|have| have == code.trim()),
+                "step {step}: {line:?} is not in mini_pool.rs's step{}",
+                if sign == "+" { step } else { step - 1 }
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} diff lines found");
 }

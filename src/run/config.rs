@@ -3,7 +3,7 @@
 //! [`Config`] is plain data: the command line fills it in `main.rs`, and library users build it
 //! themselves (`Config::default()` then change fields), so nothing here depends on clap. Each default
 //! is an associated constant (`Config::DEFAULT_JOBS`, …): [`Config::default`] uses them, the command
-//! line takes its `--help` defaults from them, and `tests/defaults.rs` holds the README's table to
+//! line takes its `--help` defaults from them, and `tests/defaults.rs` holds the manual's table to
 //! them, so a default is changed here and nowhere else.
 
 use std::fmt;
@@ -104,7 +104,7 @@ pub struct Config {
 }
 
 /// The defaults of [`Config::default`], each written once, here. The command line shows them in
-/// `--help`, the README's option table repeats them (checked by `tests/defaults.rs`), and a library
+/// `--help`, the manual's option table repeats them (checked by `tests/defaults.rs`), and a library
 /// user can start from them: `jobs: Config::DEFAULT_JOBS * 2`. (Rustdoc shows a literal's value but
 /// not a `Duration`'s, so those say theirs in words next to the code.)
 ///
