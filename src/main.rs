@@ -211,7 +211,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = [('T', 40), ('G', 30), ('M', 20), ('K', 10)]
             .into_iter()
-            .find(|&(_, shift)| self.0 != 0 && self.0 % (1u64 << shift) == 0);
+            .find(|&(_, shift)| self.0 != 0 && self.0.is_multiple_of(1u64 << shift));
         match unit {
             Some((suffix, shift)) => write!(f, "{}{suffix}", self.0 >> shift),
             None => write!(f, "{}", self.0),

@@ -51,7 +51,13 @@ fn a_final_name_never_takes_the_temporary_files_of_another_link() {
     let server = TestServer::start();
     // Slow (3 s on one connection), so the other links end while its `.part` and its control file
     // are in use.
-    let slow = serve(&server, "/z.iso", 3 * MIB, 1, Behaviour::new().rate_limit(MIB));
+    let slow = serve(
+        &server,
+        "/z.iso",
+        3 * MIB,
+        1,
+        Behaviour::new().rate_limit(MIB),
+    );
     let part = serve(&server, "/a", 64 * KIB, 2, Behaviour::new());
     let control = serve(&server, "/b", 64 * KIB, 3, Behaviour::new());
     let temp = serve(&server, "/c", 64 * KIB, 4, Behaviour::new());
@@ -217,7 +223,9 @@ fn links_in_the_output_directory_are_never_followed() {
         .collect();
     let run = pardl(
         tmp.path(),
-        Argv::quick("out").args(["-x", "2", "-k", "256K"]).args(urls),
+        Argv::quick("out")
+            .args(["-x", "2", "-k", "256K"])
+            .args(urls),
     );
     run.assert_code(1);
     run.assert_stderr_line(&["FAIL", "f.bin.part", "symbolic link"]);
@@ -230,7 +238,13 @@ fn links_in_the_output_directory_are_never_followed() {
     assert_bytes(&out.join("h.bin"), &h);
     assert_eq!(
         names_in(&out),
-        ["d.bin.part", "f.bin.part", "g.bin.part", "h.bin", "k.bin.part"]
+        [
+            "d.bin.part",
+            "f.bin.part",
+            "g.bin.part",
+            "h.bin",
+            "k.bin.part"
+        ]
     );
     // Nothing was asked of the server for the refused files.
     for name in ["f", "g", "k", "d"] {
@@ -563,7 +577,10 @@ fn bidirectional_controls_in_names_are_replaced_and_never_printed() {
     let tmp = tempfile::tempdir().unwrap();
     let links = [
         server.url("/invoice"),
-        format!("{} out=report\u{2067}fdp\u{2069}.exe", server.url("/report")),
+        format!(
+            "{} out=report\u{2067}fdp\u{2069}.exe",
+            server.url("/report")
+        ),
         "http://exa\u{202E}mple.com/x".to_string(),
     ];
     let run = pardl(tmp.path(), Argv::links_file(tmp.path(), &links));

@@ -285,6 +285,10 @@ impl Config {
     /// assert!(socks.check().unwrap_err().contains("only http:// and https:// proxies"));
     /// let no_tries = Config { max_tries: 0, ..Config::default() };
     /// assert_eq!(no_tries.check(), Err("max_tries must be at least 1".into()));
+    /// let not_a_dir = Config { dir: "Cargo.toml".into(), ..Config::default() };
+    /// # let not_a_dir = Config { dir: env!("CARGO_MANIFEST_DIR").into(), ..not_a_dir };
+    /// # let not_a_dir = Config { dir: not_a_dir.dir.join("Cargo.toml"), ..not_a_dir };
+    /// assert!(not_a_dir.check().unwrap_err().ends_with("Cargo.toml is not a directory"));
     /// ```
     ///
     /// [`Downloader`]: crate::Downloader
@@ -300,6 +304,21 @@ impl Config {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if self.dir.exists() && !self.dir.is_dir() {
+            return Err(format!(
+                "the output directory {} is not a directory",
+                self.dir.display()
+            ));
+        }
+        if self
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("proxy-authorization"))
+        {
+            // Proxies are used through CONNECT tunnels, inside which a request's headers reach the
+            // server, not the proxy.
+            return Err("a Proxy-Authorization header would be sent to the servers, not to the proxy: give the proxy's credentials in the --proxy URL (http://user:password@proxy:port)".into());
         }
         if let Some(proxy) = &self.proxy {
             let scheme = proxy
