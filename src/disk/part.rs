@@ -16,8 +16,9 @@
 //! while the lock is still held.
 //!
 //! The file is not sized up front. It grows as bytes land, and is given its full size
-//! ([`PartFile::allocate`]) only once the server's first answer has delivered what it promised:
-//! an answer that claims 10 GB and sends 4 bytes leaves a 4-byte file, not a 10 GB one.
+//! ([`PartFile::allocate`]) only once the server's first answer has shown that it delivers (see
+//! `src/file/child_pool.rs`): an answer that claims 10 GB and sends 4 bytes leaves a 4-byte file,
+//! not a 10 GB one.
 
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Read};

@@ -9,10 +9,10 @@
 //!
 //! A file whose `.part` is not yet given its full size (a fresh download, or one stopped before its
 //! first answer delivered) starts with its first chunk alone: the other chunks are queued once that
-//! chunk has brought a meaningful amount ([`meaningful_progress`]), and the `.part` is sized then
-//! ([`PartFile::allocate`](crate::disk::part::PartFile::allocate)). Until then nothing is written at
-//! offsets taken on the server's word, so a server that claims 10 GB and sends a few bytes gets no
-//! 10 GB file and no requests for the rest of it.
+//! chunk has brought [`FIRST_ANSWER_PROOF`] bytes (or all of itself, if it is smaller), and the
+//! `.part` is sized then ([`PartFile::allocate`](crate::disk::part::PartFile::allocate)). Until then
+//! nothing is written at offsets taken on the server's word, so a server that claims 10 GB and sends
+//! a few bytes per answer gets no 10 GB file and no requests for the rest of it.
 //!
 //! Why the nesting cannot deadlock: the outer worker waits only for its own child pool, whose workers
 //! never wait for anything but the network and the host limit; no chunk task ever queues work on the
@@ -25,11 +25,16 @@ use crate::error::Error;
 use crate::file::chunk::fetch_chunk;
 use crate::file::ranged::{RangedJob, CHECKPOINT_PERIOD};
 use crate::file::request::InFlight;
-use crate::file::retry::meaningful_progress;
 use crate::pool::ThreadPool;
 
+/// How much the first answer of a fresh download must deliver before its size is believed: the
+/// other chunks start, and the `.part` is sized. Small, as every other connection waits for it
+/// (about 16 ms on a connection capped at 4 MB/s); a server that cannot send this much in one
+/// answer is not one to open more connections to.
+pub(crate) const FIRST_ANSWER_PROOF: u64 = 64 * 1024;
+
 /// How often the file's task looks whether the first chunk has brought enough to start the others.
-const FIRST_ANSWER_POLL: Duration = Duration::from_millis(10);
+const FIRST_ANSWER_POLL: Duration = Duration::from_millis(5);
 
 /// Fetches every unfinished chunk of `job`, `connections` at a time, on a child pool of the file's
 /// own; returns the job and the number of chunk tasks that panicked, once every chunk has stopped
@@ -90,13 +95,11 @@ pub(crate) fn run_chunks(
     Ok((job, panicked))
 }
 
-/// Waits until the first chunk of `job` has brought a meaningful amount (or all of itself), its task
-/// has ended, or the file is stopping; returns whether it brought that much.
+/// Waits until the first chunk of `job` has brought [`FIRST_ANSWER_PROOF`] bytes (or all of
+/// itself), its task has ended, or the file is stopping; returns whether it brought that much.
 fn first_answer_delivers(job: &RangedJob, pool: &ThreadPool) -> bool {
     let first = &job.plan.chunks()[0];
-    let enough = first
-        .len()
-        .min(meaningful_progress(job.context.config.min_chunk));
+    let enough = first.len().min(FIRST_ANSWER_PROOF);
     while first.written() < enough && !job.should_stop() {
         if pool.wait_completion_timeout(FIRST_ANSWER_POLL) {
             break;
