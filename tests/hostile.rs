@@ -198,11 +198,11 @@ fn links_in_the_output_directory_are_never_followed() {
             Behaviour::new(),
         );
     }
-    // More than a second: it saves a control file (through its temporary file) on the way.
+    // About 1.5 s: it saves a control file (through its temporary file) on the way.
     let h = serve(
         &server,
         "/h.bin",
-        2 * MIB,
+        3 * MIB,
         9,
         Behaviour::new().rate_limit(MIB),
     );

@@ -23,6 +23,7 @@
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use crate::disk::checksum::sha256_of;
 use crate::disk::control::ControlFile;
@@ -32,6 +33,9 @@ use crate::error::Error;
 /// How often [`PartFile::lock`] opens the name again when the file under it changes between the
 /// open and the lock (another process finishing or removing it just then).
 const LOCK_ATTEMPTS: usize = 3;
+
+/// Whether the warning that a file system cannot lock files was given.
+static LOCKS_UNAVAILABLE: Once = Once::new();
 
 /// An open, locked `.part` file and the final name it will get.
 #[derive(Debug)]
@@ -62,11 +66,14 @@ impl PartFile {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Err(Error::Locked { path: part_path }),
-                // A file system without locks (some network and FUSE ones): work as before locks.
-                Err(TryLockError::Error(e)) => log::warn!(
-                    "cannot lock {}: {e}; another pardl working in this directory would not be noticed",
-                    part_path.display()
-                ),
+                // A file system without locks (some network and FUSE ones): work as before locks,
+                // and say so once, not once per file.
+                Err(TryLockError::Error(e)) => LOCKS_UNAVAILABLE.call_once(|| {
+                    log::warn!(
+                        "cannot lock {}: {e}; another pardl working in this directory would not be noticed",
+                        part_path.display()
+                    )
+                }),
             }
             // The process that held the lock may have renamed or deleted the file between our open
             // and our lock; this handle is then an orphan, and the name is opened again.
