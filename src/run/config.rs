@@ -69,11 +69,14 @@ pub struct Config {
     /// Send every request through this proxy (`http://[user:pass@]host:port` or `https://…`; SOCKS is
     /// not built in), whatever the environment says. Default none.
     pub proxy: Option<String>,
-    /// Extra request headers sent with every request (`-H`). Default none.
+    /// Extra request headers sent with every request (`-H`); the secret ones (`Authorization`,
+    /// `Cookie`) only to the origins of the links. `Proxy-Authorization` is refused by
+    /// [`Config::check`]. Default none.
     pub headers: Vec<Header>,
-    /// HTTP Basic credentials (`--user`/`--password`) for the hosts of the links; never sent to a host
-    /// that a redirect led to. Credentials written in a link's URL (`https://user:pass@host/…`) are
-    /// used for that URL's host without this. Default none.
+    /// HTTP Basic credentials (`--user`/`--password`) for the origins (scheme, host and port) of the
+    /// links; never sent to one that only a redirect led to. Credentials written in a link's URL
+    /// (`https://user:pass@host/…`) are used for that URL's origin instead, and an `Authorization`
+    /// header in `headers` instead of these. Default none.
     pub credentials: Option<Credentials>,
     /// The most bytes per second over all connections together; 0 = no limit. See
     /// `src/http/ratelimit.rs`. Default: [`Config::DEFAULT_LIMIT_RATE`].
