@@ -84,6 +84,13 @@ pub enum Error {
         /// What showed the change.
         reason: String,
     },
+    /// Another process (another pardl, or another run in this one) is downloading this file into
+    /// the same directory: it holds the lock on the `.part` file. The link is left to it, and the
+    /// file is not touched.
+    Locked {
+        /// The `.part` file that is locked.
+        path: PathBuf,
+    },
     /// The downloaded file does not have the SHA-256 the link asked for.
     ChecksumMismatch {
         /// The URL that was downloaded.
@@ -131,6 +138,16 @@ impl Error {
         }
     }
 
+    /// Builds the [`Error::Network`] of kind [`NetworkErrorKind::Redirect`] for a redirect of `url`
+    /// that pardl does not follow, saying why.
+    pub(crate) fn redirect(url: impl Into<String>, why: String) -> Error {
+        Error::Network {
+            url: url.into(),
+            kind: NetworkErrorKind::Redirect,
+            source: Arc::new(RedirectRefused(why)),
+        }
+    }
+
     /// Builds an [`Error::Network`] from what ureq reported, sorted into its kind.
     pub(crate) fn network(url: impl Into<String>, source: ureq::Error) -> Error {
         Error::Network {
@@ -150,6 +167,7 @@ impl Error {
             Error::InvalidUrl { .. }
             | Error::FileChanged { .. }
             | Error::ChecksumMismatch { .. }
+            | Error::Locked { .. }
             | Error::Interrupted { .. }
             | Error::MalformedLink { .. }
             | Error::RangeIgnored { .. }
@@ -171,6 +189,7 @@ impl Error {
             Error::MalformedLink { .. } => "malformed-link",
             Error::RangeIgnored { .. } => "range-ignored",
             Error::FileChanged { .. } => "file-changed",
+            Error::Locked { .. } => "locked",
             Error::ChecksumMismatch { .. } => "checksum-mismatch",
             Error::Interrupted { .. } => "interrupted",
             Error::Config { .. } => "config",
@@ -209,6 +228,11 @@ impl fmt::Display for Error {
             Error::FileChanged { url, reason } => {
                 write!(f, "{}: the file changed on the server ({reason})", redact_url(url))
             }
+            Error::Locked { path } => write!(
+                f,
+                "{} is locked: another pardl process is downloading this file into the same directory",
+                path.display()
+            ),
             Error::ChecksumMismatch {
                 url,
                 expected,
@@ -244,6 +268,18 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// Why pardl did not follow a redirect (the source of an [`Error::redirect`]).
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
 
 /// The kinds of network failure, for a program that handles them differently (and for the retry
 /// rule: which of them a second try could mend).

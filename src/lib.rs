@@ -84,9 +84,9 @@
 //! | `src/run/` | what a run reads and shares: `links.rs` ([`LinkReader`]), `shard.rs` ([`Shard`]), `skip_done.rs` ([`DoneLinks`]), `config.rs` ([`Config`]), `context.rs` (what every thread shares), `progress.rs` ([`Progress`]), `cancel.rs` ([`CancelHandle`]), `outcome.rs` ([`Outcome`], [`Summary`]), `report.rs` (the `--report` lines) |
 //! | `src/file/mod.rs` | one file's task: skip, resume, probe, plan, ranged or stream, check, rename |
 //! | `src/file/child_pool.rs` | the **child pool** of one file: one task per chunk, resume state saved every second |
-//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
-//! | `src/http/` | HTTP rules with no state of the run: header parsing, `url.rs` (every rule about URL text: credentials, host, masking, percent-decoding), `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`) |
-//! | `src/disk/` | the `.part` file (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs` |
+//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`: its credentials, and its redirects followed by hand), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
+//! | `src/http/` | HTTP rules with no state of the run: header parsing, `url.rs` (every rule about URL text: credentials, host, origin, redirect targets, masking, percent-decoding), `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`) |
+//! | `src/disk/` | the `.part` file and its lock (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs`, opening files in a directory others may write to (`open.rs`) |
 //! | `src/ui/` | the command's live display ([`ui`], behind the default `cli` feature) |
 //! | `src/units.rs`, `src/key.rs`, `src/error.rs` | sizes and durations for people ([`units`]), the stable key of a URL, the one [`Error`] type |
 //!

@@ -91,7 +91,8 @@ struct Cli {
     #[arg(long = "check-existing")]
     check_existing: bool,
 
-    /// Tries per request before its file fails (1 = no retries).
+    /// Tries per request before its file fails (1 = no retries). A try that brought --min-chunk bytes
+    /// (at most 1 MiB) starts the count again, up to ten times N tries in all.
     #[arg(long = "max-tries", value_name = "N", default_value_t = Config::DEFAULT_MAX_TRIES,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_tries: u32,
@@ -139,7 +140,8 @@ struct Cli {
           hide_default_value = true)]
     limit_rate: Size,
 
-    /// Send this header with every request, e.g. -H 'Cookie: a=b' (repeatable).
+    /// Send this header with every request, e.g. -H 'Cookie: a=b' (repeatable); Authorization and
+    /// Cookie only to the links' origins.
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = Header::parse)]
     headers: Vec<Header>,
 
@@ -147,8 +149,8 @@ struct Cli {
     #[arg(short = 'U', long = "user-agent", value_name = "AGENT")]
     user_agent: Option<String>,
 
-    /// User name for HTTP Basic authentication on the links' hosts (never sent to a host a redirect
-    /// leads to).
+    /// User name for HTTP Basic authentication on the links' origins: the same scheme, host and port
+    /// (never sent where only a redirect leads).
     #[arg(long = "user", value_name = "USER")]
     user: Option<String>,
 
@@ -216,7 +218,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = [('T', 40), ('G', 30), ('M', 20), ('K', 10)]
             .into_iter()
-            .find(|&(_, shift)| self.0 != 0 && self.0 % (1u64 << shift) == 0);
+            .find(|&(_, shift)| self.0 != 0 && self.0.is_multiple_of(1u64 << shift));
         match unit {
             Some((suffix, shift)) => write!(f, "{}{suffix}", self.0 >> shift),
             None => write!(f, "{}", self.0),

@@ -354,7 +354,12 @@ fn a_local_error_names_the_path_and_other_links_continue() {
         &[],
     );
     run.assert_code(1);
-    run.assert_stderr_line(&["FAIL", "cannot create", "blocked.bin.part"]);
+    run.assert_stderr_line(&[
+        "FAIL",
+        "cannot open",
+        "blocked.bin.part",
+        "not a regular file",
+    ]);
     assert!(!out.join("blocked.bin").exists());
     assert_served_file(&out, "fine.bin", &fine);
     // A real read-only output directory, where permissions apply (not to root).
@@ -379,15 +384,15 @@ fn a_local_error_names_the_path_and_other_links_continue() {
         }
         fs::set_permissions(&read_only, fs::Permissions::from_mode(0o755)).unwrap();
     }
-    // An output "directory" that is a file: the run cannot start, and says where.
+    // An output "directory" that is a file: a usage error, which says where.
     let not_a_dir = dir.path().join("file");
     fs::write(&not_a_dir, b"x").unwrap();
     let run = pardl(
         dir.path(),
         [&server.url(&fine.path), "-d", not_a_dir.to_str().unwrap()],
     );
-    run.assert_code(1);
-    run.assert_stderr_line(&["cannot create directory", "file"]);
+    run.assert_code(2);
+    run.assert_stderr_line(&["file", "is not a directory"]);
 }
 
 #[cfg(unix)]

@@ -13,7 +13,8 @@
 //! chunk 1048576 34603008 20971520
 //! ```
 //!
-//! `url` is the link as given (a rerun must name the same link), `size` the file's size, `etag` and
+//! `url` is the link as given, its password masked (a rerun must name the same link),
+//! `size` the file's size, `etag` and
 //! `last-modified` the server's validators when it sent them (each line optional), and one `chunk START
 //! END DONE` line per chunk: its byte range (END exclusive) and how many of its bytes, counted from
 //! START, are on disk.
@@ -22,18 +23,29 @@
 //! the `.part` data it describes has been synced, so after a crash or power loss it never claims a byte
 //! that is not on disk. A control file that cannot be parsed, or does not match the link or the `.part`
 //! file, is reported and the download starts from scratch; it never causes a panic.
+//!
+//! Others may write to the directory, so the file is handled with care ([`crate::disk::open`]): it
+//! holds no password and only its owner may read it (mode 0600); it is read only if it is a regular
+//! file (not a link, a FIFO or a device) of at most [`MAX_CONTROL_BYTES`]; its temporary file is
+//! created anew (`O_EXCL`, never through a link) and removed again if the save fails.
 
 use std::fmt::Write as _;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::disk::open::{create_new, open_existing};
 use crate::file::plan::ChunkPlan;
+use crate::http::url::redact_url;
 use crate::http::Validators;
 
 /// The first line after the comment, naming the format and its version.
 const MAGIC: &str = "pardl-control 1";
+
+/// The largest control file pardl reads. A real one has a line per chunk, a few KiB at most; a
+/// bigger file is not pardl's, and is not read into memory.
+pub(crate) const MAX_CONTROL_BYTES: u64 = 1 << 20;
 
 /// The saved state of one ranged download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +89,8 @@ impl ControlFile {
             "# pardl control file: resume state of the .part file beside it. Do not edit."
         );
         let _ = writeln!(text, "{MAGIC}");
-        let _ = writeln!(text, "url {}", self.url);
+        // A password in the link stays out of the file: a rerun compares links with theirs masked.
+        let _ = writeln!(text, "url {}", redact_url(&self.url));
         let _ = writeln!(text, "size {}", self.total);
         if let Some(etag) = &self.validators.etag {
             let _ = writeln!(text, "etag {etag}");
@@ -150,42 +163,64 @@ impl ControlFile {
     }
 
     /// Reads the control file at `path`: `Ok(None)` if there is none, `Err` with a reason if it is
-    /// unreadable or corrupt.
+    /// unreadable or corrupt, is not a regular file, or is larger than [`MAX_CONTROL_BYTES`].
     pub(crate) fn load(path: &Path) -> Result<Option<ControlFile>, String> {
-        match fs::read(path) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
-                ControlFile::parse(&text).map(Some)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.to_string()),
+        let Some(file) = open_existing(path, false).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_CONTROL_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > MAX_CONTROL_BYTES {
+            return Err(format!(
+                "larger than {} KiB, so not a control file",
+                MAX_CONTROL_BYTES >> 10
+            ));
         }
+        let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+        ControlFile::parse(&text).map(Some)
     }
 
-    /// Replaces the control file at `path` atomically: temp file, sync, rename.
+    /// Replaces the control file at `path` atomically: a new temporary file (readable by its owner
+    /// only), sync, rename. A failed save leaves no temporary file behind.
     pub(crate) fn save(&self, path: &Path) -> io::Result<()> {
-        let mut temp = path.as_os_str().to_os_string();
-        temp.push(".tmp");
-        let temp = PathBuf::from(temp);
-        let mut file = File::create(&temp)?;
-        file.write_all(self.render().as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, path)
+        let temp = temp_path(path);
+        // A temporary file left by a crash or a full disk is this download's own (its lock is held).
+        remove_if_there(&temp)?;
+        let written = create_new(&temp, true).and_then(|mut file| {
+            file.write_all(self.render().as_bytes())?;
+            file.sync_all()
+        });
+        let saved = written.and_then(|()| fs::rename(&temp, path));
+        if saved.is_err() {
+            let _ = remove_if_there(&temp);
+        }
+        saved
     }
 
     /// Deletes the control file at `path` (and a leftover temp file), ignoring files that are not there.
     pub(crate) fn remove(path: &Path) {
-        let mut temp = path.as_os_str().to_os_string();
-        temp.push(".tmp");
-        for p in [path.to_path_buf(), PathBuf::from(temp)] {
-            match fs::remove_file(&p) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    log::warn!("could not remove {}: {e}", p.display());
-                }
-                _ => {}
+        for p in [path.to_path_buf(), temp_path(path)] {
+            if let Err(e) = remove_if_there(&p) {
+                log::warn!("could not remove {}: {e}", p.display());
             }
         }
+    }
+}
+
+/// `NAME.part.pardl.tmp`, where a new control file is written before it replaces the old one.
+fn temp_path(path: &Path) -> PathBuf {
+    let mut temp = path.as_os_str().to_os_string();
+    temp.push(".tmp");
+    PathBuf::from(temp)
+}
+
+/// Deletes `path` (a link itself, not what it points to) if something is there.
+fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -211,10 +246,75 @@ mod tests {
         let path = dir.path().join("f.iso.part.pardl");
         assert_eq!(ControlFile::load(&path), Ok(None));
         sample().save(&path).unwrap();
-        assert_eq!(ControlFile::load(&path), Ok(Some(sample())));
+        // Everything comes back but the password, which never reaches the disk.
+        let masked = ControlFile {
+            url: "https://u:***@h/f.iso".into(),
+            ..sample()
+        };
+        assert_eq!(ControlFile::load(&path), Ok(Some(masked)));
+        assert!(!fs::read_to_string(&path).unwrap().contains("u:p@"));
         assert!(!dir.path().join("f.iso.part.pardl.tmp").exists());
         ControlFile::remove(&path);
         assert!(!path.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_private_and_a_stale_or_planted_temporary_file_is_replaced_not_followed() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.part.pardl");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"v").unwrap();
+        symlink(&victim, dir.path().join("f.part.pardl.tmp")).unwrap();
+        sample().save(&path).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"v");
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        assert!(!dir.path().join("f.part.pardl.tmp").exists());
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory (not empty) where the control file goes: the rename fails.
+        let path = dir.path().join("f.part.pardl");
+        fs::create_dir_all(path.join("in the way")).unwrap();
+        assert!(sample().save(&path).is_err());
+        assert!(!dir.path().join("f.part.pardl.tmp").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_of_reasonable_size_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.part.pardl");
+        fs::write(&huge, "#".repeat(MAX_CONTROL_BYTES as usize + 1)).unwrap();
+        assert!(ControlFile::load(&huge)
+            .unwrap_err()
+            .contains("larger than 1024 KiB"));
+        let zero = dir.path().join("zero.part.pardl");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(ControlFile::load(&zero)
+            .unwrap_err()
+            .contains("symbolic link"));
+        let fifo = dir.path().join("fifo.part.pardl");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(ControlFile::load(&fifo)
+            .unwrap_err()
+            .contains("not a regular file"));
+        let just_right = dir.path().join("ok.part.pardl");
+        let text = sample().render();
+        let padded = format!(
+            "{text}{}",
+            "#\n".repeat((MAX_CONTROL_BYTES as usize - text.len()) / 2)
+        );
+        fs::write(&just_right, padded).unwrap();
+        assert!(ControlFile::load(&just_right).unwrap().is_some());
     }
 
     #[test]
@@ -235,7 +335,7 @@ mod tests {
                 good.replace("chunk 50 100 7", "chunk 50 100 70"),
                 "do not cover",
             ),
-            (good.replace("url https://u:p@h/f.iso\n", ""), "no url"),
+            (good.replace("url https://u:***@h/f.iso\n", ""), "no url"),
             (format!("{good}bogus line\n"), "unknown line"),
         ];
         for (text, reason) in cases {

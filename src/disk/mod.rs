@@ -1,9 +1,11 @@
 //! Everything pardl keeps on disk, and the rules that keep it safe: the `.part` file written in
 //! place and renamed only when complete, the control file a download resumes from, safe and unique
-//! file names (including the one a server suggests), and the checksum of a finished file.
+//! file names (including the one a server suggests), the checksum of a finished file, and how files in
+//! a directory others may write to are opened.
 
 pub(crate) mod checksum;
 pub(crate) mod control;
 pub(crate) mod disposition;
 pub(crate) mod names;
+pub(crate) mod open;
 pub(crate) mod part;

@@ -9,10 +9,20 @@
 //! are joined with `_`. No separator survives, so there is nothing to escape
 //! with, on any platform.
 //!
-//! Names are also made portable: control characters and the characters
+//! Names are also made portable and honest: control characters, the
+//! bidirectional formatting characters that make a name display as another
+//! (`invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`), and the characters
 //! Windows forbids (`<>:"|?*`) become `_`, and trailing dots and spaces,
 //! which Windows silently strips (so `a.` and `a` would be the same file),
-//! are removed. Names are capped at [`MAX_NAME_BYTES`] = 240 bytes rather
+//! are removed.
+//!
+//! A final name never ends like pardl's own temporary files (`.part`,
+//! `.part.pardl`, `.part.pardl.tmp`, in any case): the dot before that
+//! ending becomes `_` (`x.iso.part` is saved as `x.iso_part`). Otherwise one
+//! link's final name could be another link's `.part` or control file (`out=`
+//! and a server's `Content-Disposition` choose any name), in this run or in
+//! another process on the same directory, and one download would rename or
+//! delete the other's file. Names are capped at [`MAX_NAME_BYTES`] = 240 bytes rather
 //! than the usual 255-byte file-system limit because pardl writes
 //! `NAME.part` and `NAME.part.pardl` next to the final file; those must fit
 //! too.
@@ -43,6 +53,11 @@ const DIRECTORY_NAME: &str = "index.html";
 /// are handled separately).
 const RESERVED: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
 
+/// How pardl's temporary files beside a final file `NAME` end: `NAME.part`,
+/// `NAME.part.pardl` and `NAME.part.pardl.tmp` (see [`crate::disk::part`] and
+/// [`crate::disk::control`]). No final name ends like one of them.
+const TEMPORARY_ENDINGS: [&str; 3] = [".part", ".part.pardl", ".part.pardl.tmp"];
+
 /// An extension longer than this is not treated as one when truncating or
 /// numbering: cutting the part before a 100-byte "extension" would leave
 /// almost nothing of the name.
@@ -51,8 +66,9 @@ const MAX_KEPT_EXTENSION_BYTES: usize = 32;
 /// Turns any string into a safe single-component file name.
 ///
 /// The result is never empty, never `.` or `..`, contains no `/` or `\`, no
-/// control characters or `<>:"|?*`, does not end with a dot or space, and is
-/// at most [`MAX_NAME_BYTES`] bytes (cut on a character boundary, keeping the
+/// control or bidirectional formatting characters or `<>:"|?*`, does not end
+/// with a dot or space or like a temporary file (`.part`, …), and is at most
+/// [`MAX_NAME_BYTES`] bytes (cut on a character boundary, keeping the
 /// extension). Sanitising a sanitised name returns it unchanged.
 pub(crate) fn sanitize(name: &str) -> String {
     let joined = name
@@ -63,7 +79,7 @@ pub(crate) fn sanitize(name: &str) -> String {
     let replaced: String = joined
         .chars()
         .map(|c| {
-            if c.is_control() || RESERVED.contains(&c) {
+            if c.is_control() || is_bidi_control(c) || RESERVED.contains(&c) {
                 '_'
             } else {
                 c
@@ -75,6 +91,33 @@ pub(crate) fn sanitize(name: &str) -> String {
         return FALLBACK_NAME.to_string();
     }
     with_infix(trimmed, "")
+}
+
+/// Whether `c` is one of Unicode's bidirectional formatting characters (the
+/// marks, embeddings, overrides and isolates, U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069), which change the order in which the text
+/// around them is shown.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `name` with the dot before a temporary file's ending (see
+/// [`TEMPORARY_ENDINGS`]) turned into `_`; other names as they are.
+fn defuse_temporary_ending(mut name: String) -> String {
+    let lower = name.to_ascii_lowercase();
+    let ending = TEMPORARY_ENDINGS
+        .iter()
+        .filter(|ending| lower.len() > ending.len() && lower.ends_with(*ending))
+        .max_by_key(|ending| ending.len());
+    if ending.is_some() {
+        if let Some(dot) = name.rfind('.') {
+            name.replace_range(dot..=dot, "_");
+        }
+    }
+    name
 }
 
 /// The file name a URL suggests: the last segment of its path, without
@@ -134,7 +177,8 @@ fn with_infix(name: &str, infix: &str) -> String {
     if result.is_empty() {
         return FALLBACK_NAME.to_string();
     }
-    result
+    // Last, as a cut can expose such an ending too; turning a dot into `_` keeps the length.
+    defuse_temporary_ending(result)
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character
@@ -363,9 +407,16 @@ mod tests {
             && name != ".."
             && name.len() <= MAX_NAME_BYTES
             && !name.ends_with(['.', ' '])
-            && !name
-                .chars()
-                .any(|c| c == '/' || c == '\\' || c.is_control() || RESERVED.contains(&c))
+            && !name.chars().any(|c| {
+                c == '/'
+                    || c == '\\'
+                    || c.is_control()
+                    || is_bidi_control(c)
+                    || RESERVED.contains(&c)
+            })
+            && !TEMPORARY_ENDINGS.iter().any(|ending| {
+                name.len() > ending.len() && name.to_ascii_lowercase().ends_with(ending)
+            })
     }
 
     #[test]
@@ -435,6 +486,51 @@ mod tests {
             sanitize("keep spaces & ünïcödé.txt"),
             "keep spaces & ünïcödé.txt"
         );
+    }
+
+    #[test]
+    fn bidirectional_controls_are_replaced() {
+        assert_eq!(sanitize("invoice\u{202E}fdp.exe"), "invoice_fdp.exe");
+        for c in [
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
+            '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            assert_eq!(sanitize(&format!("a{c}b")), "a_b", "U+{:04X}", c as u32);
+        }
+        // Joiners and other invisible characters that scripts and emoji need stay.
+        assert_eq!(sanitize("a\u{200D}b"), "a\u{200D}b");
+    }
+
+    #[test]
+    fn a_final_name_never_ends_like_a_temporary_file() {
+        for (wanted, saved) in [
+            ("z.iso.part", "z.iso_part"),
+            ("Z.ISO.PART", "Z.ISO_PART"),
+            ("y.iso.part.pardl", "y.iso.part_pardl"),
+            ("y.iso.part.PARDL", "y.iso.part_PARDL"),
+            ("x.part.pardl.tmp", "x.part.pardl_tmp"),
+            ("x.part.", "x_part"),
+            ("a/b.part", "a_b_part"),
+            // Names that only look alike are kept.
+            ("x.pardl", "x.pardl"),
+            ("x.tmp", "x.tmp"),
+            ("x.part1.rar", "x.part1.rar"),
+            ("x_part", "x_part"),
+            (".part", ".part"),
+        ] {
+            assert_eq!(sanitize(wanted), saved, "{wanted}");
+            assert_eq!(sanitize(saved), saved, "idempotent for {saved}");
+        }
+        // A cut to the length limit that would end in `.part` is defused too.
+        let long = format!("{}.part{}", "a".repeat(MAX_NAME_BYTES - 5), "b".repeat(100));
+        let name = sanitize(&long);
+        assert_eq!(name.len(), MAX_NAME_BYTES);
+        assert!(name.ends_with("a_part"), "{name}");
+        // Numbering keeps the ending defused.
+        let names = NameReservations::new();
+        assert_eq!(names.reserve("z.iso.part"), "z.iso_part");
+        assert_eq!(names.reserve("z.iso.part"), "z.1.iso_part");
+        assert_eq!(names.reserve("z.iso"), "z.iso");
     }
 
     #[test]

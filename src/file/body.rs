@@ -189,7 +189,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let context = Context::new(crate::Config::default());
             let file = context.progress.start_file("f");
-            let part = PartFile::create(&dir.path().join("f"), Some(30)).unwrap();
+            let part = PartFile::lock(&dir.path().join("f")).unwrap();
+            part.allocate(30).unwrap();
             Setup {
                 context,
                 file,

@@ -7,17 +7,34 @@
 //! stopped, the pool is dropped (which joins its workers) and the job is handed back to the file's
 //! task, which decides how the file ends.
 //!
+//! A file whose `.part` is not yet given its full size (a fresh download, or one stopped before its
+//! first answer delivered) starts with its first chunk alone: the other chunks are queued once that
+//! chunk has brought [`FIRST_ANSWER_PROOF`] bytes (or all of itself, if it is smaller), and the
+//! `.part` is sized then ([`PartFile::allocate`](crate::disk::part::PartFile::allocate)). Until then
+//! nothing is written at offsets taken on the server's word, so a server that claims 10 GB and sends
+//! a few bytes per answer gets no 10 GB file and no requests for the rest of it.
+//!
 //! Why the nesting cannot deadlock: the outer worker waits only for its own child pool, whose workers
 //! never wait for anything but the network and the host limit; no chunk task ever queues work on the
 //! outer pool. docs/pool.md tells the whole argument.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::file::chunk::fetch_chunk;
 use crate::file::ranged::{RangedJob, CHECKPOINT_PERIOD};
 use crate::file::request::InFlight;
 use crate::pool::ThreadPool;
+
+/// How much the first answer of a fresh download must deliver before its size is believed: the
+/// other chunks start, and the `.part` is sized. Small, as every other connection waits for it
+/// (about 16 ms on a connection capped at 4 MB/s); a server that cannot send this much in one
+/// answer is not one to open more connections to.
+pub(crate) const FIRST_ANSWER_PROOF: u64 = 64 * 1024;
+
+/// How often the file's task looks whether the first chunk has brought enough to start the others.
+const FIRST_ANSWER_POLL: Duration = Duration::from_millis(5);
 
 /// Fetches every unfinished chunk of `job`, `connections` at a time, on a child pool of the file's
 /// own; returns the job and the number of chunk tasks that panicked, once every chunk has stopped
@@ -45,6 +62,21 @@ pub(crate) fn run_chunks(
     let pool = ThreadPool::try_with_name(workers, "pardl-chunk")
         .map_err(|e| Error::io("start download threads for", job.part.part_path(), e))?;
     let mut first = first;
+    let mut incomplete = incomplete.into_iter().peekable();
+    if job.part.len()? < job.plan.total() {
+        if let Some(index) = incomplete.next_if_eq(&0) {
+            let chunk_job = Arc::clone(&job);
+            let response = first.take();
+            pool.execute(move || fetch_chunk(&chunk_job, index, response));
+        }
+        // Unproven (the first chunk failed or the file is stopping), the rest is queued only to
+        // stop at once.
+        if first_answer_delivers(&job, &pool) {
+            if let Err(error) = job.part.allocate(job.plan.total()) {
+                job.fail(error);
+            }
+        }
+    }
     for index in incomplete {
         let job = Arc::clone(&job);
         // The probe's response carries chunk 0, which is always incomplete on a fresh start.
@@ -61,4 +93,17 @@ pub(crate) fn run_chunks(
         url: job.link_url.clone(),
     })?;
     Ok((job, panicked))
+}
+
+/// Waits until the first chunk of `job` has brought [`FIRST_ANSWER_PROOF`] bytes (or all of
+/// itself), its task has ended, or the file is stopping; returns whether it brought that much.
+fn first_answer_delivers(job: &RangedJob, pool: &ThreadPool) -> bool {
+    let first = &job.plan.chunks()[0];
+    let enough = first.len().min(FIRST_ANSWER_PROOF);
+    while first.written() < enough && !job.should_stop() {
+        if pool.wait_completion_timeout(FIRST_ANSWER_POLL) {
+            break;
+        }
+    }
+    first.written() >= enough
 }

@@ -2,17 +2,22 @@
 //!
 //! [`FileTask::run`] takes a link from its final name to a finished file:
 //!
-//! 1. skip it if the file exists (unless `--overwrite`);
-//! 2. resume from `NAME.part.pardl` if an earlier run left one ([`ControlFile`]), else
-//! 3. probe: one `GET` for the first chunk, which says whether ranges work ([`probe`]); for a link
+//! 1. skip it if the file exists (unless `--overwrite` or `--check-existing`: [`IfExists`]);
+//! 2. open and lock `NAME.part` ([`PartFile::lock`]): another pardl working on the same file makes
+//!    the link fail as `locked`, untouched; everything below happens under the lock;
+//! 3. resume from `NAME.part.pardl` if an earlier run left one ([`ControlFile`]), else empty the
+//!    `.part` and
+//! 4. probe: one `GET` for the first chunk, which says whether ranges work ([`probe`]); for a link
 //!    without `out=`, a `Content-Disposition` file name or a redirect may name the file now
 //!    ([`FileTask::server_named`]): that name is reserved when the answer arrives, and checked for
-//!    skip and resume then;
-//! 4. ranges work: plan the chunks ([`ChunkPlan`]), size the `.part` file, and hand them to the
-//!    file's own child pool ([`child_pool`]), which saves the resume state every second meanwhile;
-//! 5. no ranges: read the probe's answer as one stream ([`stream`]);
-//! 6. check the SHA-256 if the link gives one, sync and rename the `.part` file to the final name
-//!    ([`PartFile::finish`]).
+//!    skip, lock and resume then;
+//! 5. ranges work: plan the chunks ([`ChunkPlan`]) and hand them to the file's own child pool
+//!    ([`child_pool`]), which sizes the `.part` file once the first answer has delivered, and saves
+//!    the resume state every second meanwhile;
+//! 6. no ranges: read the probe's answer as one stream ([`stream`]);
+//! 7. check the SHA-256 if the link gives one, sync and rename the `.part` file to the final name
+//!    ([`PartFile::finish`]), which checks first that it is still the file this task opened, with
+//!    the planned size.
 //!
 //! A file that changed on the server mid-download starts again once from scratch; a server that stops
 //! honouring ranges gets the file as one stream; an interrupted or failed ranged download keeps its
@@ -22,13 +27,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::disk::checksum::{sha256_file, verify};
+use crate::disk::checksum::{sha256_of, verify};
 use crate::disk::control::ControlFile;
 use crate::disk::names::{name_from_answer, NameReservations};
+use crate::disk::open::open_existing;
 use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::http::header;
-use crate::http::url::{host_of, redact_url};
+use crate::http::url::redact_url;
 use crate::run::config::IfExists;
 use crate::run::context::Context;
 use crate::run::links::Link;
@@ -57,9 +63,11 @@ use stream::StreamJob;
 /// One link's download, run on the calling thread (a worker of the outer pool, or a library user's
 /// own thread).
 pub(crate) struct FileTask<'a> {
+    /// The run's shared state.
     pub(crate) context: &'a Arc<Context>,
     /// The run's names, for a name the server's answer chooses.
     pub(crate) names: &'a NameReservations,
+    /// The link being downloaded.
     pub(crate) link: &'a Link,
     /// Its counters (the display and the outcome read them).
     pub(crate) file: &'a Arc<FileProgress>,
@@ -85,8 +93,7 @@ impl FileTask<'_> {
         }
         let progress = &self.context.progress;
         progress.activate(file);
-        self.context
-            .trust_host(&host_of(&link.url).unwrap_or_default());
+        self.context.trust_link(&link.url);
         let mut result = self.fetch_version(final_path);
         if let Err(Error::FileChanged { reason, .. }) = &result {
             // Never mix bytes of two versions: everything written so far is thrown away, once.
@@ -106,33 +113,61 @@ impl FileTask<'_> {
         let (link, file) = (self.link, self.file);
         let context = &self.context;
         let config = &context.config;
-        if let Some(job) = self.resume(final_path)? {
-            return self.run_ranged(job, None);
-        }
+        let part = match self.lock(final_path)? {
+            Locked::Part(part) => part,
+            Locked::Skipped => return Ok(Status::Skipped),
+        };
+        let part = match self.resume(final_path, part)? {
+            Resumed::Job(job) => return self.run_ranged(*job, None),
+            Resumed::Fresh(part) => part,
+        };
         let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        let answer = probe(context, &link.url, config.min_chunk, backoff, file)?;
+        let answer = match probe(context, &link.url, config.min_chunk, backoff, file) {
+            Ok(answer) => answer,
+            Err(error) => {
+                // Nothing was written: the empty `.part` goes.
+                part.discard();
+                return Err(error);
+            }
+        };
         file.set_final_url(answer.final_url());
         let named = self.server_named(final_path, &answer);
         let final_path = named.as_deref().unwrap_or(final_path);
-        if named.is_some() {
-            // The skip and resume checks so far were for the URL's name; now they are made for the
-            // server's (dropping its answer when they apply).
+        let part = if named.is_some() {
+            // The skip, lock and resume steps so far were for the URL's name; now they are taken
+            // for the server's (dropping its answer when they apply). The URL's `.part` was empty.
+            part.discard();
             if config.if_exists == IfExists::Skip && exists(final_path) {
                 log::info!("{} exists, skipping", final_path.display());
                 return Ok(Status::Skipped);
             }
-            if let Some(job) = self.resume(final_path)? {
-                // The probe's answer holds one of the host's connection slots; the resumed chunks
-                // need it (with one slot per host they would wait for it forever).
-                drop(answer);
-                return self.run_ranged(job, None);
+            let part = match self.lock(final_path)? {
+                Locked::Part(part) => part,
+                Locked::Skipped => return Ok(Status::Skipped),
+            };
+            match self.resume(final_path, part)? {
+                Resumed::Job(job) => {
+                    // The probe's answer holds one of the host's connection slots; the resumed
+                    // chunks need it (with one slot per host they would wait for it forever).
+                    drop(answer);
+                    return self.run_ranged(*job, None);
+                }
+                Resumed::Fresh(part) => part,
             }
-        }
+        } else {
+            part
+        };
         if config.if_exists == IfExists::Check && self.existing_is_current(final_path, &answer)? {
             log::info!(
                 "{} exists and matches the server's, skipping",
                 final_path.display()
             );
+            // As when skipping an existing file: this task's empty `.part` goes, an earlier one stays.
+            if part.len()? == 0 {
+                part.discard();
+            } else {
+                part.keep();
+            }
             return Ok(Status::Skipped);
         }
         let control_path = ControlFile::path_for(final_path);
@@ -145,9 +180,8 @@ impl FileTask<'_> {
                 validators,
             } => {
                 // No stale control file can be left here: `resume` found none, or removed the one it
-                // could not use.
+                // could not use. The `.part` is sized later, once the answer has delivered.
                 context.progress.set_size(file, total);
-                let part = PartFile::create(final_path, Some(total))?;
                 let plan = ChunkPlan::new(total, first_end, config.connections, config.min_chunk);
                 log::debug!(
                     "{}: {total} bytes in {} chunks over up to {} connections",
@@ -168,8 +202,6 @@ impl FileTask<'_> {
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
-                let length = first.response.body().content_length();
-                let part = PartFile::create(final_path, length)?;
                 self.run_stream(part, &final_url, Some(first))
             }
         }
@@ -179,20 +211,43 @@ impl FileTask<'_> {
     /// the size the answer gives, and the link's SHA-256 when it has one. A size the server does
     /// not tell cannot be checked, so such a file is fetched again.
     fn existing_is_current(&self, final_path: &Path, answer: &RangeProbe) -> Result<bool, Error> {
-        let Ok(metadata) = fs::symlink_metadata(final_path) else {
+        // Opened as every file in the output directory is: no link followed, nothing but a regular
+        // file read. Anything else there is not a current copy.
+        let Ok(Some(existing)) = open_existing(final_path, false) else {
             return Ok(false);
         };
+        let local_size = existing
+            .metadata()
+            .map_err(|e| Error::io("read the size of", final_path, e))?
+            .len();
         let server_size = match answer {
             RangeProbe::Ranged { total, .. } => Some(*total),
             RangeProbe::Whole { first, .. } => first.response.body().content_length(),
         };
-        if !metadata.is_file() || server_size != Some(metadata.len()) {
+        if server_size != Some(local_size) {
             return Ok(false);
         }
         match &self.link.sha256 {
-            Some(expected) => Ok(sha256_file(final_path)? == *expected),
+            Some(expected) => Ok(sha256_of(existing, final_path)? == *expected),
             None => Ok(true),
         }
+    }
+
+    /// Opens and locks the `.part` file of `final_path`, then looks again whether the final file
+    /// appeared meanwhile (another process may have just finished it).
+    fn lock(&self, final_path: &Path) -> Result<Locked, Error> {
+        let part = PartFile::lock(final_path)?;
+        if self.context.config.if_exists == IfExists::Skip && exists(final_path) {
+            log::info!("{} exists, skipping", final_path.display());
+            // A `.part` this task just created is removed again; an earlier run's is left alone.
+            if part.len()? == 0 {
+                part.discard();
+            } else {
+                part.keep();
+            }
+            return Ok(Locked::Skipped);
+        }
+        Ok(Locked::Part(part))
     }
 
     /// The path named by the server's answer, for a link without `out=` whose answer gives another
@@ -218,36 +273,55 @@ impl FileTask<'_> {
         Some(final_path.with_file_name(name))
     }
 
-    /// The ranged download an earlier run left, if its control file and `.part` file fit this link.
-    fn resume(&self, final_path: &Path) -> Result<Option<RangedJob>, Error> {
+    /// The ranged download an earlier run left in `part` (locked), if its control file fits this
+    /// link and the `.part` file holds what the control file claims; else `part` emptied, with no
+    /// control file left beside it.
+    fn resume(&self, final_path: &Path, part: PartFile) -> Result<Resumed, Error> {
         let (link, file) = (self.link, self.file);
         let control_path = ControlFile::path_for(final_path);
-        let start_over = |why: String| {
-            log::warn!(
-                "{}: {why}; starting {} from scratch",
-                control_path.display(),
-                final_path.display()
-            );
+        let start_over = |part: PartFile, why: Option<String>| {
+            if let Some(why) = why {
+                log::warn!(
+                    "{}: {why}; starting {} from scratch",
+                    control_path.display(),
+                    final_path.display()
+                );
+            }
+            // Under the lock, so no other process's state is removed; a leftover temporary file
+            // goes too.
             ControlFile::remove(&control_path);
-            Ok(None)
+            part.clear()?;
+            Ok(Resumed::Fresh(part))
         };
         let control = match ControlFile::load(&control_path) {
-            Ok(None) => return Ok(None),
+            Ok(None) => return start_over(part, None),
             Ok(Some(control)) => control,
-            Err(reason) => return start_over(format!("unusable resume state ({reason})")),
+            Err(reason) => {
+                return start_over(part, Some(format!("unusable resume state ({reason})")))
+            }
         };
-        if control.url != link.url {
-            return start_over(format!(
-                "resume state of another link ({})",
-                redact_url(&control.url)
-            ));
+        // The control file holds the link with its password masked (older ones: as given).
+        if redact_url(&control.url) != redact_url(&link.url) {
+            return start_over(
+                part,
+                Some(format!(
+                    "resume state of another link ({})",
+                    redact_url(&control.url)
+                )),
+            );
         }
         let Some(plan) = control.plan() else {
-            return start_over("inconsistent chunks".into());
+            return start_over(part, Some("inconsistent chunks".into()));
         };
-        let Some(part) = PartFile::reopen(final_path, control.total)? else {
-            return start_over("the .part file is missing or has another size".into());
-        };
+        // The file may be shorter than the download (sized only once its first answer delivered),
+        // but must hold every byte the control file counts.
+        let len = part.len()?;
+        if len > control.total || len < bytes_needed(&plan) {
+            return start_over(
+                part,
+                Some("the .part file is missing or has another size".into()),
+            );
+        }
         if control.validators.if_range().is_none() {
             log::info!(
                 "{}: the server gave no ETag or Last-Modified; only the size can show whether the file changed",
@@ -263,7 +337,7 @@ impl FileTask<'_> {
             plan.written(),
             control.total
         );
-        Ok(Some(
+        Ok(Resumed::Job(Box::new(
             RangedJob::new(
                 Arc::clone(self.context),
                 link.url.clone(),
@@ -275,7 +349,7 @@ impl FileTask<'_> {
                 control_path,
             )
             .with_saved_control(),
-        ))
+        )))
     }
 
     /// Runs the chunks of the file on its own child pool, then finishes the file.
@@ -324,7 +398,7 @@ impl FileTask<'_> {
             }
             None => {
                 if let Some(expected) = &link.sha256 {
-                    let actual = sha256_file(job.part.part_path())?;
+                    let actual = job.part.sha256()?;
                     job.file.set_sha256(&actual);
                     if let Err(error) = verify(&link.url, expected, actual) {
                         job.remove_control();
@@ -333,13 +407,8 @@ impl FileTask<'_> {
                     }
                 }
                 let total = job.plan.total();
-                let control_path = job.saved_control().map(Path::to_path_buf);
-                job.part.finish()?;
-                // Only after the rename: a crash in between leaves a complete file plus a stale
-                // control file, never a control file without its data.
-                if let Some(control_path) = control_path {
-                    ControlFile::remove(&control_path);
-                }
+                // The control file goes after the rename, under the lock (see `PartFile::finish`).
+                job.part.finish(total)?;
                 Ok(Status::Downloaded {
                     bytes: total,
                     ranged: true,
@@ -379,12 +448,38 @@ impl FileTask<'_> {
                 return Err(error);
             }
         }
-        part.finish()?;
+        part.finish(streamed.len)?;
         Ok(Status::Downloaded {
             bytes: streamed.len,
             ranged: false,
         })
     }
+}
+
+/// The `.part` file of a task, or the news that the file appeared meanwhile.
+enum Locked {
+    /// The `.part` file, locked for this task.
+    Part(PartFile),
+    /// The final file exists now: the link is skipped.
+    Skipped,
+}
+
+/// What an earlier run left for a file.
+enum Resumed {
+    /// A ranged download to continue (boxed: it is large, and made once per file).
+    Job(Box<RangedJob>),
+    /// Nothing usable: the `.part` file, empty, for a fresh start.
+    Fresh(PartFile),
+}
+
+/// One past the last byte `plan` says is on disk: how long the `.part` file must at least be.
+fn bytes_needed(plan: &ChunkPlan) -> u64 {
+    plan.chunks()
+        .iter()
+        .filter(|chunk| chunk.written() > 0)
+        .map(|chunk| chunk.next_offset())
+        .max()
+        .unwrap_or(0)
 }
 
 /// Whether something (a file, a directory, even a dangling link) is at `path`.

@@ -55,7 +55,7 @@ pub(crate) enum RangeProbe {
     Whole {
         /// The response, body unread.
         first: InFlight,
-            final_url: String,
+        final_url: String,
     },
 }
 

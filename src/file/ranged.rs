@@ -6,7 +6,7 @@
 //! syncs the `.part` data and then replaces the control file, so the control file never claims a byte
 //! that is not on disk.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,13 +133,6 @@ impl RangedJob {
                 self.control_path.display()
             );
         }
-    }
-
-    /// The control file of this download, if one exists (it was resumed from one, or saved one).
-    pub(crate) fn saved_control(&self) -> Option<&Path> {
-        self.control_saved
-            .load(Ordering::Acquire)
-            .then_some(self.control_path.as_path())
     }
 
     /// Deletes the control file (the download is finished or must start over), if there is one.

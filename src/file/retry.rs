@@ -5,6 +5,11 @@
 //! progress resets it: a long download with an occasional reset never runs out of tries, while a server
 //! that keeps failing the same request is given up on after `max_tries`.
 //!
+//! Progress must be worth the name, or a server could keep pardl busy forever by sending a few bytes
+//! per answer: a failed try counts as progress only if it brought at least
+//! [`meaningful_progress`] bytes (`--min-chunk`, at most 1 MiB), and a request is tried at most
+//! [`TRIES_IN_ALL_PER_MAX_TRIES`] × `max_tries` times in all, progress or not.
+//!
 //! [`with_retries`] is the retry loop of every request pardl sends: the probe, each chunk, and the
 //! stream. It owns the policy: a transient error ([`Error::is_transient`]) is waited out
 //! ([`Backoff::wait_after`], which honours `Retry-After`), counted in the file's progress, logged once,
@@ -21,22 +26,42 @@ use crate::run::progress::FileProgress;
 /// The longest pardl waits between two tries of one request.
 pub(crate) const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
+/// The most bytes a failed try must bring to count as progress (see [`meaningful_progress`]).
+pub(crate) const MEANINGFUL_PROGRESS_CAP: u64 = 1 << 20;
+
+/// How many times `max_tries` a request may be tried in all, however much each try brought: with
+/// the default 5, fifty tries of one chunk, plenty for a flaky network (a failed file keeps its
+/// bytes for the next run), and an end for a server that would feed pardl a little at a time.
+pub(crate) const TRIES_IN_ALL_PER_MAX_TRIES: u32 = 10;
+
+/// How many bytes a failed try must bring before it counts as progress (and its request gets its
+/// `max_tries` again): `min_chunk`, at most [`MEANINGFUL_PROGRESS_CAP`]. Less than that is not a
+/// download getting somewhere; it is a server (or a path) that cannot deliver.
+pub(crate) fn meaningful_progress(min_chunk: u64) -> u64 {
+    min_chunk.clamp(1, MEANINGFUL_PROGRESS_CAP)
+}
+
 /// The retry state of one request.
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
     max_tries: u32,
     first_wait: Duration,
+    /// Failed tries since the last progress.
     failures: u32,
+    /// Failed tries in all.
+    failed_in_all: u32,
 }
 
 impl Backoff {
-    /// A request that may be tried `max_tries` times in all, waiting `first_wait` after the first
+    /// A request that may be tried `max_tries` times in a row without progress (and
+    /// [`TRIES_IN_ALL_PER_MAX_TRIES`] times as often in all), waiting `first_wait` after the first
     /// failure and twice as long after each further one (capped at [`MAX_RETRY_WAIT`]).
     pub(crate) fn new(max_tries: u32, first_wait: Duration) -> Backoff {
         Backoff {
             max_tries: max_tries.max(1),
             first_wait,
             failures: 0,
+            failed_in_all: 0,
         }
     }
 
@@ -44,7 +69,9 @@ impl Backoff {
     /// used up.
     pub(crate) fn failed(&mut self) -> Option<Duration> {
         self.failures += 1;
-        if self.failures >= self.max_tries {
+        self.failed_in_all += 1;
+        let tries_in_all = self.max_tries.saturating_mul(TRIES_IN_ALL_PER_MAX_TRIES);
+        if self.failures >= self.max_tries || self.failed_in_all >= tries_in_all {
             return None;
         }
         let doubled = self
@@ -67,7 +94,8 @@ impl Backoff {
         }
     }
 
-    /// Records that a try made progress: the count starts again.
+    /// Records that a try made progress: the count of tries in a row starts again (not the count
+    /// of tries in all).
     pub(crate) fn progressed(&mut self) {
         self.failures = 0;
     }
@@ -82,7 +110,8 @@ pub(crate) trait Retryable {
     fn attempt(&mut self) -> Result<Self::Output, Error>;
 
     /// A count that grows when a try gets somewhere (bytes on disk); a failed try that made it grow
-    /// was not a wasted one, so the count of failures starts again.
+    /// by at least [`meaningful_progress`] was not a wasted one, so the count of failures starts
+    /// again.
     fn progress(&self) -> u64 {
         0
     }
@@ -110,6 +139,7 @@ pub(crate) fn with_retries<R: Retryable>(
     mut backoff: Backoff,
     request: &mut R,
 ) -> Result<R::Output, Error> {
+    let meaningful = meaningful_progress(context.config.min_chunk);
     loop {
         if context.is_cancelled() || request.should_stop() {
             return request.stopped();
@@ -120,7 +150,7 @@ pub(crate) fn with_retries<R: Retryable>(
             Err(error) if error.is_transient() => error,
             Err(error) => return Err(error),
         };
-        if request.progress() > before {
+        if request.progress() >= before.saturating_add(meaningful) {
             backoff.progressed();
         }
         let Some(wait) = backoff.wait_after(&error) else {
@@ -280,14 +310,41 @@ mod tests {
 
     #[test]
     fn the_driver_starts_counting_again_after_progress() {
-        // Two tries allowed, yet six failures in a row are survived: each one got somewhere.
+        // Two tries allowed, yet six failures in a row are survived: each one got somewhere (a
+        // meaningful amount: the default min_chunk, 1 MiB).
         let mut script: Vec<_> = (0..6).map(|_| Err(status(500))).collect();
         script.push(Ok("done"));
         let mut request = Scripted::new(script);
-        request.gain = 10;
+        request.gain = MEANINGFUL_PROGRESS_CAP;
         let (result, retries) = run(&mut request, 2, Duration::ZERO);
         assert_eq!(result.ok(), Some("done"));
         assert_eq!((request.tries, retries), (7, 6));
+    }
+
+    #[test]
+    fn a_few_bytes_per_try_are_not_progress() {
+        // A server that sends 4 bytes per answer: every try "gets somewhere", and yet the request
+        // is given up on after its max_tries.
+        let mut request = Scripted::new((0..100).map(|_| Err(status(500))).collect());
+        request.gain = 4;
+        let (result, retries) = run(&mut request, 3, Duration::ZERO);
+        assert!(matches!(result, Err(Error::Status { status: 500, .. })));
+        assert_eq!((request.tries, retries), (3, 2));
+        assert_eq!(meaningful_progress(256 << 10), 256 << 10);
+        assert_eq!(meaningful_progress(64 << 20), MEANINGFUL_PROGRESS_CAP);
+        assert_eq!(meaningful_progress(0), 1);
+    }
+
+    #[test]
+    fn a_request_has_a_bound_on_its_tries_in_all() {
+        // Each failure brings a meaningful amount, so the count of tries in a row starts again;
+        // the count in all still ends it.
+        let mut request = Scripted::new((0..100).map(|_| Err(status(500))).collect());
+        request.gain = MEANINGFUL_PROGRESS_CAP;
+        let (result, retries) = run(&mut request, 2, Duration::ZERO);
+        assert!(result.is_err());
+        let in_all = 2 * TRIES_IN_ALL_PER_MAX_TRIES as usize;
+        assert_eq!((request.tries, retries), (in_all, in_all as u64 - 1));
     }
 
     #[test]

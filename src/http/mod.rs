@@ -223,8 +223,9 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Headers whose values are secrets: hidden from `Debug` output, and sent only to the hosts of the
-/// links themselves, never to a host a redirect led to (as curl does since 7.58).
+/// Headers whose values are secrets: hidden from `Debug` output, and sent only to the origins
+/// (scheme, host and port) of the links themselves, never to one a redirect led to (as curl does
+/// since 7.58); `Proxy-Authorization` is never sent at all (see `src/file/request.rs`).
 const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
 /// Whether a header of this name carries a secret (credentials or cookies).

@@ -1,6 +1,7 @@
 //! Every rule pardl applies to the text of a URL, in one place: where the authority, the credentials
-//! and the host are, the last segment of the path, percent-decoding, whether a link is something
-//! pardl can download, and how credentials are masked before a URL is shown.
+//! and the host are, the origin credentials belong to, where a redirect's `Location` leads, the last
+//! segment of the path, percent-decoding, whether a link is something pardl can download, and how
+//! credentials are masked before a URL is shown.
 //!
 //! The authority is read as RFC 3986 has it: after `://`, up to the first `/`, `?` or `#`, so an `@`
 //! in the path or the query is never taken for credentials. Inside it, the credentials end at the
@@ -73,21 +74,175 @@ pub fn redact_url(url: &str) -> String {
     format!("{}{shown}@{host}{}", &url[..start], &url[end..])
 }
 
+/// The origin of a URL (RFC 6454): its scheme, host and port, lowercased, with the scheme's default
+/// port when none is written (`http://example.com:80`). Credentials belong to an origin, never to a
+/// host alone: another port or another scheme may be another server, or the same one in clear text.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let host = uri.host()?.to_ascii_lowercase();
+    let port = uri.port_u16().unwrap_or(default_port);
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+/// The scheme of a URL or of a redirect's target, as written (`https`, `file`), if it has one.
+pub(crate) fn scheme_of(url: &str) -> Option<&str> {
+    let end = url.find([':', '/', '?', '#'])?;
+    (end > 0 && url[end..].starts_with(':')).then(|| &url[..end])
+}
+
+/// `url` without its credentials (`https://u:p@h/f` becomes `https://h/f`): what the HTTP client is
+/// given, as it would otherwise make an `Authorization` header of its own from them.
+pub(crate) fn without_credentials(url: &str) -> String {
+    match (authority_span(url), credentials(url)) {
+        (Some((start, _)), Some(info)) => {
+            format!("{}{}", &url[..start], &url[start + info.len() + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// `final_url` (where `url` led after redirects) with `url`'s credentials put back, when a redirect
-/// stayed on the same scheme and host and the redirect target dropped them: the chunks are then
-/// fetched from the final URL with the credentials the link gave.
+/// stayed on the same origin (scheme, host and port) and the redirect target dropped them: the chunks
+/// are then fetched from the final URL with the credentials the link gave.
 pub(crate) fn keep_credentials(url: &str, final_url: &str) -> String {
     let (Some(kept), None) = (credentials(url), credentials(final_url)) else {
         return final_url.to_string();
     };
-    let same_scheme = url.split_once("://").map(|(scheme, _)| scheme)
-        == final_url.split_once("://").map(|(scheme, _)| scheme);
     match authority_span(final_url) {
-        Some((start, _)) if same_scheme && host_of(url) == host_of(final_url) => {
+        Some((start, _)) if origin_of(url).is_some() && origin_of(url) == origin_of(final_url) => {
             format!("{}{kept}@{}", &final_url[..start], &final_url[start..])
         }
         _ => final_url.to_string(),
     }
+}
+
+/// Where a redirect's `Location` leads from `base` (the URL that was requested), resolved as
+/// RFC 3986 §5.2 says, as curl and browsers do: an absolute URL of any scheme (`https://…`,
+/// `file:…`: the caller decides which it follows), a network-path reference (`//host/…`), an
+/// absolute path (`/…`), a relative path (`x`, `../x`) or a query alone (`?x`), with `.` and `..`
+/// segments removed. The fragment is dropped: it is never sent.
+pub(crate) fn resolve_reference(base: &str, reference: &str) -> String {
+    let r = Reference::split(reference.trim());
+    let b = Reference::split(base);
+    let (scheme, authority, path, query) = match (r.scheme, r.authority) {
+        (Some(scheme), _) => (
+            Some(scheme),
+            r.authority,
+            remove_dot_segments(r.path),
+            r.query,
+        ),
+        (None, Some(authority)) => (
+            b.scheme,
+            Some(authority),
+            remove_dot_segments(r.path),
+            r.query,
+        ),
+        (None, None) if r.path.is_empty() => (
+            b.scheme,
+            b.authority,
+            b.path.to_string(),
+            r.query.or(b.query),
+        ),
+        (None, None) if r.path.starts_with('/') => {
+            (b.scheme, b.authority, remove_dot_segments(r.path), r.query)
+        }
+        (None, None) => {
+            let merged = match b.path.rfind('/') {
+                Some(slash) => format!("{}{}", &b.path[..=slash], r.path),
+                None if b.authority.is_some() => format!("/{}", r.path),
+                None => r.path.to_string(),
+            };
+            (b.scheme, b.authority, remove_dot_segments(&merged), r.query)
+        }
+    };
+    let mut target = String::new();
+    if let Some(scheme) = scheme {
+        target.push_str(scheme);
+        target.push(':');
+    }
+    if let Some(authority) = authority {
+        target.push_str("//");
+        target.push_str(authority);
+    }
+    target.push_str(&path);
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    target
+}
+
+/// The parts of a URI reference (RFC 3986 appendix B), without its fragment.
+struct Reference<'a> {
+    scheme: Option<&'a str>,
+    authority: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+impl Reference<'_> {
+    fn split(text: &str) -> Reference<'_> {
+        let text = text.split('#').next().unwrap_or_default();
+        let scheme = scheme_of(text);
+        let rest = scheme.map_or(text, |scheme| &text[scheme.len() + 1..]);
+        let (authority, rest) = match rest.strip_prefix("//") {
+            Some(after) => {
+                let end = after.find(['/', '?']).unwrap_or(after.len());
+                (Some(&after[..end]), &after[end..])
+            }
+            None => (None, rest),
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        Reference {
+            scheme,
+            authority,
+            path,
+            query,
+        }
+    }
+}
+
+/// RFC 3986 §5.2.4: a path without its `.` and `..` segments; `..` never climbs above the root.
+fn remove_dot_segments(path: &str) -> String {
+    let mut input = path;
+    let mut output = String::with_capacity(path.len());
+    let pop = |output: &mut String| output.truncate(output.rfind('/').unwrap_or(0));
+    while !input.is_empty() {
+        if let Some(rest) = input
+            .strip_prefix("../")
+            .or_else(|| input.strip_prefix("./"))
+        {
+            input = rest;
+        } else if input.starts_with("/./") {
+            input = &input[2..];
+        } else if input == "/." {
+            input = "/";
+        } else if input.starts_with("/../") {
+            input = &input[3..];
+            pop(&mut output);
+        } else if input == "/.." {
+            input = "/";
+            pop(&mut output);
+        } else if input == "." || input == ".." {
+            input = "";
+        } else {
+            // The first segment, with its leading `/` if it has one.
+            let first = input.chars().next().map_or(0, char::len_utf8);
+            let end = input[first..].find('/').map_or(input.len(), |i| i + first);
+            output.push_str(&input[..end]);
+            input = &input[end..];
+        }
+    }
+    output
 }
 
 /// The last segment of a URL's path, as written (still percent-encoded, so an encoded `%2F` does
@@ -287,6 +442,102 @@ mod tests {
     }
 
     #[test]
+    fn references_resolve_as_rfc_3986_section_5_4_says() {
+        let base = "http://a/b/c/d;p?q";
+        for (reference, target) in [
+            // 5.4.1 Normal examples (fragments dropped: they are never sent).
+            ("g:h", "g:h"),
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            ("g#s", "http://a/b/c/g"),
+            ("g?y#s", "http://a/b/c/g?y"),
+            (";x", "http://a/b/c/;x"),
+            ("g;x", "http://a/b/c/g;x"),
+            ("g;x?y#s", "http://a/b/c/g;x?y"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../", "http://a/"),
+            ("../../g", "http://a/g"),
+            // 5.4.2 Abnormal examples.
+            ("../../../g", "http://a/g"),
+            ("../../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            (".g", "http://a/b/c/.g"),
+            ("g..", "http://a/b/c/g.."),
+            ("..g", "http://a/b/c/..g"),
+            ("./../g", "http://a/b/g"),
+            ("./g/.", "http://a/b/c/g/"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("g;x=1/./y", "http://a/b/c/g;x=1/y"),
+            ("g;x=1/../y", "http://a/b/c/y"),
+            ("g?y/./x", "http://a/b/c/g?y/./x"),
+            ("g?y/../x", "http://a/b/c/g?y/../x"),
+            ("g#s/./x", "http://a/b/c/g"),
+            ("g#s/../x", "http://a/b/c/g"),
+            ("http:g", "http:g"),
+        ] {
+            assert_eq!(resolve_reference(base, reference), target, "{reference:?}");
+        }
+        // What servers send.
+        assert_eq!(
+            resolve_reference("http://h:8080/d/e/f", "../../dl/rel.bin"),
+            "http://h:8080/dl/rel.bin"
+        );
+        assert_eq!(
+            resolve_reference("http://h/a/file", "file:///etc/passwd"),
+            "file:///etc/passwd"
+        );
+        assert_eq!(resolve_reference("http://h", "x"), "http://h/x");
+        assert_eq!(
+            resolve_reference("https://h/a", " https://m/b "),
+            "https://m/b"
+        );
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        for (url, origin) in [
+            ("http://h/x", Some("http://h:80")),
+            ("http://H:80/x", Some("http://h:80")),
+            ("HTTPS://u:p@Example.COM/x", Some("https://example.com:443")),
+            ("https://h:8443", Some("https://h:8443")),
+            ("http://127.0.0.1:9/x", Some("http://127.0.0.1:9")),
+            ("ftp://h/x", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(origin_of(url).as_deref(), origin, "{url}");
+        }
+        assert_ne!(origin_of("http://h/"), origin_of("https://h/"));
+        assert_ne!(origin_of("http://h:1/"), origin_of("http://h:2/"));
+    }
+
+    #[test]
+    fn schemes_and_credentials_are_found_as_written() {
+        assert_eq!(scheme_of("HTTPS://h/"), Some("HTTPS"));
+        assert_eq!(scheme_of("javascript:alert(1)"), Some("javascript"));
+        assert_eq!(scheme_of("../x:y"), None);
+        assert_eq!(scheme_of("/a:b"), None);
+        assert_eq!(scheme_of(":x"), None);
+        assert_eq!(without_credentials("http://u:p@h:1/x@y"), "http://h:1/x@y");
+        assert_eq!(without_credentials("http://u:p@ss@h/"), "http://h/");
+        assert_eq!(without_credentials("http://h/x"), "http://h/x");
+    }
+
+    #[test]
     fn credentials_are_kept_only_on_the_same_scheme_and_host() {
         assert_eq!(
             keep_credentials("http://u@h/latest", "http://h/v2/f"),
@@ -303,6 +554,15 @@ mod tests {
         assert_eq!(
             keep_credentials("http://u:p@h/f", "http://v:q@h/g"),
             "http://v:q@h/g"
+        );
+        // Another port is another origin; the default port written out is the same one.
+        assert_eq!(
+            keep_credentials("http://u:p@h:8080/f", "http://h:8081/f"),
+            "http://h:8081/f"
+        );
+        assert_eq!(
+            keep_credentials("http://u:p@h/f", "http://h:80/g"),
+            "http://u:p@h:80/g"
         );
     }
 

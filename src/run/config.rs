@@ -69,11 +69,14 @@ pub struct Config {
     /// Send every request through this proxy (`http://[user:pass@]host:port` or `https://…`; SOCKS is
     /// not built in), whatever the environment says. Default none.
     pub proxy: Option<String>,
-    /// Extra request headers sent with every request (`-H`). Default none.
+    /// Extra request headers sent with every request (`-H`); the secret ones (`Authorization`,
+    /// `Cookie`) only to the origins of the links. `Proxy-Authorization` is refused by
+    /// [`Config::check`]. Default none.
     pub headers: Vec<Header>,
-    /// HTTP Basic credentials (`--user`/`--password`) for the hosts of the links; never sent to a host
-    /// that a redirect led to. Credentials written in a link's URL (`https://user:pass@host/…`) are
-    /// used for that URL's host without this. Default none.
+    /// HTTP Basic credentials (`--user`/`--password`) for the origins (scheme, host and port) of the
+    /// links; never sent to one that only a redirect led to. Credentials written in a link's URL
+    /// (`https://user:pass@host/…`) are used for that URL's origin instead, and an `Authorization`
+    /// header in `headers` instead of these. Default none.
     pub credentials: Option<Credentials>,
     /// The most bytes per second over all connections together; 0 = no limit. See
     /// `src/http/ratelimit.rs`. Default: [`Config::DEFAULT_LIMIT_RATE`].
@@ -302,6 +305,10 @@ impl Config {
     /// assert!(socks.check().unwrap_err().contains("only http:// and https:// proxies"));
     /// let no_tries = Config { max_tries: 0, ..Config::default() };
     /// assert_eq!(no_tries.check(), Err("max_tries must be at least 1".into()));
+    /// let not_a_dir = Config { dir: "Cargo.toml".into(), ..Config::default() };
+    /// # let not_a_dir = Config { dir: env!("CARGO_MANIFEST_DIR").into(), ..not_a_dir };
+    /// # let not_a_dir = Config { dir: not_a_dir.dir.join("Cargo.toml"), ..not_a_dir };
+    /// assert!(not_a_dir.check().unwrap_err().ends_with("Cargo.toml is not a directory"));
     /// ```
     ///
     /// [`Downloader`]: crate::Downloader
@@ -317,6 +324,21 @@ impl Config {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
+        }
+        if self.dir.exists() && !self.dir.is_dir() {
+            return Err(format!(
+                "the output directory {} is not a directory",
+                self.dir.display()
+            ));
+        }
+        if self
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("proxy-authorization"))
+        {
+            // Proxies are used through CONNECT tunnels, inside which a request's headers reach the
+            // server, not the proxy.
+            return Err("a Proxy-Authorization header would be sent to the servers, not to the proxy: give the proxy's credentials in the --proxy URL (http://user:password@proxy:port)".into());
         }
         if let Some(proxy) = &self.proxy {
             let scheme = proxy

@@ -11,7 +11,7 @@ use ureq::Agent;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
-use crate::http::url::redact_url;
+use crate::http::url::{origin_of, redact_url};
 use crate::run::cancel::CancelHandle;
 use crate::run::config::Config;
 use crate::run::progress::Progress;
@@ -25,9 +25,9 @@ pub(crate) struct Context {
     pub(crate) progress: Arc<Progress>,
     pub(crate) hosts: Arc<HostLimits>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
-    /// Hosts of the links themselves, the only ones `--user` credentials are sent to. Locked once per
-    /// request, never per byte.
-    link_hosts: Arc<Mutex<HashSet<String>>>,
+    /// Origins (scheme, host and port) of the links themselves, the only ones `--user` credentials
+    /// and secret `-H` headers are sent to. Locked once per request, never per byte.
+    link_origins: Arc<Mutex<HashSet<String>>>,
     /// Set on Ctrl-C or by a library caller: stop starting work, finish current writes, save state.
     cancel: CancelHandle,
 }
@@ -40,7 +40,7 @@ impl Context {
             hosts: Arc::new(HostLimits::new(config.max_per_host)),
             rate_limit: (config.limit_rate > 0)
                 .then(|| Arc::new(RateLimit::new(config.limit_rate))),
-            link_hosts: Arc::new(Mutex::new(HashSet::new())),
+            link_origins: Arc::new(Mutex::new(HashSet::new())),
             config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
@@ -78,26 +78,26 @@ impl Context {
         }
     }
 
-    /// Notes `host` as the host of a link (not one a redirect led to): `--user` credentials and
-    /// `-H` headers that carry secrets (`Authorization`, `Cookie`) may be sent to it.
-    pub(crate) fn trust_host(&self, host: &str) {
+    /// Notes the origin of `url`, a link's own URL (not one a redirect led to): `--user` credentials
+    /// and `-H` headers that carry secrets (`Authorization`, `Cookie`) may be sent to it.
+    pub(crate) fn trust_link(&self, url: &str) {
         let needs_trust = self.config.credentials.is_some()
             || self
                 .config
                 .headers
                 .iter()
                 .any(|h| is_secret_header(&h.name));
-        if needs_trust {
-            let mut hosts = self.link_hosts.lock();
-            if !hosts.contains(host) {
-                hosts.insert(host.to_string());
+        if let (true, Some(origin)) = (needs_trust, origin_of(url)) {
+            let mut origins = self.link_origins.lock();
+            if !origins.contains(&origin) {
+                origins.insert(origin);
             }
         }
     }
 
-    /// Whether `host` is the host of one of the links.
-    pub(crate) fn is_trusted_host(&self, host: &str) -> bool {
-        self.link_hosts.lock().contains(host)
+    /// Whether `url` is on the origin (the same scheme, host and port) of one of the links.
+    pub(crate) fn is_trusted(&self, url: &str) -> bool {
+        origin_of(url).is_some_and(|origin| self.link_origins.lock().contains(&origin))
     }
 
     /// Sleeps for `wait`, waking early if the run is cancelled; returns false if it was.
@@ -131,6 +131,8 @@ impl Context {
 /// * Timeouts for connecting, for the response head and for each read (the stall timeout), but none
 ///   on the whole body: a large download may take hours, it just must not stall.
 /// * An idle pool big enough for every connection pardl may open to one host, or keep-alive is wasted.
+/// * No redirects: `src/file/request.rs` follows them itself, choosing per request which
+///   credentials go along (ureq's own rule compares hosts without ports or schemes).
 pub(crate) fn build_agent(config: &Config) -> Agent {
     let per_host = config.max_per_host.max(config.connections).max(1);
     let total = config
@@ -142,7 +144,7 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
         .http_status_as_error(false)
         .user_agent(config.user_agent.as_str())
         .accept_encoding("identity")
-        .max_redirects(config.max_redirects)
+        .max_redirects(0)
         .max_idle_connections(total.max(10))
         .max_idle_connections_per_host(per_host.max(3))
         .max_idle_age(Duration::from_secs(30))
@@ -161,8 +163,5 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
         None if config.proxy_from_env => builder,
         None => builder.proxy(None),
     };
-    // Credentials follow a redirect on the same host (a `/latest` → `/v1.2/file` link), never to
-    // another one.
-    let builder = builder.redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost);
     builder.build().into()
 }

@@ -28,6 +28,7 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::path::PathBuf;
 
+use crate::disk::names::is_bidi_control;
 use crate::http::url::{redact_url, validate_url};
 
 /// The longest line [`LinkReader`] accepts, in bytes.
@@ -235,7 +236,18 @@ impl Link {
 /// assert!(pardl::parse_sha256("abc").is_err());
 /// ```
 pub fn parse_sha256(hex: &str) -> Result<String, String> {
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if let Some((at, c)) = hex
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_hexdigit())
+    {
+        // `{:?}` quotes the character and escapes one that could drive the terminal.
+        return Err(format!(
+            "sha256= needs 64 hex digits, and {c:?} (character {}) is not a hex digit",
+            at + 1
+        ));
+    }
+    if hex.len() == 64 {
         Ok(hex.to_ascii_lowercase())
     } else {
         Err(format!(
@@ -407,7 +419,8 @@ impl<R: BufRead> Iterator for LinkReader<R> {
 }
 
 /// Makes `text` safe and short enough to quote in a message: passwords in
-/// URLs hidden, control characters (which could drive the terminal)
+/// URLs hidden, control characters (which could drive the terminal) and
+/// bidirectional formatting characters (which could show it as other text)
 /// escaped, and at most [`EXCERPT_CHARS`] characters kept.
 fn excerpt(text: &str) -> String {
     let text = redact_url(text);
@@ -417,7 +430,7 @@ fn excerpt(text: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || is_bidi_control(c) {
             out.extend(c.escape_debug());
         } else {
             out.push(c);
@@ -804,5 +817,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("sha256"), "{err}");
+    }
+
+    #[test]
+    fn a_checksum_error_says_what_is_wrong_with_it() {
+        let non_hex = format!("ab{}", "g".repeat(62));
+        assert_eq!(
+            parse_sha256(&non_hex).unwrap_err(),
+            "sha256= needs 64 hex digits, and 'g' (character 3) is not a hex digit"
+        );
+        assert_eq!(
+            parse_sha256(&format!("{}\u{202E}", "a".repeat(63))).unwrap_err(),
+            "sha256= needs 64 hex digits, and '\\u{202e}' (character 64) is not a hex digit"
+        );
+        assert_eq!(
+            parse_sha256("abc").unwrap_err(),
+            "sha256= needs 64 hex digits, got 3 characters"
+        );
+    }
+
+    #[test]
+    fn bidirectional_controls_in_a_bad_line_are_escaped() {
+        let err = Link::parse("http://exa\u{202E}mple.com/x", Origin::Line(2)).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains('\u{202E}'), "{text}");
+        assert!(text.contains("exa\\u{202e}mple.com"), "{text}");
     }
 }

@@ -152,7 +152,7 @@ impl Outcome {
 /// The message for a failed link: the error, with the URL in front when the error does not name it.
 pub(crate) fn failure_text(url: &str, error: &Error) -> String {
     match error {
-        Error::Io { .. } => format!("{}: {error}", redact_url(url)),
+        Error::Io { .. } | Error::Locked { .. } => format!("{}: {error}", redact_url(url)),
         _ => error.to_string(),
     }
 }

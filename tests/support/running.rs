@@ -205,8 +205,14 @@ impl Background {
 
     /// Waits for the run to end and returns its exit code and output. A run still going after
     /// [`RUN_TIMEOUT`] is killed and fails the test, showing what it printed.
-    pub fn finish(mut self) -> Run {
-        let deadline = Instant::now() + RUN_TIMEOUT;
+    pub fn finish(self) -> Run {
+        self.finish_within(RUN_TIMEOUT)
+    }
+
+    /// [`finish`](Background::finish) with a deadline of the test's own: for a run that must end by
+    /// itself soon (a test of a bound), so a run that never would fails the test quickly.
+    pub fn finish_within(mut self, timeout: Duration) -> Run {
+        let deadline = Instant::now() + timeout;
         let status = loop {
             match self.child.try_wait().expect("waiting for pardl") {
                 Some(status) => break Some(status),
@@ -227,7 +233,7 @@ impl Background {
         let stderr = text(self.stderr);
         let Some(status) = status else {
             panic!(
-                "pardl did not finish within {RUN_TIMEOUT:?} and was killed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+                "pardl did not finish within {timeout:?} and was killed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
             );
         };
         Run {

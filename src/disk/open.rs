@@ -1,0 +1,209 @@
+//! Opening files in the output directory as if it were hostile: another user, another program or
+//! another pardl may have put anything under the names pardl uses.
+//!
+//! * A symbolic link is never followed (`O_NOFOLLOW`): pardl writes only inside the output
+//!   directory, and a planted `NAME.part -> ~/.bashrc` must not make it write there.
+//! * Only a regular file is used. A FIFO would block a read forever and a device can be endless
+//!   (`/dev/zero`), so files are opened with `O_NONBLOCK` (even the opening cannot hang) and then
+//!   checked through the open handle (`fstat`), which leaves no window between check and use.
+//! * A file written in place must have no other hard link: writing it would change another file.
+//! * A new file is created with `O_EXCL`: never an existing file, never through a link.
+//!
+//! [`same_file`] then tells whether a path still names an open file: after a lock was taken on it,
+//! before it is renamed or deleted. On platforms other than Unix the link checks are made on the
+//! path just before opening (best effort).
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+/// Opens the file at `path` for reading (and writing, if `write`), if there is one: `Ok(None)` if
+/// nothing is there. Anything but a regular file is refused with an error saying why, and so is a
+/// file to write that has other hard links.
+pub(crate) fn open_existing(path: &Path, write: bool) -> io::Result<Option<File>> {
+    refuse_link(path)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(write);
+    guard(&mut options);
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(explain(path, e)),
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(refusal(NOT_REGULAR.to_string()));
+    }
+    if write {
+        let links = hard_links(&metadata);
+        if links > 1 {
+            return Err(refusal(format!(
+                "it has {links} hard links, and writing it would change another file"
+            )));
+        }
+    }
+    Ok(Some(file))
+}
+
+/// Creates a new, empty file at `path` for reading and writing: never an existing file, never
+/// through a link (an existing name gives [`io::ErrorKind::AlreadyExists`]). `private` makes it
+/// readable by its owner only.
+pub(crate) fn create_new(path: &Path, private: bool) -> io::Result<File> {
+    refuse_link(path)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    guard(&mut options);
+    if private {
+        owner_only(&mut options);
+    }
+    options.open(path).map_err(|e| explain(path, e))
+}
+
+/// Whether `path` names `file` now (the same device and inode): not if it was renamed, deleted or
+/// replaced since it was opened.
+pub(crate) fn same_file(path: &Path, file: &File) -> io::Result<bool> {
+    let named = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(identity(&file.metadata()?) == identity(&named))
+}
+
+const SYMLINK: &str =
+    "it is a symbolic link, and pardl never follows links in the output directory";
+const NOT_REGULAR: &str = "not a regular file";
+
+/// The error for a file pardl refuses to use: [`io::ErrorKind::InvalidInput`], so no caller takes
+/// it for a missing or existing file.
+fn refusal(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, why)
+}
+
+/// Puts the operating system's error for an open into words: `O_NOFOLLOW` answers a link with
+/// `ELOOP` ("too many levels of symbolic links"), and opening a directory for writing with `EISDIR`.
+fn explain(path: &Path, error: io::Error) -> io::Error {
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => refusal(SYMLINK.to_string()),
+        Ok(metadata) if !metadata.is_file() => refusal(NOT_REGULAR.to_string()),
+        _ => error,
+    }
+}
+
+#[cfg(unix)]
+fn guard(options: &mut OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+}
+
+#[cfg(not(unix))]
+fn guard(_options: &mut OpenOptions) {}
+
+/// On Unix `O_NOFOLLOW` refuses links at the open itself, without a window; elsewhere the path is
+/// looked at first.
+#[cfg(unix)]
+fn refuse_link(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_link(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => Err(refusal(SYMLINK.to_string())),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn owner_only(options: &mut OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.mode(0o600);
+}
+
+#[cfg(not(unix))]
+fn owner_only(_options: &mut OpenOptions) {}
+
+#[cfg(unix)]
+fn hard_links(metadata: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(metadata)
+}
+
+#[cfg(not(unix))]
+fn hard_links(_metadata: &fs::Metadata) -> u64 {
+    1
+}
+
+#[cfg(unix)]
+fn identity(metadata: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+/// Without a stable file identity in the standard library, any regular file counts as the same.
+#[cfg(not(unix))]
+fn identity(metadata: &fs::Metadata) -> Option<(u64, u64)> {
+    metadata.is_file().then_some((0, 0))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn links_fifos_directories_and_shared_files_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"v").unwrap();
+        symlink(&victim, dir.path().join("link")).unwrap();
+        symlink(dir.path().join("nowhere"), dir.path().join("dangling")).unwrap();
+        fs::hard_link(&victim, dir.path().join("twin")).unwrap();
+        fs::create_dir(dir.path().join("dir")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("fifo"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        for (name, write, reason) in [
+            ("link", false, "symbolic link"),
+            ("link", true, "symbolic link"),
+            ("dangling", true, "symbolic link"),
+            ("twin", true, "2 hard links"),
+            ("dir", false, NOT_REGULAR),
+            ("dir", true, NOT_REGULAR),
+            ("fifo", false, NOT_REGULAR),
+            ("fifo", true, NOT_REGULAR),
+        ] {
+            let error = open_existing(&dir.path().join(name), write).unwrap_err();
+            assert!(error.to_string().contains(reason), "{name}: {error}");
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        }
+        for name in ["link", "dangling", "victim"] {
+            let error = create_new(&dir.path().join(name), false).unwrap_err();
+            assert_ne!(error.kind(), io::ErrorKind::NotFound, "{name}");
+        }
+        assert!(!dir.path().join("nowhere").exists());
+        assert_eq!(fs::read(&victim).unwrap(), b"v");
+        // Reading a file with another link is harmless.
+        assert!(open_existing(&dir.path().join("twin"), false)
+            .unwrap()
+            .is_some());
+        assert!(open_existing(&dir.path().join("none"), true)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn a_new_private_file_is_its_owners_and_same_file_follows_renames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new");
+        let file = create_new(&path, true).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(same_file(&path, &file).unwrap());
+        fs::rename(&path, dir.path().join("moved")).unwrap();
+        assert!(!same_file(&path, &file).unwrap());
+        fs::write(&path, b"another").unwrap();
+        assert!(!same_file(&path, &file).unwrap());
+    }
+}
