@@ -34,6 +34,7 @@ pub(crate) fn send(
             url: url.to_string(),
         });
     }
+    context.note_unverified(url);
     let mut request = context.agent.get(url);
     let host = host_of(url).unwrap_or_default();
     for extra in &context.config.headers {
@@ -67,6 +68,8 @@ pub(crate) fn send(
         },
         source => Error::network(url, source),
     })?;
+    // A redirect ureq followed may have led to another host.
+    context.note_unverified(&ureq::ResponseExt::get_uri(&response).to_string());
     log::debug!(
         "{} {} -> {}",
         redact_url(url),

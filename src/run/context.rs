@@ -11,6 +11,7 @@ use ureq::Agent;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
+use crate::http::tls::{tls_config, InsecureWarnings, UserTls};
 use crate::http::url::redact_url;
 use crate::run::cancel::CancelHandle;
 use crate::run::config::Config;
@@ -30,6 +31,8 @@ pub(crate) struct Context {
     link_hosts: Arc<Mutex<HashSet<String>>>,
     /// Set on Ctrl-C or by a library caller: stop starting work, finish current writes, save state.
     cancel: CancelHandle,
+    /// With `--insecure`, the hosts already warned about; `None` otherwise.
+    insecure_warnings: Option<Arc<InsecureWarnings>>,
 }
 
 impl Context {
@@ -41,6 +44,7 @@ impl Context {
             rate_limit: (config.limit_rate > 0)
                 .then(|| Arc::new(RateLimit::new(config.limit_rate))),
             link_hosts: Arc::new(Mutex::new(HashSet::new())),
+            insecure_warnings: config.insecure.then(Arc::default),
             config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
@@ -100,6 +104,14 @@ impl Context {
         self.link_hosts.lock().contains(host)
     }
 
+    /// With `--insecure`, warns once per host that `url`'s certificate is not checked; without, does
+    /// nothing.
+    pub(crate) fn note_unverified(&self, url: &str) {
+        if let Some(warnings) = &self.insecure_warnings {
+            warnings.note(url);
+        }
+    }
+
     /// Sleeps for `wait`, waking early if the run is cancelled; returns false if it was.
     pub(crate) fn sleep(&self, wait: Duration) -> bool {
         self.sleep_unless(wait, || false)
@@ -131,6 +143,7 @@ impl Context {
 /// * Timeouts for connecting, for the response head and for each read (the stall timeout), but none
 ///   on the whole body: a large download may take hours, it just must not stall.
 /// * An idle pool big enough for every connection pardl may open to one host, or keep-alive is wasted.
+/// * TLS as `src/http/tls.rs` builds it from the system's trust store and the user's files.
 pub(crate) fn build_agent(config: &Config) -> Agent {
     let per_host = config.max_per_host.max(config.connections).max(1);
     let total = config
@@ -148,7 +161,8 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
         .max_idle_age(Duration::from_secs(30))
         .timeout_connect(Some(config.connect_timeout))
         .timeout_recv_response(Some(config.read_timeout))
-        .timeout_per_read(Some(config.stall_timeout));
+        .timeout_per_read(Some(config.stall_timeout))
+        .tls_config(tls_config(user_tls(config), config.insecure));
     let builder = match &config.proxy {
         Some(proxy) => match ureq::Proxy::new(proxy) {
             Ok(proxy) => builder.proxy(Some(proxy)),
@@ -165,4 +179,15 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
     // another one.
     let builder = builder.redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost);
     builder.build().into()
+}
+
+/// The user's certificate files. `Downloader::new` has checked them (`Config::check`); reading them
+/// again fails only if they changed since, and then none are used: a server pardl no longer trusts,
+/// or one that wants the missing client certificate, fails the requests; none is sent with less
+/// checking than asked for.
+fn user_tls(config: &Config) -> UserTls {
+    config.user_tls().unwrap_or_else(|message| {
+        log::error!("{message}; going on without the certificate files");
+        UserTls::default()
+    })
 }
