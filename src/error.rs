@@ -306,10 +306,12 @@ impl NetworkErrorKind {
     /// network yet, a name server that did not answer) is not.
     fn is_transient(self, source: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
         match self {
-            NetworkErrorKind::Dns => find_io(source)
-                .and_then(Resolution::of)
-                .is_none_or(|resolution| resolution == Resolution::Temporary)
-                && !is_host_not_found(source),
+            NetworkErrorKind::Dns => {
+                find_io(source)
+                    .and_then(Resolution::of)
+                    .is_none_or(|resolution| resolution == Resolution::Temporary)
+                    && !is_host_not_found(source)
+            }
             NetworkErrorKind::Tls
             | NetworkErrorKind::Redirect
             | NetworkErrorKind::Proxy
@@ -338,10 +340,10 @@ impl Resolution {
     /// glibc's, musl's and the BSDs' (macOS) for "no such name" and "try again".
     fn of(error: &io::Error) -> Option<Resolution> {
         const NO_SUCH_NAME: &[&str] = &[
-            "Name or service not known",                  // glibc EAI_NONAME
-            "No address associated with hostname",        // glibc EAI_NODATA
+            "Name or service not known",                    // glibc EAI_NONAME
+            "No address associated with hostname",          // glibc EAI_NODATA
             "nodename nor servname provided, or not known", // BSD and macOS EAI_NONAME
-            "Name does not resolve",                      // musl EAI_NONAME
+            "Name does not resolve",                        // musl EAI_NONAME
         ];
         match error.raw_os_error() {
             Some(11001) if cfg!(windows) => return Some(Resolution::NoSuchName), // WSAHOST_NOT_FOUND
@@ -389,7 +391,11 @@ fn is_host_not_found(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// The sentence for a network failure of `url`: for TLS and DNS failures what happened in plain
 /// words and what fixes it; otherwise the HTTP library's own message.
-fn explain(kind: NetworkErrorKind, url: &str, source: &(dyn std::error::Error + 'static)) -> String {
+fn explain(
+    kind: NetworkErrorKind,
+    url: &str,
+    source: &(dyn std::error::Error + 'static),
+) -> String {
     let host = host_of(url).unwrap_or_else(|| "the server".into());
     let tls = match source.downcast_ref::<ureq::Error>() {
         Some(ureq::Error::Rustls(error)) => Some(error),
@@ -520,7 +526,9 @@ mod tests {
         let refused = network(io_carrying(rustls::Error::AlertReceived(
             AlertDescription::UnknownCA,
         )));
-        assert!(refused.to_string().contains("did not accept the client certificate"));
+        assert!(refused
+            .to_string()
+            .contains("did not accept the client certificate"));
         let plain = network(io_carrying(rustls::Error::InvalidMessage(
             rustls::InvalidMessage::InvalidContentType,
         )));

@@ -56,7 +56,10 @@ impl PemFile {
                 Ok(PemItem::PrivateKey(key)) => keys.push(key),
                 Ok(_) => {}
                 Err(error) => {
-                    return Err(format!("{what} {} is not valid PEM: {error}", path.display()))
+                    return Err(format!(
+                        "{what} {} is not valid PEM: {error}",
+                        path.display()
+                    ))
                 }
             }
         }
@@ -135,24 +138,22 @@ fn client_cert(certificate_path: &Path, key_path: Option<&Path>) -> Result<Clien
         },
     };
     let (key, key_path, key_pem) = match key_path {
-        Some(path) => {
-            match key_file.keys.first() {
-                Some(key) => (key.to_owned(), path, &key_file.bytes),
-                None => {
-                    return Err(format!(
-                        "private key {} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
-                        path.display()
-                    ))
-                }
+        Some(path) => match key_file.keys.first() {
+            Some(key) => (key.to_owned(), path, &key_file.bytes),
+            None => {
+                return Err(format!(
+                    "private key {} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+                    path.display()
+                ))
             }
-        }
+        },
         None => match certificate_file.keys.first() {
             Some(key) => (key.to_owned(), certificate_path, &certificate_file.bytes),
             None => {
                 return Err(format!(
-                    "client certificate {} holds no private key: give its key with --private-key FILE",
-                    certificate_path.display()
-                ))
+                "client certificate {} holds no private key: give its key with --private-key FILE",
+                certificate_path.display()
+            ))
             }
         },
     };
@@ -162,7 +163,10 @@ fn client_cert(certificate_path: &Path, key_path: Option<&Path>) -> Result<Clien
         certificate_path,
         key_path,
     )?;
-    Ok(ClientCert::new_with_certs(&certificate_file.certificates, key))
+    Ok(ClientCert::new_with_certs(
+        &certificate_file.certificates,
+        key,
+    ))
 }
 
 /// Refuses a key that rustls cannot use or that does not belong to the certificate: ureq would
@@ -207,7 +211,9 @@ pub(crate) fn tls_config(user: UserTls, insecure: bool) -> TlsConfig {
     }
     let mut roots = system_roots();
     if roots.is_empty() {
-        log::info!("no trusted certificates in the system's store; using the built-in Mozilla list");
+        log::info!(
+            "no trusted certificates in the system's store; using the built-in Mozilla list"
+        );
         roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
             .map(|certificate| Certificate::from_der(certificate.as_ref()))
