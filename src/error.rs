@@ -435,6 +435,14 @@ fn explain_tls(host: &str, error: &rustls::Error) -> String {
             certificate("is not valid yet: check this computer's clock")
         }
         rustls::Error::InvalidCertificate(Cert::Revoked) => certificate("has been revoked"),
+        // webpki's own error, which rustls passes on only as text.
+        rustls::Error::InvalidCertificate(Cert::Other(other))
+            if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+        {
+            certificate(
+                "is a CA certificate used as the server's own (as `openssl req -x509` makes by default), which rustls refuses even when trusted: give the server a certificate with basicConstraints CA:FALSE, or one signed by a CA (--insecure skips the check)",
+            )
+        }
         rustls::Error::InvalidCertificate(_) => certificate(&format!("cannot be trusted: {error}")),
         rustls::Error::AlertReceived(Alert::CertificateRequired) => format!(
             "{host} asks for a client certificate: give --certificate FILE (and --private-key FILE)"
@@ -509,6 +517,29 @@ mod tests {
                 assert!(error.to_string().contains(words), "{error}");
             }
         }
+    }
+
+    #[test]
+    fn a_self_signed_ca_certificate_used_by_the_server_is_explained() {
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for CaUsedAsEndEntity {}
+        let error = network(io_carrying(rustls::Error::InvalidCertificate(
+            CertificateError::Other(rustls::OtherError(Arc::new(CaUsedAsEndEntity))),
+        )));
+        assert_eq!(error.kind(), "tls");
+        assert!(!error.is_transient());
+        assert!(
+            error
+                .to_string()
+                .contains("is a CA certificate used as the server's own"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -16,11 +16,18 @@
 //! connections it held open at once, how many chunks of one file it fetched
 //! concurrently, which ranges it asked for, and exactly which faults it met.
 //!
+//! [`TestServer::start_tls`] serves the same files and faults over HTTPS,
+//! with certificates made at test time by a [`TestCa`] (a private CA that
+//! also issues client certificates for mutual TLS, see [`ServerTls`]), and
+//! [`TestProxy`] is a `CONNECT` proxy that records every tunnel it opens.
+//!
 //! # Why hand-written
 //!
 //! pardl is built on blocking threads, and so is this server: plain
-//! [`std::net::TcpListener`], one thread per connection, no async runtime and
-//! no dependencies. More importantly, a downloader's tests need a server
+//! [`std::net::TcpListener`], one thread per connection, no async runtime.
+//! Its only dependencies serve the TLS mode: rustls on the server side (the
+//! same request loop runs on a TCP stream or a rustls `StreamOwned`) and
+//! rcgen for the certificates. More importantly, a downloader's tests need a server
 //! that misbehaves *precisely*: lie in `Content-Length`, drop the connection
 //! half-way through a body, send the wrong `Content-Range`, stall. Writing
 //! the status line, headers and every body slice by hand gives that control;
