@@ -132,6 +132,10 @@ fn the_readme_states_the_defaults_the_command_has() {
                     )
             }
             "--overwrite" => row.default == "off" && !config.overwrite,
+            "--insecure" => row.default == "off" && !config.insecure,
+            "--ca-certificate" => {
+                row.default == "the system's store" && config.ca_certificate.is_none()
+            }
             "--proxy" => {
                 row.default == "from the environment"
                     && Config::DEFAULT_PROXY_FROM_ENV
