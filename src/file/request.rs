@@ -68,8 +68,10 @@ pub(crate) fn send(
         },
         source => Error::network(url, source),
     })?;
-    // A redirect ureq followed may have led to another host.
-    context.note_unverified(&ureq::ResponseExt::get_uri(&response).to_string());
+    if context.config.insecure {
+        // A redirect ureq followed may have led to another host.
+        context.note_unverified(&ureq::ResponseExt::get_uri(&response).to_string());
+    }
     log::debug!(
         "{} {} -> {}",
         redact_url(url),
