@@ -7,6 +7,8 @@
 #   UPDATE_DOCS=1 benches/compare.sh        # also write the results into docs/benchmarks.md
 #   SCENARIOS="1 3" TOOLS="pardl aria2c" RUNS=5 benches/compare.sh
 #   SERVE=1 SCENARIOS="1 3" benches/compare.sh   # only serve the data (for perf/strace by hand)
+#   SCENARIOS="7 8" TOOLS="pardl aria2c curl" DOCS_SECTION=https UPDATE_DOCS=1 benches/compare.sh
+#                                           # HTTPS: nginx with TLS and a CA made for the run
 #
 # Everything it starts is private: nginx runs from a mktemp directory with its own config, pid file,
 # logs and temp dirs, listens on 127.0.0.1 only, and is stopped on exit. Never part of cargo test or CI.
@@ -20,8 +22,10 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
     def_runs=1 def_s1=32M def_s2=16M def_s3n=200 def_s4=16M def_s5=8M def_s6n=2000 def_timeout=60
+    def_s7=32M def_s8=64M
 else
     def_runs=3 def_s1=1G def_s2=256M def_s3n=2000 def_s4=64M def_s5=64M def_s6n=100000 def_timeout=300
+    def_s7=256M def_s8=1G
 fi
 RUNS=${RUNS:-$def_runs}                 # runs per tool and scenario (medians are taken over these)
 S6_RUNS=${S6_RUNS:-$RUNS}               # runs of scenario 6 (100k requests per tool per run: ~8 min a run)
@@ -33,6 +37,9 @@ S4_SIZE=${S4_SIZE:-$def_s4}             # scenario 4: one file, Range ignored
 S5_SIZE=${S5_SIZE:-$def_s5}             # scenario 5: three files, capped per connection
 S6_COUNT=${S6_COUNT:-$def_s6n}          # scenario 6: links in the links file ...
 S6_FILE=${S6_FILE:-1K}                  #   ... each a file of this size
+S7_SIZE=${S7_SIZE:-$def_s7}             # scenario 7: one file over HTTPS, unlimited
+S8_SIZE=${S8_SIZE:-$def_s8}             # scenario 8: one bigger file over HTTPS, unlimited
+TLS_OUT=${TLS_OUT:-/dev/shm}            # scenarios 7 and 8 write here (tmpfs: TLS, not the disk, decides)
 RATE=${RATE:-4000000}                   # per-connection cap (bytes/s) for scenarios 2 and 5
 SCENARIOS=${SCENARIOS:-"1 2 3 4 5 6"}
 TOOLS=${TOOLS:-"pardl aria2c axel curl wget2"}
@@ -44,6 +51,7 @@ S6_TIMEOUT=${S6_TIMEOUT:-1500}          # the same for scenario 6 (100k requests
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 RESULTS_DIR=${RESULTS_DIR:-$REPO/target/bench-results}
 UPDATE_DOCS=${UPDATE_DOCS:-0}           # 1: replace the results section of docs/benchmarks.md
+DOCS_SECTION=${DOCS_SECTION:-results}   # the section UPDATE_DOCS replaces (https for scenarios 7 and 8)
 KEEP=${KEEP:-0}                         # 1: keep the temp dir (nginx logs, data) after the run
 SERVE=${SERVE:-0}                       # 1: only start nginx with the data and wait (for profiling)
 
@@ -61,6 +69,7 @@ install_missing() {
     command -v curl >/dev/null || need+=(curl)
     [[ -x /usr/bin/time ]] || need+=(time)
     command -v openssl >/dev/null || need+=(openssl)
+    [[ -f /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
     command -v numfmt >/dev/null || need+=(coreutils)
     # Debian builds the stream module as a dynamic module in its own package.
     if ! command -v nginx >/dev/null || { nginx -V 2>&1 | grep -q -- '--with-stream=dynamic' && ! stream_module >/dev/null; }; then
@@ -87,6 +96,8 @@ stream_module() {
 start_nginx() {
     HTTP_PORT=$(free_port "${HTTP_PORT:-18480}")
     CAP_PORT=$(free_port $((HTTP_PORT + 1)))
+    TLS_PORT=$(free_port $((CAP_PORT + 1)))
+    make_certificates
     local load=""
     if nginx -V 2>&1 | grep -q -- '--with-stream=dynamic'; then
         load="load_module $(stream_module || die 'nginx stream module not found');"
@@ -102,7 +113,7 @@ error_log $NG/logs/error.log warn;
 worker_rlimit_nofile 65536;
 events { worker_connections 8192; }
 http {
-    log_format bench '\$connection \$status \$body_bytes_sent "\$request" "\$http_range" "\$http_user_agent"';
+    log_format bench '\$connection \$status \$body_bytes_sent "\$request" "\$http_range" "\$http_user_agent" \$ssl_protocol/\$ssl_cipher';
     access_log $NG/logs/access.log bench;
 $(nginx_http_basics)
     server {
@@ -114,6 +125,17 @@ $(nginx_http_basics)
         location /norange/ { max_ranges 0; }
         # Scenario 6: /many/ANY.bin is the same small file under 100k names.
         location /many/ { try_files /s6.bin =404; }
+    }
+    # Scenarios 7 and 8: HTTPS with a certificate from the run's own CA ($NG/tls/ca.pem), keep-alive
+    # and session resumption as nginx ships them.
+    server {
+        listen 127.0.0.1:$TLS_PORT ssl;
+        ssl_certificate $NG/tls/server.pem;
+        ssl_certificate_key $NG/tls/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:bench:1m;
+        root $WWW;
+        location / { }
     }
 }
 # The per-connection cap: http's limit_rate is per request and starts with a burst, so small range
@@ -129,6 +151,21 @@ EOF
     launch_nginx "$CAP_PORT"
 }
 
+# A private CA and a certificate for 127.0.0.1 and localhost signed by it (ECDSA P-256, as a modern
+# CA would issue), made with openssl for this run only: the tools trust it through their CA option.
+make_certificates() {
+    local tls=$NG/tls
+    mkdir -p "$tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=pardl bench CA" -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tls/ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+        -days 2 -extfile "$tls/ext" -out "$tls/server.pem" 2>/dev/null
+    CA=$tls/ca.pem
+}
+
 cleanup() {
     [[ -z ${SLEEP_PID:-} ]] || kill "$SLEEP_PID" 2>/dev/null || true
     stop_nginx
@@ -140,8 +177,8 @@ cleanup() {
 gen_file() { head -c "$(bytes "$2")" /dev/urandom >"$1"; }
 
 make_data() {
-    mkdir -p "$WWW"/{s1,s2,s3,norange,s5} "$MAN" "$LINKS"
-    local u="http://127.0.0.1:$HTTP_PORT" c="http://127.0.0.1:$CAP_PORT" s i
+    mkdir -p "$WWW"/{s1,s2,s3,norange,s5,tls} "$MAN" "$LINKS"
+    local u="http://127.0.0.1:$HTTP_PORT" c="http://127.0.0.1:$CAP_PORT" t="https://127.0.0.1:$TLS_PORT" s i
     for s in $SCENARIOS; do
         case $s in
         1) gen_file "$WWW/s1/big.bin" "$S1_SIZE"
@@ -164,6 +201,9 @@ make_data() {
            local h; h=$(sha256sum <"$WWW/s6.bin" | cut -d' ' -f1)
            seq -f "%06g.bin" 1 "$S6_COUNT" | sed "s|^|$h  |" >"$MAN/6"
            seq -f "$u/many/%06g.bin" 1 "$S6_COUNT" >"$LINKS/6" ;;
+        7 | 8) gen_file "$WWW/tls/s$s.bin" "$(size_of "$s")"
+           (cd "$WWW/tls" && sha256sum "s$s.bin") >"$MAN/$s"
+           echo "$t/tls/s$s.bin" >"$LINKS/$s" ;;
         esac
         # curl's config file for the many-file scenarios: one url/output pair per link.
         sed -E 's|^(.*/)([^/]+)$|url = "\1\2"\noutput = "\2"|' "$LINKS/$s" >"$LINKS/$s.curl"
@@ -176,14 +216,21 @@ payload() {
     case $1 in
     1) bytes "$S1_SIZE" ;; 2) bytes "$S2_SIZE" ;; 3) echo $(($(bytes "$S3_FILE") * S3_COUNT)) ;;
     4) bytes "$S4_SIZE" ;; 5) echo $((3 * $(bytes "$S5_SIZE"))) ;; 6) echo $(($(bytes "$S6_FILE") * S6_COUNT)) ;;
+    7) bytes "$S7_SIZE" ;; 8) bytes "$S8_SIZE" ;;
     esac
 }
 
 # Jobs (files at once) and connections per file of each scenario.
-jobs_of() { case $1 in 1 | 2 | 4) echo 1 ;; 3 | 6) echo 16 ;; 5) echo 3 ;; esac; }
-conns_of() { case $1 in 1 | 4) echo 4 ;; 2) echo 8 ;; 3 | 6) echo 1 ;; 5) echo 4 ;; esac; }
-single() { [[ $1 == 1 || $1 == 2 || $1 == 4 ]]; }
-size_of() { case $1 in 1) bytes "$S1_SIZE" ;; 2) bytes "$S2_SIZE" ;; 4) bytes "$S4_SIZE" ;; 5) bytes "$S5_SIZE" ;; *) echo 0 ;; esac; }
+jobs_of() { case $1 in 1 | 2 | 4 | 7 | 8) echo 1 ;; 3 | 6) echo 16 ;; 5) echo 3 ;; esac; }
+conns_of() { case $1 in 1 | 4 | 7 | 8) echo 4 ;; 2) echo 8 ;; 3 | 6) echo 1 ;; 5) echo 4 ;; esac; }
+single() { [[ $1 == 1 || $1 == 2 || $1 == 4 || $1 == 7 || $1 == 8 ]]; }
+tls() { [[ $1 == 7 || $1 == 8 ]]; }
+size_of() {
+    case $1 in
+    1) bytes "$S1_SIZE" ;; 2) bytes "$S2_SIZE" ;; 4) bytes "$S4_SIZE" ;; 5) bytes "$S5_SIZE" ;;
+    7) bytes "$S7_SIZE" ;; 8) bytes "$S8_SIZE" ;; *) echo 0 ;;
+    esac
+}
 
 describe() {
     case $1 in
@@ -193,6 +240,8 @@ describe() {
     4) echo "1 × $S4_SIZE, Range ignored, 4 connections asked" ;;
     5) echo "3 × $S5_SIZE, $(numfmt --to=si "$RATE")B/s per connection, 3 jobs × 4 connections" ;;
     6) echo "$S6_COUNT links × $S6_FILE, 16 at once" ;;
+    7) echo "1 × $S7_SIZE over HTTPS, unlimited, 4 connections" ;;
+    8) echo "1 × $S8_SIZE over HTTPS, unlimited, 4 connections" ;;
     esac
 }
 
@@ -210,28 +259,36 @@ tool_cmd() {
     url=$(head -1 "$LINKS/$s") name=${url##*/} links=$LINKS/$s
     chunk=$(($(size_of "$s") / (4 * c)))
     ((chunk >= 1048576)) || chunk=1048576
+    # HTTPS: each tool trusts the run's CA with its own option (curl's --cacert and aria2c's
+    # --ca-certificate replace the system's roots, pardl's and wget2's add to them).
+    local ca=()
     case $tool in
     pardl)
         local per_host=$((j * c > 16 ? j * c : 16))
-        CMD=("$PARDL" -q -d "$out" -j "$j" -x "$c" --max-per-host "$per_host")
+        tls "$s" && ca=(--ca-certificate "$CA")
+        CMD=("$PARDL" -q -d "$out" -j "$j" -x "$c" --max-per-host "$per_host" "${ca[@]}")
         if single "$s"; then CMD+=("$url"); else CMD+=(-i "$links"); fi ;;
     aria2c)
         CMD=(aria2c --no-conf=true -q --console-log-level=error --summary-interval=0 -d "$out"
             --file-allocation=trunc --allow-overwrite=true --auto-file-renaming=false
             -j "$j" -x "$c" -s "$c" -k 1M)
+        tls "$s" && CMD+=(--ca-certificate="$CA")
         if single "$s"; then CMD+=("$url"); else CMD+=(-i "$links"); fi ;;
     axel)
-        single "$s" || return 1
+        # axel can skip the check but cannot be given a CA.
+        single "$s" && ! tls "$s" || return 1
         CMD=(axel -q -n "$c" -o "$out/$name" "$url") ;;
     curl)
         # curl never splits a file: one connection per file; --parallel-max J files at once.
+        tls "$s" && ca=(--cacert "$CA")
         if single "$s"; then
-            CMD=(curl -q -sS -f -o "$out/$name" "$url")
+            CMD=(curl -q -sS -f "${ca[@]}" -o "$out/$name" "$url")
         else
             CMD=(curl -q -sS -f -Z --parallel-immediate --parallel-max "$j" --output-dir "$out" -K "$links.curl")
         fi ;;
     wget2)
         CMD=(wget2 --no-config -q -P "$out" -t 5)
+        tls "$s" && CMD+=(--ca-certificate="$CA")
         if [[ $c -gt 1 ]]; then
             CMD+=(--max-threads="$((j * c))" --chunk-size="$chunk")
         else
@@ -263,6 +320,7 @@ verify() {
 # One run: time it, check every output file, count what nginx served.
 run_one() {
     local s=$1 tool=$2 run=$3 out=$WORK/out rc=0 limit=$RUN_TIMEOUT
+    tls "$s" && out=$TLS_OUT/pardl-bench-out
     [[ $s == 4 ]] && limit=$S4_TIMEOUT
     [[ $s == 6 ]] && limit=$S6_TIMEOUT
     rm -rf "$out" && mkdir -p "$out"
@@ -283,7 +341,13 @@ run_one() {
     if ((bad != 0)); then status="${status/ok/}bad$bad"; fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$tool" "$run" "$status" \
         "$wall" "$user" "$sys" "$rss" "$reqs" "$conns" "$served" >>"$TSV"
-    log "scenario $s $tool run $run: $status ${wall}s cpu $(awk "BEGIN{print $user+$sys}")s rss $((rss / 1024))MiB reqs $reqs conns $conns"
+    local tls_used=""
+    if tls "$s"; then
+        # What each request negotiated (the access log's last field): the same for every tool?
+        tls_used=" tls $(awk '{print $NF}' "$NG/logs/access.log" | sort -u | paste -sd, -)"
+        printf '%s\t%s\t%s\n' "$s" "$tool" "${tls_used# tls }" >>"$RESULTS_DIR/tls.tsv"
+    fi
+    log "scenario $s $tool run $run: $status ${wall}s cpu $(awk "BEGIN{print $user+$sys}")s rss $((rss / 1024))MiB reqs $reqs conns $conns$tls_used"
     if [[ $status != ok ]]; then
         cp "$WORK/tool.log" "$RESULTS_DIR/fail-s$s-$tool-run$run.log"
         tail -3 "$WORK/tool.log" >&2 || true
@@ -308,8 +372,8 @@ median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR 
 report() {
     local s tool
     {
-        echo "| # | scenario | tool | ok/runs | wall s | MiB/s | CPU s (user+sys) | peak RSS MiB | requests | connections | MiB served |"
-        echo "|---|---|---|---|---|---|---|---|---|---|---|"
+        echo "| # | scenario | tool | ok/runs | wall s | MiB/s | CPU s (user+sys) | CPU ms/MiB | peak RSS MiB | requests | connections | MiB served |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
         for s in $SCENARIOS; do
             for tool in $TOOLS; do
                 local rows; rows=$(awk -F'\t' -v s="$s" -v t="$tool" '$1 == s && $2 == t' "$TSV")
@@ -322,14 +386,15 @@ report() {
                 col() { [[ -n $okrows ]] && awk -F'\t' "{print $1}" <<<"$okrows" | median || echo -; }
                 wall=$(col '$5') cpu=$(col '$6 + $7') rss=$(col '$8 / 1024')
                 reqs=$(col '$9') conns=$(col '$10') served=$(col '$11 / 1048576')
-                mibs=-
+                mibs=- cpu_mib=-
                 [[ $wall == - ]] || mibs=$(awk -v p="$(payload "$s")" -v w="$wall" 'BEGIN {printf "%.1f", p / 1048576 / w}')
+                [[ $cpu == - ]] || cpu_mib=$(awk -v p="$(payload "$s")" -v c="$cpu" 'BEGIN {printf "%.2f", c * 1000 / (p / 1048576)}')
                 local fails=""
                 if ((ok < total)); then
                     fails=" ($(awk -F'\t' '$4 != "ok" {print $4}' <<<"$rows" | sort | uniq -c | awk '{printf "%s%s×%s", sep, $1, $2; sep=", "}'))"
                 fi
-                printf '| %s | %s | %s | %s/%s%s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$(describe "$s")" "$tool" \
-                    "$ok" "$total" "$fails" "$(fmt "$wall" 2)" "$mibs" "$(fmt "$cpu" 2)" "$(fmt "$rss" 1)" \
+                printf '| %s | %s | %s | %s/%s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$(describe "$s")" "$tool" \
+                    "$ok" "$total" "$fails" "$(fmt "$wall" 2)" "$mibs" "$(fmt "$cpu" 2)" "$cpu_mib" "$(fmt "$rss" 1)" \
                     "$(fmt "$reqs" 0)" "$(fmt "$conns" 0)" "$(fmt "$served" 1)"
             done
         done
@@ -398,6 +463,7 @@ main() {
     ((avail_kib > need_kib)) || die "$BENCH_TMP has ${avail_kib} KiB free, needs about ${need_kib} KiB"
 
     : >"$TSV"
+    : >"$RESULTS_DIR/tls.tsv"
     local load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     local started; started=$(date -u '+%Y-%m-%d %H:%M UTC')
     start_nginx
@@ -433,8 +499,11 @@ main() {
         echo "Load average (1/5/15 min) before: $load_before; after: $load_after."
         echo "Versions: $(for t in $TOOLS; do printf '%s; ' "$(tool_version "$t")"; done)nginx $(nginx -v 2>&1 | cut -d/ -f2) ($NGINX_WORKERS worker)."
         echo "pardl commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)."
+        if [[ -s $RESULTS_DIR/tls.tsv ]]; then
+            echo "TLS negotiated (nginx's \$ssl_protocol/\$ssl_cipher): $(cut -f2,3 "$RESULTS_DIR/tls.tsv" | sort -u | tr '\t' ' ' | paste -sd';' - | sed 's/;/; /g')."
+        fi
         echo
-        echo "Commands (\$OUT an empty directory, \$U the server; wall time, CPU and peak RSS from /usr/bin/time):"
+        echo "Commands (\$OUT an empty directory, \$U the server, \$TLS its HTTPS port; wall time, CPU and peak RSS from /usr/bin/time):"
         echo
         echo '```'
         for s in $SCENARIOS; do
@@ -443,6 +512,9 @@ main() {
                 local line="${CMD[*]}"
                 line=${line//http:\/\/127.0.0.1:$HTTP_PORT/\$U}
                 line=${line//http:\/\/127.0.0.1:$CAP_PORT/\$CAPPED}
+                line=${line//https:\/\/127.0.0.1:$TLS_PORT/\$TLS}
+                line=${line//$CA/ca.pem}
+                line=${line//$TLS_OUT\/pardl-bench-out/\$OUT}
                 line=${line//$LINKS\//links-}
                 line=${line//$PARDL/pardl}
                 echo "# $s $tool: $line"
@@ -455,7 +527,7 @@ main() {
     log "results: $RESULTS_DIR/results.md (per run: $TSV)"
     cat "$RESULTS_DIR/results.md"
 
-    if [[ $UPDATE_DOCS == 1 ]]; then update_docs_section results "$RESULTS_DIR/results.md"; fi
+    if [[ $UPDATE_DOCS == 1 ]]; then update_docs_section "$DOCS_SECTION" "$RESULTS_DIR/results.md"; fi
 }
 
 main "$@"

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::url::redact_url;
+use crate::http::url::{host_of, redact_url};
 
 /// Why a download (or a part of one) failed.
 ///
@@ -183,6 +183,14 @@ impl Error {
         match self {
             Error::InvalidUrl { .. } => "invalid-url",
             Error::Status { .. } => "http-status",
+            Error::Network {
+                kind: NetworkErrorKind::Tls,
+                ..
+            } => "tls",
+            Error::Network {
+                kind: NetworkErrorKind::Dns,
+                ..
+            } => "dns",
             Error::Network { .. } => "network",
             Error::Protocol { .. } => "protocol",
             Error::Io { .. } => "local-io",
@@ -212,7 +220,9 @@ impl fmt::Display for Error {
                     .unwrap_or("(unknown status)");
                 write!(f, "{}: HTTP {status} {reason}", redact_url(url))
             }
-            Error::Network { url, source, .. } => write!(f, "{}: {source}", redact_url(url)),
+            Error::Network { url, kind, source } => {
+                write!(f, "{}: {}", redact_url(url), explain(*kind, url, source.as_ref()))
+            }
             Error::Protocol { url, message } => write!(f, "{}: {message}", redact_url(url)),
             Error::Io {
                 action,
@@ -307,8 +317,9 @@ pub enum NetworkErrorKind {
 }
 
 impl NetworkErrorKind {
-    /// Sorts what ureq reported. Some failures reach ureq from the operating system or from the
-    /// TLS stack as plain I/O errors, so their text is read as well.
+    /// Sorts what ureq reported. Failures of TLS and of name resolution often reach ureq as plain
+    /// I/O errors, so the error inside is looked at too: rustls's own [`rustls::Error`], the
+    /// [`io::ErrorKind`], and the resolver's message.
     fn of(error: &ureq::Error) -> NetworkErrorKind {
         match error {
             ureq::Error::HostNotFound => NetworkErrorKind::Dns,
@@ -330,22 +341,29 @@ impl NetworkErrorKind {
     }
 
     fn of_io(error: &io::Error) -> NetworkErrorKind {
-        let text = error.to_string();
+        if rustls_error(error).is_some() {
+            return NetworkErrorKind::Tls;
+        }
         match error.kind() {
             io::ErrorKind::ConnectionRefused => NetworkErrorKind::Connect,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => NetworkErrorKind::Timeout,
-            _ if text.contains("failed to lookup address") => NetworkErrorKind::Dns,
-            _ if text.contains("invalid peer certificate") => NetworkErrorKind::Tls,
+            _ if Resolution::of(error).is_some() => NetworkErrorKind::Dns,
             _ => NetworkErrorKind::Reset,
         }
     }
 
-    /// Whether a second try could succeed: a host name that does not resolve, a certificate that
-    /// is not trusted, a redirect loop, a bad proxy URL or a request that cannot be made are final;
-    /// the name server's own "try again" is not.
-    fn is_transient(self, source: &(dyn std::error::Error + Send + Sync)) -> bool {
+    /// Whether a second try could succeed. A TLS failure (an untrusted, expired or misnamed
+    /// certificate, a refused handshake), a host name that does not exist, a redirect loop, a bad
+    /// proxy URL or a request that cannot be made are final; the name server's "try again" (no
+    /// network yet, a name server that did not answer) is not.
+    fn is_transient(self, source: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
         match self {
-            NetworkErrorKind::Dns => source.to_string().contains("Temporary failure"),
+            NetworkErrorKind::Dns => {
+                find_io(source)
+                    .and_then(Resolution::of)
+                    .is_none_or(|resolution| resolution == Resolution::Temporary)
+                    && !is_host_not_found(source)
+            }
             NetworkErrorKind::Tls
             | NetworkErrorKind::Redirect
             | NetworkErrorKind::Proxy
@@ -355,5 +373,304 @@ impl NetworkErrorKind {
             | NetworkErrorKind::Reset
             | NetworkErrorKind::Protocol => true,
         }
+    }
+}
+
+/// What a failed name lookup says about the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolution {
+    /// The name does not exist (or has no address): asking again gives the same answer.
+    NoSuchName,
+    /// No answer for now: no network, or the name server did not reply.
+    Temporary,
+}
+
+impl Resolution {
+    /// Reads the resolver's failure out of the I/O error the standard library makes of it. On Unix
+    /// the standard library words it "failed to lookup address information: " and the C library's
+    /// text (`gai_strerror`), on Windows it is the socket error 11001 or 11002; the texts below are
+    /// glibc's, musl's and the BSDs' (macOS) for "no such name" and "try again".
+    fn of(error: &io::Error) -> Option<Resolution> {
+        const NO_SUCH_NAME: &[&str] = &[
+            "Name or service not known",                    // glibc EAI_NONAME
+            "No address associated with hostname",          // glibc EAI_NODATA
+            "nodename nor servname provided, or not known", // BSD and macOS EAI_NONAME
+            "Name does not resolve",                        // musl EAI_NONAME
+        ];
+        match error.raw_os_error() {
+            Some(11001) if cfg!(windows) => return Some(Resolution::NoSuchName), // WSAHOST_NOT_FOUND
+            Some(11002) if cfg!(windows) => return Some(Resolution::Temporary),  // WSATRY_AGAIN
+            _ => {}
+        }
+        let text = error.to_string();
+        let detail = text.strip_prefix("failed to lookup address information: ")?;
+        if NO_SUCH_NAME.iter().any(|known| detail.contains(known)) {
+            Some(Resolution::NoSuchName)
+        } else {
+            Some(Resolution::Temporary)
+        }
+    }
+}
+
+/// The I/O error in `error`'s chain, if any (ureq's `Error::Io` holds one).
+fn find_io<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a io::Error> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(io) = error.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        if let Some(ureq::Error::Io(io)) = error.downcast_ref::<ureq::Error>() {
+            return Some(io);
+        }
+        next = error.source();
+    }
+    None
+}
+
+/// rustls's error inside `error`: an I/O error can carry one (`io::Error::get_ref`), which its
+/// `source()` would skip.
+fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// Whether ureq's resolver found no address at all for the name.
+fn is_host_not_found(error: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        error.downcast_ref::<ureq::Error>(),
+        Some(ureq::Error::HostNotFound)
+    )
+}
+
+/// The sentence for a network failure of `url`: for TLS and DNS failures what happened in plain
+/// words and what fixes it; otherwise the HTTP library's own message.
+fn explain(
+    kind: NetworkErrorKind,
+    url: &str,
+    source: &(dyn std::error::Error + 'static),
+) -> String {
+    let host = host_of(url).unwrap_or_else(|| "the server".into());
+    let tls = match source.downcast_ref::<ureq::Error>() {
+        Some(ureq::Error::Rustls(error)) => Some(error),
+        Some(ureq::Error::Io(io)) => rustls_error(io),
+        _ => None,
+    };
+    match (kind, tls) {
+        (NetworkErrorKind::Tls, Some(error)) => explain_tls(&host, error),
+        (NetworkErrorKind::Dns, _) => match find_io(source).and_then(Resolution::of) {
+            Some(Resolution::Temporary) => format!(
+                "cannot look up {host} for now ({}): no network, or the name server does not answer",
+                find_io(source).map_or_else(String::new, |io| io.to_string())
+            ),
+            _ => format!("the host {host} does not exist (DNS found no such name): check the URL"),
+        },
+        _ => source.to_string(),
+    }
+}
+
+/// A TLS failure with `host` in plain words, with the fix when there is one.
+fn explain_tls(host: &str, error: &rustls::Error) -> String {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert};
+    let certificate = |problem: &str| format!("the certificate of {host} {problem}");
+    match error {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => certificate(
+            "is signed by an unknown authority: add --ca-certificate FILE, or install the CA in the system store (--insecure skips the check)",
+        ),
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => certificate(&format!(
+            "is for another name ({error}): use the name the certificate gives in the URL"
+        )),
+        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            certificate("has expired: the server must renew it (or this computer's clock is wrong)")
+        }
+        rustls::Error::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => {
+            certificate("is not valid yet: check this computer's clock")
+        }
+        rustls::Error::InvalidCertificate(Cert::Revoked) => certificate("has been revoked"),
+        // webpki's own error, which rustls passes on only as text.
+        rustls::Error::InvalidCertificate(Cert::Other(other))
+            if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+        {
+            certificate(
+                "is a CA certificate used as the server's own (as `openssl req -x509` makes by default), which rustls refuses even when trusted: give the server a certificate with basicConstraints CA:FALSE, or one signed by a CA (--insecure skips the check)",
+            )
+        }
+        rustls::Error::InvalidCertificate(_) => certificate(&format!("cannot be trusted: {error}")),
+        rustls::Error::AlertReceived(Alert::CertificateRequired) => format!(
+            "{host} asks for a client certificate: give --certificate FILE (and --private-key FILE)"
+        ),
+        rustls::Error::AlertReceived(
+            alert @ (Alert::BadCertificate
+            | Alert::UnknownCA
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::AccessDenied),
+        ) => format!(
+            "{host} refused the TLS connection ({alert:?}): it did not accept the client certificate (--certificate)"
+        ),
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => format!(
+            "{host} does not answer in TLS ({error}): if it serves plain HTTP, use an http:// URL"
+        ),
+        _ => format!("the TLS connection to {host} failed: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::{AlertDescription, CertificateError};
+
+    const URL: &str = "https://files.example:8443/a.iso";
+
+    /// The error pardl builds from what ureq reports for `URL`.
+    fn network(source: ureq::Error) -> Error {
+        Error::network(URL, source)
+    }
+
+    /// A failure that reached ureq as an I/O error carrying `inner`, as rustls's are.
+    fn io_carrying(inner: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ureq::Error {
+        ureq::Error::Io(io::Error::new(io::ErrorKind::InvalidData, inner))
+    }
+
+    /// A resolver failure as the standard library words it on Unix.
+    fn lookup_failed(detail: &str) -> ureq::Error {
+        ureq::Error::Io(io::Error::other(format!(
+            "failed to lookup address information: {detail}"
+        )))
+    }
+
+    #[test]
+    fn certificate_failures_are_final_tls_errors_that_name_the_fix() {
+        let error = network(io_carrying(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        )));
+        assert_eq!(error.kind(), "tls");
+        assert!(!error.is_transient());
+        assert_eq!(
+            error.to_string(),
+            "https://files.example:8443/a.iso: the certificate of files.example:8443 is signed by an unknown authority: add --ca-certificate FILE, or install the CA in the system store (--insecure skips the check)"
+        );
+        for (problem, words) in [
+            (CertificateError::Expired, "has expired"),
+            (CertificateError::NotValidYet, "is not valid yet"),
+            (CertificateError::NotValidForName, "is for another name"),
+            (CertificateError::Revoked, "has been revoked"),
+            (CertificateError::BadSignature, "cannot be trusted"),
+        ] {
+            for source in [
+                io_carrying(rustls::Error::InvalidCertificate(problem.clone())),
+                ureq::Error::Rustls(rustls::Error::InvalidCertificate(problem.clone())),
+            ] {
+                let error = network(source);
+                assert_eq!(error.kind(), "tls", "{error}");
+                assert!(!error.is_transient(), "{error}");
+                assert!(error.to_string().contains(words), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_self_signed_ca_certificate_used_by_the_server_is_explained() {
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for CaUsedAsEndEntity {}
+        let error = network(io_carrying(rustls::Error::InvalidCertificate(
+            CertificateError::Other(rustls::OtherError(Arc::new(CaUsedAsEndEntity))),
+        )));
+        assert_eq!(error.kind(), "tls");
+        assert!(!error.is_transient());
+        assert!(
+            error
+                .to_string()
+                .contains("is a CA certificate used as the server's own"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_refused_handshake_says_what_the_server_wants() {
+        let wants = network(io_carrying(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired,
+        )));
+        assert!(!wants.is_transient());
+        assert!(
+            wants.to_string().ends_with(
+                "files.example:8443 asks for a client certificate: give --certificate FILE (and --private-key FILE)"
+            ),
+            "{wants}"
+        );
+        let refused = network(io_carrying(rustls::Error::AlertReceived(
+            AlertDescription::UnknownCA,
+        )));
+        assert!(refused
+            .to_string()
+            .contains("did not accept the client certificate"));
+        let plain = network(io_carrying(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        )));
+        assert_eq!(plain.kind(), "tls");
+        assert!(plain.to_string().contains("use an http:// URL"), "{plain}");
+    }
+
+    #[test]
+    fn a_name_that_does_not_exist_is_a_final_dns_error() {
+        for detail in [
+            "Name or service not known",
+            "No address associated with hostname",
+            "nodename nor servname provided, or not known",
+            "Name does not resolve",
+        ] {
+            let error = network(lookup_failed(detail));
+            assert_eq!(error.kind(), "dns", "{detail}");
+            assert!(!error.is_transient(), "{detail}");
+            assert_eq!(
+                error.to_string(),
+                "https://files.example:8443/a.iso: the host files.example:8443 does not exist (DNS found no such name): check the URL"
+            );
+        }
+        let empty = network(ureq::Error::HostNotFound);
+        assert_eq!(empty.kind(), "dns");
+        assert!(!empty.is_transient());
+    }
+
+    #[test]
+    fn a_name_server_that_says_try_again_is_retried() {
+        for detail in ["Temporary failure in name resolution", "Try again"] {
+            let error = network(lookup_failed(detail));
+            assert_eq!(error.kind(), "dns", "{detail}");
+            assert!(error.is_transient(), "{detail}");
+            assert!(
+                error.to_string().contains(&format!(
+                    "cannot look up files.example:8443 for now (failed to lookup address information: {detail}): no network"
+                )),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn resets_timeouts_and_refusals_stay_transient_network_errors() {
+        for source in [
+            ureq::Error::Io(io::Error::from(io::ErrorKind::ConnectionReset)),
+            ureq::Error::Io(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            ureq::Error::Io(io::Error::from(io::ErrorKind::ConnectionRefused)),
+            ureq::Error::Io(io::Error::from(io::ErrorKind::TimedOut)),
+            ureq::Error::Timeout(ureq::Timeout::Connect),
+            ureq::Error::ConnectionFailed,
+        ] {
+            let error = network(source);
+            assert_eq!(error.kind(), "network", "{error}");
+            assert!(error.is_transient(), "{error}");
+        }
+        let redirects = network(ureq::Error::TooManyRedirects);
+        assert_eq!(redirects.kind(), "network");
+        assert!(!redirects.is_transient());
     }
 }

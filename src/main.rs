@@ -1,7 +1,5 @@
-//! The `pardl` command: parses the command line into a [`Config`] and a stream of links, runs the
-//! [`Downloader`] with the live display, and turns its [`Summary`](pardl::Summary) into output, a
-//! report and an exit status. `pardl completions SHELL` and `pardl man` print a completion script
-//! and the man page, generated from the same clap definitions as the parser.
+//! The `pardl` command: options into a [`Config`] and links, run by the [`Downloader`] with the live
+//! display, then output and exit status; `completions` and `man` come from the same clap definitions.
 
 use std::fmt;
 use std::fs::File;
@@ -31,6 +29,10 @@ use pardl::{
 /// A file is named by out= (or -o), else by the server's Content-Disposition, else by the URL
 /// after redirects. On a terminal, a live display shows each file's progress and the total; elsewhere
 /// one line per finished file and a total line every 10 seconds.
+///
+/// HTTPS: server certificates are checked against the system's trust store (SSL_CERT_FILE and
+/// SSL_CERT_DIR are honoured); --ca-certificate adds a private CA. An untrusted certificate or an
+/// unknown host fails at once, without retries.
 ///
 /// Proxies: HTTPS_PROXY, HTTP_PROXY and ALL_PROXY are used (hosts in NO_PROXY go direct) unless
 /// --proxy is given. Credentials may be written in a URL (https://user:pass@host/path) or given with
@@ -162,6 +164,24 @@ struct Cli {
     /// the proxy environment variables.
     #[arg(long = "proxy", value_name = "URL")]
     proxy: Option<String>,
+
+    /// Trust the CA certificates in FILE (PEM) for HTTPS, in addition to the system's store.
+    #[arg(long = "ca-certificate", value_name = "FILE")]
+    ca_certificate: Option<PathBuf>,
+
+    /// Do not check server certificates (warns once per host): anyone on the way could pose as
+    /// the server.
+    #[arg(long = "insecure", visible_alias = "no-check-certificate")]
+    insecure: bool,
+
+    /// Client certificate (PEM, with its key unless --private-key is given) for servers that ask
+    /// for one.
+    #[arg(long = "certificate", value_name = "FILE")]
+    certificate: Option<PathBuf>,
+
+    /// Private key (PEM) of the --certificate.
+    #[arg(long = "private-key", value_name = "FILE", requires = "certificate")]
+    private_key: Option<PathBuf>,
 
     /// Append one JSON line per link to FILE as each link finishes (url, final_url, path, origin, size, status,
     /// error_kind, error, sha256, seconds, connections, retries).
@@ -375,7 +395,13 @@ fn run() -> i32 {
     };
     // Checked before the links file is read, so a bad setting is a usage error, not a run of failures.
     if let Err(message) = config.check() {
-        return usage_error(message.replacen("proxy", "--proxy", 1));
+        let is_proxy =
+            message.starts_with("invalid proxy") || message.starts_with("unsupported proxy");
+        return usage_error(if is_proxy {
+            message.replacen("proxy", "--proxy", 1)
+        } else {
+            message
+        });
     }
     let links = match link_source(&cli) {
         Ok(links) => links,
@@ -442,6 +468,10 @@ fn config(cli: &Cli) -> Config {
             password: cli.password.clone().unwrap_or_default(),
         }),
         proxy: cli.proxy.clone(),
+        ca_certificate: cli.ca_certificate.clone(),
+        insecure: cli.insecure,
+        client_certificate: cli.certificate.clone(),
+        client_key: cli.private_key.clone(),
         user_agent: cli
             .user_agent
             .clone()

@@ -134,6 +134,10 @@ fn the_manual_states_the_defaults_the_command_has() {
             "--overwrite" | "--check-existing" => {
                 row.default == "off" && config.if_exists == pardl::IfExists::Skip
             }
+            "--insecure" => row.default == "off" && !config.insecure,
+            "--ca-certificate" => {
+                row.default == "the system's store" && config.ca_certificate.is_none()
+            }
             "--proxy" => {
                 row.default == "from the environment"
                     && Config::DEFAULT_PROXY_FROM_ENV

@@ -19,6 +19,11 @@ const NOT_PARDLS: &[(&str, &str)] = &[
     ("--max-threads", "wget2"),
     ("--no-config", "wget2"),
     ("--parallel-immediate", "curl"),
+    ("--cacert", "curl"),
+    (
+        "RootCerts::PlatformVerifier",
+        "a ureq setting pardl does not use",
+    ),
     ("--fsync", "an option benchmarks.md proposes, not built"),
     ("--array", "Slurm's sbatch"),
     ("--return", "GNU parallel"),

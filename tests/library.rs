@@ -444,3 +444,45 @@ fn resuming_a_server_named_file_with_one_connection_per_host_finishes() {
     assert_served_file(tmp.path(), "named.bin", &file);
     assert_no_part_files(tmp.path());
 }
+
+#[test]
+fn https_with_a_private_ca_from_the_config_and_certificate_files_checked_by_new() {
+    use pardl::{Error, NetworkErrorKind};
+    use pardl_testserver::{ServerTls, TestCa};
+
+    let file = Served::new("/secure.bin", 2 * MIB, 303);
+    let ca = TestCa::new("pardl test CA");
+    let server = TestServer::start_tls(ServerTls::new(ca.server(&["127.0.0.1"])));
+    file.add_to(&server);
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+
+    // A file that cannot be read is refused by `new`, naming it.
+    let missing = Downloader::new(Config {
+        ca_certificate: Some(tmp.path().join("missing.pem")),
+        ..lib_config(tmp.path())
+    })
+    .unwrap_err();
+    assert!(matches!(missing, Error::Config { .. }), "{missing:?}");
+    assert!(missing.to_string().contains("missing.pem"), "{missing}");
+
+    // Without the CA the server is not trusted: one failure of kind TLS, not retried.
+    let untrusting = Downloader::new(lib_config(tmp.path())).unwrap();
+    let outcome = untrusting.download(link(&server.url(&file.path), 1));
+    match &outcome.status {
+        Status::Failed(Error::Network { kind, .. }) => assert_eq!(*kind, NetworkErrorKind::Tls),
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    assert_eq!(server.stats().requests, 0);
+
+    let trusting = Downloader::new(Config {
+        ca_certificate: Some(ca_file),
+        ..lib_config(tmp.path())
+    })
+    .unwrap();
+    let outcome = trusting.download(link(&server.url(&file.path), 2));
+    assert!(outcome.is_success(), "{}", outcome.line());
+    assert_served_file(tmp.path(), "secure.bin", &file);
+    assert_ranged_download(&server.requests_for(&file.path), file.len, 256 * KIB, 4);
+}

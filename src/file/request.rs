@@ -163,6 +163,7 @@ fn send_once(
             url: url.to_string(),
         });
     }
+    context.note_unverified(url);
     // The client is given the URL without credentials: it would make an `Authorization` header of
     // its own from them.
     let mut request = context.agent.get(without_credentials(url));
@@ -205,6 +206,10 @@ fn send_once(
         },
         source => Error::network(url, source),
     })?;
+    if context.config.insecure {
+        // A redirect ureq followed may have led to another host.
+        context.note_unverified(&ureq::ResponseExt::get_uri(&response).to_string());
+    }
     log::debug!(
         "{} {} -> {}",
         redact_url(url),

@@ -9,6 +9,8 @@
 //! * [`Validators`] (`ETag`, `Last-Modified`), `Retry-After` and HTTP dates, the secret headers.
 //! * [`hosts`]: how many connections each host gets, lowered when it refuses and raised again.
 //! * [`ratelimit`]: `--limit-rate`, one lock-free token bucket shared by every connection.
+//! * [`tls`]: whom HTTPS trusts (the system's store, `--ca-certificate`, `--insecure`) and the
+//!   client certificate of mutual TLS, read from the user's files and checked before any request.
 //!
 //! The shared agent is built with the run's settings in `src/run/context.rs`, and one request is sent
 //! by `src/file/request.rs`.
@@ -21,6 +23,7 @@ use crate::error::Error;
 
 pub(crate) mod hosts;
 pub(crate) mod ratelimit;
+pub(crate) mod tls;
 pub(crate) mod url;
 
 /// The longest `Retry-After` pardl honours; a server asking for more gets this much.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http::is_secret_header;
+use crate::http::tls::UserTls;
 use crate::http::url::redact_url;
 use crate::run::shard::Shard;
 use crate::run::skip_done::DoneLinks;
@@ -69,6 +70,23 @@ pub struct Config {
     /// Send every request through this proxy (`http://[user:pass@]host:port` or `https://…`; SOCKS is
     /// not built in), whatever the environment says. Default none.
     pub proxy: Option<String>,
+    /// A PEM file of CA certificates to trust for HTTPS (`--ca-certificate`), **in addition to** the
+    /// system's trust store (as wget does; curl's `--cacert` replaces it). The system's store is the
+    /// operating system's (on Linux the distribution's bundle, or `SSL_CERT_FILE`/`SSL_CERT_DIR`
+    /// when set); where it is empty, the Mozilla list built into pardl. See `src/http/tls.rs`.
+    /// Default none.
+    pub ca_certificate: Option<PathBuf>,
+    /// Do not check server certificates at all (`--insecure`): the connection is still encrypted,
+    /// but anyone on the way can pose as the server. Each host gets one warning in the log. Default
+    /// false.
+    pub insecure: bool,
+    /// A PEM file with the client certificate (and its chain) that pardl shows a server asking for
+    /// one: mutual TLS (`--certificate`). Its key is in the same file unless
+    /// [`client_key`](Config::client_key) names another. Default none.
+    pub client_certificate: Option<PathBuf>,
+    /// The PEM file of the private key of [`client_certificate`](Config::client_certificate)
+    /// (`--private-key`). Default none.
+    pub client_key: Option<PathBuf>,
     /// Extra request headers sent with every request (`-H`); the secret ones (`Authorization`,
     /// `Cookie`) only to the origins of the links. `Proxy-Authorization` is refused by
     /// [`Config::check`]. Default none.
@@ -282,6 +300,10 @@ impl Default for Config {
             user_agent: Config::DEFAULT_USER_AGENT.to_string(),
             proxy_from_env: Config::DEFAULT_PROXY_FROM_ENV,
             proxy: None,
+            ca_certificate: None,
+            insecure: false,
+            client_certificate: None,
+            client_key: None,
             headers: Vec::new(),
             credentials: None,
             limit_rate: Config::DEFAULT_LIMIT_RATE,
@@ -295,7 +317,8 @@ impl Config {
     /// Checks that the settings can work, naming the first one that cannot. [`Downloader`] runs it
     /// before any link starts (a failure ends the run as [`Error::Config`]); the command line runs it
     /// first to report a usage error. A proxy is checked here because ignoring a bad one would send
-    /// traffic around it.
+    /// traffic around it; the certificate files are read and checked (a missing file, no PEM
+    /// certificate in it, a key that does not belong to its certificate), each error naming the file.
     ///
     /// ```
     /// use pardl::Config;
@@ -309,6 +332,8 @@ impl Config {
     /// # let not_a_dir = Config { dir: env!("CARGO_MANIFEST_DIR").into(), ..not_a_dir };
     /// # let not_a_dir = Config { dir: not_a_dir.dir.join("Cargo.toml"), ..not_a_dir };
     /// assert!(not_a_dir.check().unwrap_err().ends_with("Cargo.toml is not a directory"));
+    /// let no_ca = Config { ca_certificate: Some("/no/such/ca.pem".into()), ..Config::default() };
+    /// assert!(no_ca.check().unwrap_err().starts_with("cannot read CA certificate file /no/such/ca.pem"));
     /// ```
     ///
     /// [`Downloader`]: crate::Downloader
@@ -354,6 +379,15 @@ impl Config {
                 return Err(format!("invalid proxy {}: {error}", redact_url(proxy)));
             }
         }
-        Ok(())
+        self.user_tls().map(|_| ())
+    }
+
+    /// The user's certificate files, read and checked (see `src/http/tls.rs`).
+    pub(crate) fn user_tls(&self) -> Result<UserTls, String> {
+        UserTls::load(
+            self.ca_certificate.as_deref(),
+            self.client_certificate.as_deref(),
+            self.client_key.as_deref(),
+        )
     }
 }

@@ -11,6 +11,7 @@ use ureq::Agent;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
+use crate::http::tls::{tls_config, InsecureWarnings, UserTls};
 use crate::http::url::{origin_of, redact_url};
 use crate::run::cancel::CancelHandle;
 use crate::run::config::Config;
@@ -30,6 +31,8 @@ pub(crate) struct Context {
     link_origins: Arc<Mutex<HashSet<String>>>,
     /// Set on Ctrl-C or by a library caller: stop starting work, finish current writes, save state.
     cancel: CancelHandle,
+    /// With `--insecure`, the hosts already warned about; `None` otherwise.
+    insecure_warnings: Option<Arc<InsecureWarnings>>,
 }
 
 impl Context {
@@ -41,6 +44,7 @@ impl Context {
             rate_limit: (config.limit_rate > 0)
                 .then(|| Arc::new(RateLimit::new(config.limit_rate))),
             link_origins: Arc::new(Mutex::new(HashSet::new())),
+            insecure_warnings: config.insecure.then(Arc::default),
             config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
@@ -100,6 +104,14 @@ impl Context {
         origin_of(url).is_some_and(|origin| self.link_origins.lock().contains(&origin))
     }
 
+    /// With `--insecure`, warns once per host that `url`'s certificate is not checked; without, does
+    /// nothing.
+    pub(crate) fn note_unverified(&self, url: &str) {
+        if let Some(warnings) = &self.insecure_warnings {
+            warnings.note(url);
+        }
+    }
+
     /// Sleeps for `wait`, waking early if the run is cancelled; returns false if it was.
     pub(crate) fn sleep(&self, wait: Duration) -> bool {
         self.sleep_unless(wait, || false)
@@ -133,6 +145,7 @@ impl Context {
 /// * An idle pool big enough for every connection pardl may open to one host, or keep-alive is wasted.
 /// * No redirects: `src/file/request.rs` follows them itself, choosing per request which
 ///   credentials go along (ureq's own rule compares hosts without ports or schemes).
+/// * TLS as `src/http/tls.rs` builds it from the system's trust store and the user's files.
 pub(crate) fn build_agent(config: &Config) -> Agent {
     let per_host = config.max_per_host.max(config.connections).max(1);
     let total = config
@@ -150,7 +163,8 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
         .max_idle_age(Duration::from_secs(30))
         .timeout_connect(Some(config.connect_timeout))
         .timeout_recv_response(Some(config.read_timeout))
-        .timeout_per_read(Some(config.stall_timeout));
+        .timeout_per_read(Some(config.stall_timeout))
+        .tls_config(tls_config(user_tls(config), config.insecure));
     let builder = match &config.proxy {
         Some(proxy) => match ureq::Proxy::new(proxy) {
             Ok(proxy) => builder.proxy(Some(proxy)),
@@ -164,4 +178,15 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
         None => builder.proxy(None),
     };
     builder.build().into()
+}
+
+/// The user's certificate files. `Downloader::new` has checked them (`Config::check`); reading them
+/// again fails only if they changed since, and then none are used: a server pardl no longer trusts,
+/// or one that wants the missing client certificate, fails the requests; none is sent with less
+/// checking than asked for.
+fn user_tls(config: &Config) -> UserTls {
+    config.user_tls().unwrap_or_else(|message| {
+        log::error!("{message}; going on without the certificate files");
+        UserTls::default()
+    })
 }

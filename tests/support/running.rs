@@ -20,7 +20,7 @@ pub const PARDL: &str = env!("CARGO_BIN_EXE_pardl");
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Environment variables that could change what the binary does: proxies (ureq reads them, and a
-/// proxy would intercept 127.0.0.1), extra logging, forced colours.
+/// proxy would intercept 127.0.0.1), the trust store's location, extra logging, forced colours.
 pub const SCRUBBED_ENV: &[&str] = &[
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -30,6 +30,8 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "https_proxy",
     "all_proxy",
     "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
     "RUST_LOG",
     "CLICOLOR_FORCE",
 ];

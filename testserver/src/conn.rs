@@ -9,7 +9,6 @@
 
 use std::fmt::Write as _;
 use std::io::{self, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
@@ -20,13 +19,14 @@ use crate::fault::{claim, prepare_reset, Budgets, Slot};
 use crate::http::{
     if_range_matches, parse_range, read_request, reason, RangeRequest, ReadError, Request,
 };
+use crate::tls::Wire;
 use crate::{lock, Body, Fault, RequestRecord, Route, Shared};
 
 /// Idle connections are closed after this, so a client that forgets a
 /// keep-alive connection does not pin a thread for the life of the process.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A client that stops reading mid-body gets dropped after this.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Body slice when not rate-limited: big enough for ~GB/s on loopback.
 const SLICE: usize = 64 * 1024;
 /// Largest body slice when rate-limited; smaller slices pace more smoothly.
@@ -83,7 +83,7 @@ impl InFlight<'_> {
     /// them. Counted *before* the write for the same reason as above: once a
     /// client has a body, `bytes_sent` must include it. A failed write takes
     /// its slice back out.
-    fn write(&self, out: &mut TcpStream, wire: &[u8], body_bytes: u64) -> io::Result<()> {
+    fn write(&self, out: &mut impl Write, wire: &[u8], body_bytes: u64) -> io::Result<()> {
         self.shared.stats().add_bytes(self.path, body_bytes);
         let result = out.write_all(wire);
         if result.is_err() {
@@ -206,8 +206,11 @@ impl Plan {
 }
 
 /// Per-connection state reused across requests.
-struct Conn {
-    out: TcpStream,
+struct Conn<W> {
+    /// The connection, read through a buffer; responses are written to
+    /// `io.get_mut()`, straight past it (HTTP/1.1 answers one request at a
+    /// time, so nothing buffered is ever overtaken).
+    io: BufReader<W>,
     /// Body slice buffer, filled from the pattern or copied from the Vec.
     buf: Vec<u8>,
     /// Chunked framing buffer: size line, data and CRLF go out in one write.
@@ -217,20 +220,13 @@ struct Conn {
 /// Serves requests on `stream` until the client closes, asks to close, an
 /// error occurs or the server is dropped. Errors end the connection quietly:
 /// a client that hangs up mid-body is normal in a downloader's tests.
-pub(crate) fn handle_connection(stream: TcpStream, guard: ConnGuard) {
+///
+/// `stream` is plain TCP or TLS (whose handshake happens on the first read);
+/// either way its socket's timeouts are set already.
+pub(crate) fn handle_connection<W: Wire>(stream: W, guard: ConnGuard) {
     let shared = &*guard.shared;
-    // Failures here only lose a timeout or a latency tweak; serve anyway.
-    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    // Headers and body go out as separate writes; without NODELAY, Nagle plus
-    // delayed ACK can add 40 ms to every small keep-alive response.
-    let _ = stream.set_nodelay(true);
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
     let mut conn = Conn {
-        out: stream,
+        io: BufReader::new(stream),
         buf: vec![0; SLICE],
         frame: Vec::with_capacity(SLICE + 32),
     };
@@ -239,7 +235,7 @@ pub(crate) fn handle_connection(stream: TcpStream, guard: ConnGuard) {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let request = match read_request(&mut reader) {
+        let request = match read_request(&mut conn.io) {
             Ok(Some(request)) => request,
             Ok(None) => return,
             Err(ReadError::Io(e)) => {
@@ -249,20 +245,20 @@ pub(crate) fn handle_connection(stream: TcpStream, guard: ConnGuard) {
             Err(ReadError::Malformed(why)) => {
                 shared.log(format_args!("400 for a malformed request: {why}"));
                 let _ = send_bad_request(&mut conn, why);
-                lingering_close(&conn.out, &mut reader);
+                lingering_close(&mut conn.io);
                 return;
             }
         };
         match serve(shared, &request, &mut conn) {
             Ok(Next::KeepAlive) => {}
             Ok(Next::Close) => {
-                lingering_close(&conn.out, &mut reader);
+                lingering_close(&mut conn.io);
                 return;
             }
             Ok(Next::Reset) => {
                 // The RST goes out when this thread drops the last
                 // descriptor of the socket, on return.
-                prepare_reset(&conn.out);
+                prepare_reset(conn.io.get_ref().tcp());
                 return;
             }
             Err(e) => {
@@ -279,12 +275,13 @@ pub(crate) fn handle_connection(stream: TcpStream, guard: ConnGuard) {
 /// Closes a connection whose response ended by closing, without losing the
 /// body's tail: if unread input is pending when a socket is closed, Linux
 /// answers with RST, and the client may see a reset before it has read the
-/// last bytes. So send FIN first, then drain until the client closes too.
-fn lingering_close(out: &TcpStream, reader: &mut BufReader<TcpStream>) {
-    if out.shutdown(Shutdown::Write).is_err() {
+/// last bytes. So send FIN (after TLS's `close_notify`) first, then drain
+/// until the client closes too.
+fn lingering_close<W: Wire>(reader: &mut BufReader<W>) {
+    if reader.get_mut().finish_sending().is_err() {
         return;
     }
-    let _ = reader.get_ref().set_read_timeout(Some(LINGER));
+    let _ = reader.get_ref().tcp().set_read_timeout(Some(LINGER));
     let deadline = Instant::now() + LINGER;
     let mut scratch = [0u8; 4096];
     while Instant::now() < deadline {
@@ -295,15 +292,15 @@ fn lingering_close(out: &TcpStream, reader: &mut BufReader<TcpStream>) {
     }
 }
 
-fn send_bad_request(conn: &mut Conn, why: &str) -> io::Result<()> {
+fn send_bad_request<W: Wire>(conn: &mut Conn<W>, why: &str) -> io::Result<()> {
     let body = format!("400 Bad Request: {why}\n");
     let head = format!(
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    conn.out.write_all(head.as_bytes())?;
-    conn.out.write_all(body.as_bytes())
+    conn.io.get_mut().write_all(head.as_bytes())?;
+    conn.io.get_mut().write_all(body.as_bytes())
 }
 
 /// Decides status, headers, framing, payload and faults for `request`, in
@@ -519,7 +516,7 @@ fn body_faults(
 }
 
 /// Answers one request and says what the connection does next.
-fn serve(shared: &Shared, request: &Request, conn: &mut Conn) -> io::Result<Next> {
+fn serve<W: Wire>(shared: &Shared, request: &Request, conn: &mut Conn<W>) -> io::Result<Next> {
     let mut plan = plan(shared, request);
     let keep_alive = request.keep_alive()
         && plan.framing != Framing::Close
@@ -580,12 +577,12 @@ fn serve(shared: &Shared, request: &Request, conn: &mut Conn) -> io::Result<Next
     if !body_follows {
         in_flight.finish();
     }
-    conn.out.write_all(head.as_bytes())?;
+    conn.io.get_mut().write_all(head.as_bytes())?;
     if body_follows {
         match &plan.payload {
             Payload::Text(text) => {
                 in_flight.finish();
-                in_flight.write(&mut conn.out, text, text.len() as u64)?;
+                in_flight.write(conn.io.get_mut(), text, text.len() as u64)?;
             }
             Payload::File {
                 route,
@@ -660,7 +657,7 @@ fn pause(shared: &Shared, duration: Duration) -> io::Result<Duration> {
 /// are shortened to land exactly on both, so "N bytes, then the fault" is
 /// exact.
 fn send_file(
-    conn: &mut Conn,
+    conn: &mut Conn<impl Wire>,
     in_flight: &mut InFlight<'_>,
     body: &Body,
     (start, len): (u64, u64),
@@ -726,15 +723,15 @@ fn send_file(
             let _ = write!(conn.frame, "{n:x}\r\n");
             conn.frame.extend_from_slice(data);
             conn.frame.extend_from_slice(b"\r\n");
-            in_flight.write(&mut conn.out, &conn.frame, n as u64)?;
+            in_flight.write(conn.io.get_mut(), &conn.frame, n as u64)?;
         } else {
-            in_flight.write(&mut conn.out, data, n as u64)?;
+            in_flight.write(conn.io.get_mut(), data, n as u64)?;
         }
     }
     // Idempotent; covers a stall at the cut and a cut after 0 bytes.
     in_flight.finish();
     if framing == Framing::Chunked && cut.is_none() {
-        conn.out.write_all(b"0\r\n\r\n")?;
+        conn.io.get_mut().write_all(b"0\r\n\r\n")?;
     }
     Ok(())
 }

@@ -16,11 +16,18 @@
 //! connections it held open at once, how many chunks of one file it fetched
 //! concurrently, which ranges it asked for, and exactly which faults it met.
 //!
+//! [`TestServer::start_tls`] serves the same files and faults over HTTPS,
+//! with certificates made at test time by a [`TestCa`] (a private CA that
+//! also issues client certificates for mutual TLS, see [`ServerTls`]), and
+//! [`TestProxy`] is a `CONNECT` proxy that records every tunnel it opens.
+//!
 //! # Why hand-written
 //!
 //! pardl is built on blocking threads, and so is this server: plain
-//! [`std::net::TcpListener`], one thread per connection, no async runtime and
-//! no dependencies. More importantly, a downloader's tests need a server
+//! [`std::net::TcpListener`], one thread per connection, no async runtime.
+//! Its only dependencies serve the TLS mode: rustls on the server side (the
+//! same request loop runs on a TCP stream or a rustls `StreamOwned`) and
+//! rcgen for the certificates. More importantly, a downloader's tests need a server
 //! that misbehaves *precisely*: lie in `Content-Length`, drop the connection
 //! half-way through a body, send the wrong `Content-Range`, stall. Writing
 //! the status line, headers and every body slice by hand gives that control;
@@ -60,7 +67,9 @@ mod conn;
 mod fault;
 mod http;
 mod pattern;
+mod proxy;
 mod stats;
+mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -76,7 +85,9 @@ pub use behaviour::{
 };
 pub use fault::Fault;
 pub use pattern::{pattern_byte, pattern_bytes, pattern_fill};
+pub use proxy::TestProxy;
 pub use stats::{PathStats, RequestRecord, Stats};
+pub use tls::{Identity, ServerTls, TestCa};
 
 use fault::RouteState;
 use stats::StatsState;
@@ -120,12 +131,14 @@ pub(crate) struct Shared {
     pub stopping: AtomicBool,
     log: bool,
     addr: SocketAddr,
+    /// The TLS mode's configuration; `None` serves plain HTTP.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Locks ignoring poison: a panicking connection thread must not turn every
 /// later assertion into a confusing PoisonError. The data are counters and
 /// maps that stay consistent between statements.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -179,6 +192,22 @@ impl TestServer {
     /// this is a test helper, and there is nothing useful a test could do
     /// with the error.
     pub fn start() -> TestServer {
+        TestServer::start_with(None)
+    }
+
+    /// Like [`start`](TestServer::start), but speaking HTTPS with `tls`'s
+    /// certificate: [`url`](TestServer::url) gives `https://127.0.0.1:PORT`
+    /// URLs, and every behaviour and fault works as over plain HTTP (a reset
+    /// cuts the TLS stream after exactly N body bytes; a clean close sends
+    /// TLS's `close_notify` first). A client that does not trust the
+    /// certificate, or lacks the client certificate
+    /// [`ServerTls::require_client_cert`] asks for, fails its handshake; the
+    /// connection is counted but no request is recorded.
+    pub fn start_tls(tls: ServerTls) -> TestServer {
+        TestServer::start_with(Some(tls.server_config()))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .unwrap_or_else(|e| panic!("pardl-testserver: cannot bind 127.0.0.1:0: {e}"));
         let addr = listener
@@ -192,6 +221,7 @@ impl TestServer {
             stopping: AtomicBool::new(false),
             log,
             addr,
+            tls,
         });
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
@@ -205,10 +235,15 @@ impl TestServer {
         }
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path` (which should start with
-    /// `/`; one is inserted if it does not).
+    /// `http://127.0.0.1:PORT` (`https://` in the TLS mode) followed by
+    /// `path` (which should start with `/`; one is inserted if it does not).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, normalise(path))
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{}", self.addr, normalise(path))
     }
 
     /// The address the server listens on.
@@ -353,11 +388,36 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         // If spawning fails the closure is dropped, and with it `guard`
         // (undoing the counting above) and `stream` (closing it).
+        let tls = shared.tls.clone();
         let spawned = thread::Builder::new()
             .name(format!("testserver-conn-{next_id}"))
-            .spawn(move || conn::handle_connection(stream, guard));
+            .spawn(move || serve_connection(stream, tls, guard));
         if let Err(e) = spawned {
             shared.log(format_args!("cannot spawn connection thread: {e}"));
         }
+    }
+}
+
+/// Serves one accepted connection on its own thread, in TLS when `tls` is
+/// set (the handshake happens on the first read, on this thread).
+fn serve_connection(
+    stream: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    guard: conn::ConnGuard,
+) {
+    // Failures here only lose a timeout or a latency tweak; serve anyway.
+    let _ = stream.set_read_timeout(Some(conn::IDLE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(conn::WRITE_TIMEOUT));
+    // Headers and body go out as separate writes; without NODELAY, Nagle plus
+    // delayed ACK can add 40 ms to every small keep-alive response.
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => conn::handle_connection(stream, guard),
+        Some(config) => match rustls::ServerConnection::new(config) {
+            Ok(session) => {
+                conn::handle_connection(rustls::StreamOwned::new(session, stream), guard)
+            }
+            Err(e) => guard.shared.log(format_args!("cannot start TLS: {e}")),
+        },
     }
 }
