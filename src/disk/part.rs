@@ -86,6 +86,19 @@ impl PartFile {
         &self.part_path
     }
 
+    /// The name the file gets when it is finished.
+    pub(crate) fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Sets the file's modification time (`--remote-time`), once its last byte is written: it
+    /// reaches its final name with that time already.
+    pub(crate) fn set_modified(&self, time: std::time::SystemTime) -> Result<(), Error> {
+        self.file
+            .set_modified(time)
+            .map_err(|e| Error::io("set the time of", &self.part_path, e))
+    }
+
     /// Syncs the data to disk and renames the file to its final name (replacing any file there).
     ///
     /// The sync comes first so that after a power loss the final name never points at a file whose

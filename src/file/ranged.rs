@@ -154,6 +154,9 @@ impl RangedJob {
     /// `.part` file.
     pub(crate) fn keep_for_resume(self) {
         self.checkpoint(true);
+        if self.saved_control().is_some() {
+            self.file.mark_saved_for_resume();
+        }
         log::info!(
             "kept {} ({} of {} bytes) to resume later",
             self.part.part_path().display(),

@@ -1,14 +1,19 @@
 //! Sending one `GET` as every file task sends it: after taking a slot of the host's connection
-//! limit, with the user's extra headers (`-H`) and credentials ([`authorization`]), never giving a
-//! secret to a host that only a redirect led to. Statuses are not judged here; the caller decides
-//! what each answer means.
+//! limit, with the user's extra headers (`-H`), credentials ([`authorization`]: the URL's,
+//! `--user`'s, the netrc's) and `--load-cookies` cookies, never giving a secret to a host that only a
+//! redirect led to (a netrc entry or a cookie goes to the host it names, whichever way the request
+//! got there). Statuses are not judged here; the caller decides what each answer means.
+
+use std::time::SystemTime;
 
 use crate::error::Error;
 use crate::http::hosts::HostSlot;
-use crate::http::url::{host_of, percent_decode, redact_url, userinfo};
+use crate::http::url::{host_of, percent_decode, redact_url, target, userinfo};
 use crate::http::{basic_auth, is_secret_header};
 use crate::run::context::Context;
+use ureq::http::header::{HeaderValue, COOKIE};
 use ureq::http::Response;
+use ureq::RequestBuilder;
 
 /// A response on its way in, with the host slot it occupies until its body has been read.
 #[derive(Debug)]
@@ -49,6 +54,9 @@ pub(crate) fn send(
     if let Some(value) = authorization(context, url) {
         request = request.header("Authorization", value);
     }
+    if let Some(cookies) = loaded_cookies(context, url) {
+        request = with_cookies(request, &cookies);
+    }
     if let Some(range) = range {
         request = request.header("Range", range);
         if let Some(validator) = if_range {
@@ -77,18 +85,63 @@ pub(crate) fn send(
 }
 
 /// The `Authorization` value for a request to `url`: Basic credentials from the URL itself
-/// (`https://user:pass@host/…`, percent-decoded), else the `--user`/`--password` ones when `url` is
-/// on the host of a link (not a host a redirect led to), else none.
+/// (`https://user:pass@host/…`, percent-decoded; a URL with a user and no password takes the
+/// password from the netrc entry of that machine and user), else the `--user`/`--password` ones
+/// when `url` is on the host of a link (not a host a redirect led to), else the netrc entry of
+/// `url`'s own machine, else none.
 pub(crate) fn authorization(context: &Context, url: &str) -> Option<String> {
     let (user, password) = match userinfo(url) {
-        Some((user, password)) => (percent_decode(user), percent_decode(password.unwrap_or(""))),
-        None => {
-            let credentials = context.config.credentials.as_ref()?;
-            if !context.is_trusted_host(&host_of(url)?) {
-                return None;
-            }
-            (credentials.user.clone(), credentials.password.clone())
+        Some((user, Some(password))) => (percent_decode(user), percent_decode(password)),
+        Some((user, None)) => {
+            let user = percent_decode(user);
+            let password = netrc_credentials(context, url, Some(&user)).map(|(_, p)| p);
+            (user, password.unwrap_or_default())
         }
+        None => match &context.config.credentials {
+            Some(credentials) if context.is_trusted_host(&host_of(url)?) => {
+                (credentials.user.clone(), credentials.password.clone())
+            }
+            _ => netrc_credentials(context, url, None)?,
+        },
     };
     Some(basic_auth(&user, &password))
+}
+
+/// The netrc entry (`--netrc-file`, `~/.netrc`) of the machine `url` is on, for `user` if given.
+/// Looked up by the request's own host, so a redirect to another machine gets that machine's entry
+/// or none, never the link's.
+fn netrc_credentials(context: &Context, url: &str, user: Option<&str>) -> Option<(String, String)> {
+    let netrc = context.config.netrc.as_ref()?;
+    let host = target(url)?.host;
+    let (login, password) = netrc.credentials(&host, user)?;
+    log::debug!("using the netrc entry of {host} (login {login})");
+    Some((login.to_string(), password.to_string()))
+}
+
+/// The `Cookie` value that `--load-cookies` gives a request to `url`, if any cookie matches.
+fn loaded_cookies(context: &Context, url: &str) -> Option<String> {
+    let jar = context.config.cookies.as_ref()?;
+    let target = target(url)?;
+    jar.header_for(target.secure, &target.host, &target.path, SystemTime::now())
+}
+
+/// `request` with `cookies` added to its `Cookie` header: one header, after the cookies a `-H
+/// 'Cookie: …'` gave (HTTP/1.1 allows a request a single `Cookie` header).
+fn with_cookies<B>(mut request: RequestBuilder<B>, cookies: &str) -> RequestBuilder<B> {
+    let Some(headers) = request.headers_mut() else {
+        return request;
+    };
+    let mut values: Vec<&str> = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    values.push(cookies);
+    match HeaderValue::from_str(&values.join("; ")) {
+        Ok(value) => {
+            headers.insert(COOKIE, value);
+        }
+        Err(_) => log::warn!("a cookie of --load-cookies cannot be sent in a header; skipped"),
+    }
+    request
 }

@@ -29,7 +29,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
 use crate::run::progress::{Progress, SpeedMeter};
-use crate::ui::layout::{frame, total_line, FileView};
+use crate::ui::layout::{frame, retry_text, total_line, FileView};
 
 /// Time between two frames of the live display.
 pub const FRAME_PERIOD: Duration = Duration::from_millis(100);
@@ -240,6 +240,10 @@ impl Sampler {
                 size: file.size(),
                 speed: meter.sample(now, done),
                 connections: file.live_connections(),
+                retry: file.retry_wait().map(|wait| {
+                    let left = wait.at.saturating_duration_since(now);
+                    retry_text(wait.attempt, wait.max_tries, left, &wait.reason)
+                }),
             });
             meters.insert(file.id(), meter);
         }
