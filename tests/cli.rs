@@ -677,7 +677,12 @@ fn mistyped_links_get_messages_that_say_how_to_fix_them() {
     let dir = tempfile::tempdir().unwrap();
     let run = pardl(
         dir.path(),
-        ["--retry-wait", "0.05", "http://127.0.0.1:9/my file.bin", "example.com/f.iso"],
+        [
+            "--retry-wait",
+            "0.05",
+            "http://127.0.0.1:9/my file.bin",
+            "example.com/f.iso",
+        ],
     );
     run.assert_code(1);
     run.assert_stderr_line(&[
@@ -696,7 +701,10 @@ fn verbose_says_a_skip_once() {
     let file = Served::new("/here.bin", 10 * KIB, 90);
     let (server, dir) = server_and_tempdir([&file]);
     pardl(dir.path(), Argv::quick("out").urls(&server, [&file])).assert_code(0);
-    let run = pardl(dir.path(), Argv::quick("out").args(["-v"]).urls(&server, [&file]));
+    let run = pardl(
+        dir.path(),
+        Argv::quick("out").args(["-v"]).urls(&server, [&file]),
+    );
     run.assert_code(0);
     assert_eq!(
         run.stderr_lines_with(&["here.bin"]),
@@ -709,7 +717,14 @@ fn verbose_says_a_skip_once() {
 #[test]
 fn the_shipped_links_file_documents_every_option() {
     let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("links.txt")).unwrap();
-    for option in ["out=NAME", "sha256=HEX", "sha512=", "sha1=", "md5=", "--checksum-file"] {
+    for option in [
+        "out=NAME",
+        "sha256=HEX",
+        "sha512=",
+        "sha1=",
+        "md5=",
+        "--checksum-file",
+    ] {
         assert!(text.contains(option), "links.txt does not mention {option}");
     }
     assert!(!text.contains("The only one today"), "{text}");

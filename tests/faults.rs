@@ -632,14 +632,19 @@ fn totals_say_what_this_run_fetched_and_what_was_already_there() {
         "0 ok, 0 skipped, 0 failed, 1 interrupted;",
         &format!("; {} in ", human_bytes(saved)),
     ]);
-    run.assert_stderr_contains("Interrupted: progress is saved; run the same command again to resume.");
+    run.assert_stderr_contains(
+        "Interrupted: progress is saved; run the same command again to resume.",
+    );
 
     let run = pardl(dir.path(), args);
     run.assert_code(0);
     assert_served_file(out, "throttled.bin", file);
     // The resumed run fetched the rest; what the first one saved is counted apart, not in the speed.
     run.assert_stderr_line(&[
-        &format!("1 ok, 0 skipped, 0 failed; {} in ", human_bytes(file.len - saved)),
+        &format!(
+            "1 ok, 0 skipped, 0 failed; {} in ",
+            human_bytes(file.len - saved)
+        ),
         &format!("({} was already there); 0 retries", human_bytes(saved)),
     ]);
 }

@@ -28,7 +28,11 @@ fn basic(user: &str, password: &str) -> String {
     let bytes = format!("{user}:{password}").into_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -104,10 +108,17 @@ fn netrc_credentials_reach_their_machine_and_no_other() {
     assert_eq!(authorizations(&server, "/go"), vec![ann.clone()]);
     for path in ["/other.bin", "/away.bin"] {
         let sent = authorizations(&server, path);
-        assert!(!sent.is_empty() && sent.iter().all(Option::is_none), "{path}: {sent:?}");
+        assert!(
+            !sent.is_empty() && sent.iter().all(Option::is_none),
+            "{path}: {sent:?}"
+        );
     }
     assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
-    assert!(!run.stderr.contains("can be read by other users"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("can be read by other users"),
+        "{}",
+        run.stderr
+    );
 
     // --no-netrc: none sent.
     let run = pardl_with_env(
@@ -134,7 +145,10 @@ fn a_netrc_file_can_be_named_and_one_others_can_read_gets_a_warning() {
         ]),
     );
     run.assert_code(0);
-    assert_eq!(authorizations(&server, "/f.bin"), vec![Some(basic("bob", "pw"))]);
+    assert_eq!(
+        authorizations(&server, "/f.bin"),
+        vec![Some(basic("bob", "pw"))]
+    );
     #[cfg(unix)]
     run.assert_stderr_line(&["creds", "can be read by other users", "chmod 600"]);
 
@@ -148,12 +162,18 @@ fn a_netrc_file_can_be_named_and_one_others_can_read_gets_a_warning() {
         ]),
     );
     run.assert_code(0);
-    assert_eq!(authorizations(&server, "/f.bin").last(), Some(&Some(basic("bob", "pw"))));
+    assert_eq!(
+        authorizations(&server, "/f.bin").last(),
+        Some(&Some(basic("bob", "pw")))
+    );
 
     // A named file that is missing or malformed is a usage error, naming the file and the line.
     let bad = dir.path().join("bad");
     fs::write(&bad, "machine h\nlogn x\n").unwrap();
-    let run = pardl(dir.path(), ["--netrc-file", bad.to_str().unwrap(), "http://h/x"]);
+    let run = pardl(
+        dir.path(),
+        ["--netrc-file", bad.to_str().unwrap(), "http://h/x"],
+    );
     run.assert_code(2);
     run.assert_stderr_line(&["--netrc-file", "line 2: unknown keyword 'logn'"]);
     let run = pardl(dir.path(), ["--netrc-file", "missing", "http://h/x"]);
@@ -180,7 +200,12 @@ fn the_config_file_changes_what_runs_and_the_command_line_wins() {
             .and_then(|r| r.header(what).map(str::to_string))
     };
 
-    pardl_with_env(dir.path(), ["-d", "one", &url], &[("XDG_CONFIG_HOME", xdg_env)]).assert_code(0);
+    pardl_with_env(
+        dir.path(),
+        ["-d", "one", &url],
+        &[("XDG_CONFIG_HOME", xdg_env)],
+    )
+    .assert_code(0);
     assert_eq!(last("x-from").as_deref(), Some("config"));
     assert_eq!(last("user-agent").as_deref(), Some("from-config"));
 
@@ -192,23 +217,42 @@ fn the_config_file_changes_what_runs_and_the_command_line_wins() {
     )
     .assert_code(0);
     assert_eq!(last("user-agent").as_deref(), Some("from-cli"));
-    assert_eq!((last("x-from"), last("x-cli").as_deref()), (None, Some("1")));
+    assert_eq!(
+        (last("x-from"), last("x-cli").as_deref()),
+        (None, Some("1"))
+    );
 
     // --no-config ignores it.
-    pardl_with_env(dir.path(), ["-d", "three", "--no-config", &url], &[("XDG_CONFIG_HOME", xdg_env)])
-        .assert_code(0);
+    pardl_with_env(
+        dir.path(),
+        ["-d", "three", "--no-config", &url],
+        &[("XDG_CONFIG_HOME", xdg_env)],
+    )
+    .assert_code(0);
     assert_eq!(last("x-from"), None);
     assert!(last("user-agent").unwrap().starts_with("pardl/"));
 
     // Without XDG_CONFIG_HOME, ~/.config/pardl/config; --config names another file.
     let home = dir.path().join("home");
-    write_private(&home.join(".config/pardl/config"), "header = X-From: home\n", 0o600);
-    pardl_with_env(dir.path(), ["-d", "four", &url], &[("HOME", home.to_str().unwrap())])
-        .assert_code(0);
+    write_private(
+        &home.join(".config/pardl/config"),
+        "header = X-From: home\n",
+        0o600,
+    );
+    pardl_with_env(
+        dir.path(),
+        ["-d", "four", &url],
+        &[("HOME", home.to_str().unwrap())],
+    )
+    .assert_code(0);
     assert_eq!(last("x-from").as_deref(), Some("home"));
     let named = dir.path().join("named.conf");
     fs::write(&named, "header = X-From: named\n").unwrap();
-    pardl(dir.path(), ["-d", "five", "--config", named.to_str().unwrap(), &url]).assert_code(0);
+    pardl(
+        dir.path(),
+        ["-d", "five", "--config", named.to_str().unwrap(), &url],
+    )
+    .assert_code(0);
     assert_eq!(last("x-from").as_deref(), Some("named"));
     for name in ["one", "two", "three", "four", "five"] {
         assert_served_file(&dir.path().join(name), "c.bin", &file);
@@ -220,8 +264,14 @@ fn a_bad_config_line_is_a_usage_error_naming_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("xdg/pardl/config");
     for (text, expected) in [
-        ("jobs = 4\n# fine so far\nconections = 2\n", "line 3: unknown option 'conections'"),
-        ("jobs = lots\n", "line 1: invalid value 'lots' for '--jobs <N>'"),
+        (
+            "jobs = 4\n# fine so far\nconections = 2\n",
+            "line 3: unknown option 'conections'",
+        ),
+        (
+            "jobs = lots\n",
+            "line 1: invalid value 'lots' for '--jobs <N>'",
+        ),
     ] {
         write_private(&config, text, 0o600);
         let run = pardl_with_env(
@@ -232,7 +282,10 @@ fn a_bad_config_line_is_a_usage_error_naming_the_file_and_line() {
         run.assert_code(2);
         run.assert_stderr_line(&["config file", "pardl/config", expected]);
     }
-    let run = pardl(dir.path(), ["--config", "nowhere.conf", "http://127.0.0.1:9/x"]);
+    let run = pardl(
+        dir.path(),
+        ["--config", "nowhere.conf", "http://127.0.0.1:9/x"],
+    );
     run.assert_code(2);
     run.assert_stderr_line(&["cannot read config file nowhere.conf"]);
 }
@@ -259,7 +312,12 @@ fn every_checksum_option_passes_the_right_digest_and_fails_a_wrong_one() {
             [
                 // Ranged (hashed from the .part) and streamed (hashed on the way).
                 Served::new(&format!("/r{i}.bin"), 2 * MIB, 10 + i as u64),
-                Served::with(&format!("/s{i}.bin"), 300 * KIB, 20 + i as u64, Behaviour::new().ignore_range()),
+                Served::with(
+                    &format!("/s{i}.bin"),
+                    300 * KIB,
+                    20 + i as u64,
+                    Behaviour::new().ignore_range(),
+                ),
             ]
         })
         .collect();
@@ -269,25 +327,48 @@ fn every_checksum_option_passes_the_right_digest_and_fails_a_wrong_one() {
         for file in &files[2 * i..2 * i + 2] {
             let right = digest(algorithm, &file.bytes());
             let wrong = "0".repeat(right.len());
-            lines.push(format!("{} out=good-{} {algorithm}={}", server.url(&file.path), file.name(), right.to_uppercase()));
-            lines.push(format!("{} out=bad-{} {algorithm}={wrong}", server.url(&file.path), file.name()));
+            lines.push(format!(
+                "{} out=good-{} {algorithm}={}",
+                server.url(&file.path),
+                file.name(),
+                right.to_uppercase()
+            ));
+            lines.push(format!(
+                "{} out=bad-{} {algorithm}={wrong}",
+                server.url(&file.path),
+                file.name()
+            ));
         }
     }
-    let run = pardl(dir.path(), Argv::links_file(dir.path(), &lines).args(["-k", "512K"]));
+    let run = pardl(
+        dir.path(),
+        Argv::links_file(dir.path(), &lines).args(["-k", "512K"]),
+    );
     run.assert_code(1);
     let out = dir.path().join("out");
     let mut expected: Vec<String> = files.iter().map(|f| format!("good-{}", f.name())).collect();
     expected.sort();
-    assert_eq!(names_in(&out), expected, "only verified files, no .part left");
+    assert_eq!(
+        names_in(&out),
+        expected,
+        "only verified files, no .part left"
+    );
     for file in &files {
         assert_served_file(&out, &format!("good-{}", file.name()), file);
     }
-    for (algorithm, label) in algorithms.iter().zip(["MD5", "SHA-1", "SHA-256", "SHA-512"]) {
+    for (algorithm, label) in algorithms
+        .iter()
+        .zip(["MD5", "SHA-1", "SHA-256", "SHA-512"])
+    {
         let bad = run.stderr_lines_with(&["FAIL", &format!("{label} mismatch")]);
         assert_eq!(bad.len(), 2, "{algorithm}: {}", run.stderr);
     }
     // The failure names the file as it would have been called, not only the URL.
-    run.assert_stderr_line(&["FAIL", "out/bad-r0.bin: MD5 mismatch: expected 000", "downloaded from http://"]);
+    run.assert_stderr_line(&[
+        "FAIL",
+        "out/bad-r0.bin: MD5 mismatch: expected 000",
+        "downloaded from http://",
+    ]);
 }
 
 #[test]
@@ -303,7 +384,10 @@ fn checksum_files_in_both_formats_check_files_by_their_final_name() {
         digest("sha256", &iso.bytes()),
         "f".repeat(64)
     );
-    let sha512sums = format!("SHA512 (release-1.0.tgz) = {}\n", digest("sha512", &tgz.bytes()));
+    let sha512sums = format!(
+        "SHA512 (release-1.0.tgz) = {}\n",
+        digest("sha512", &tgz.bytes())
+    );
     fs::write(dir.path().join("SHA256SUMS"), sha256sums).unwrap();
     fs::write(dir.path().join("SHA512SUMS"), sha512sums).unwrap();
     let lines = [
@@ -325,20 +409,37 @@ fn checksum_files_in_both_formats_check_files_by_their_final_name() {
     );
     run.assert_code(1);
     let out = dir.path().join("out");
-    assert_eq!(names_in(&out), vec!["disk.iso", "release-1.0.tgz", "unlisted.bin"]);
+    assert_eq!(
+        names_in(&out),
+        vec!["disk.iso", "release-1.0.tgz", "unlisted.bin"]
+    );
     assert_served_file(&out, "disk.iso", &iso);
     assert_served_file(&out, "release-1.0.tgz", &tgz);
-    run.assert_stderr_line(&["FAIL", "line 3", "out/bad.bin: SHA-256 mismatch", &"f".repeat(64)]);
-    run.assert_stderr_line(&["unlisted.bin", "no checksum file lists this name; not verified"]);
+    run.assert_stderr_line(&[
+        "FAIL",
+        "line 3",
+        "out/bad.bin: SHA-256 mismatch",
+        &"f".repeat(64),
+    ]);
+    run.assert_stderr_line(&[
+        "unlisted.bin",
+        "no checksum file lists this name; not verified",
+    ]);
     let report = report_lines(&dir.path().join("report.jsonl"));
     let tgz_line = report_line_for(&report, "/get?id=7");
-    assert_eq!(tgz_line["checksum"], format!("sha512={}", digest("sha512", &tgz.bytes())));
+    assert_eq!(
+        tgz_line["checksum"],
+        format!("sha512={}", digest("sha512", &tgz.bytes()))
+    );
     assert_eq!(tgz_line["sha256"], serde_json::Value::Null);
     let iso_line = report_line_for(&report, "disk.iso");
     assert_eq!(iso_line["sha256"], digest("sha256", &iso.bytes()));
 
     // A file that is not a checksum file is a usage error.
-    let run = pardl(dir.path(), ["--checksum-file", "links.txt", "http://127.0.0.1:9/x"]);
+    let run = pardl(
+        dir.path(),
+        ["--checksum-file", "links.txt", "http://127.0.0.1:9/x"],
+    );
     run.assert_code(2);
     run.assert_stderr_line(&["--checksum-file", "links.txt has no checksum lines"]);
 }
@@ -384,14 +485,25 @@ fn remote_time_sets_the_mtime_from_last_modified_also_after_a_resume() {
     .unwrap();
     let run = pardl(
         dir.path(),
-        Argv::quick("out").args(["-R", "-k", "512K"]).urls(&server, [&ranged, &streamed, &resumed, &undated]),
+        Argv::quick("out")
+            .args(["-R", "-k", "512K"])
+            .urls(&server, [&ranged, &streamed, &resumed, &undated]),
     );
     run.assert_code(0);
     for file in [&ranged, &streamed, &resumed] {
         assert_served_file(&out, file.name(), file);
-        assert_eq!(mtime(&out.join(file.name())), LAST_MODIFIED_SECS, "{}", file.name());
+        assert_eq!(
+            mtime(&out.join(file.name())),
+            LAST_MODIFIED_SECS,
+            "{}",
+            file.name()
+        );
     }
-    assert_eq!(server.requests_for(&resumed.path).len(), 1, "only the missing half was fetched");
+    assert_eq!(
+        server.requests_for(&resumed.path).len(),
+        1,
+        "only the missing half was fetched"
+    );
     assert!(mtime(&out.join("undated.bin")) > LAST_MODIFIED_SECS);
 
     // Without the option the file gets the time of its download.
@@ -519,7 +631,14 @@ fn cookies_of_a_cookies_file_reach_only_matching_urls() {
     let run = pardl(
         dir.path(),
         Argv::quick("out")
-            .args(["--load-cookies", jar.to_str().unwrap(), "-k", "512K", "-H", "Cookie: given=1"])
+            .args([
+                "--load-cookies",
+                jar.to_str().unwrap(),
+                "-k",
+                "512K",
+                "-H",
+                "Cookie: given=1",
+            ])
             .args([
                 on_localhost(&server.url("/private/a.bin")),
                 on_localhost(&server.url("/public/b.bin")),
@@ -548,7 +667,10 @@ fn cookies_of_a_cookies_file_reach_only_matching_urls() {
     for sent in &private {
         assert_eq!(sent.as_deref(), Some("given=1; session=abc; site=all"));
     }
-    assert_eq!(cookie("/public/b.bin"), vec![Some("given=1; site=all".to_string())]);
+    assert_eq!(
+        cookie("/public/b.bin"),
+        vec![Some("given=1; site=all".to_string())]
+    );
     // 127.0.0.1 is not the cookies' domain: only the -H cookie goes there.
     assert_eq!(cookie("/c.bin"), vec![Some("given=1".to_string())]);
     assert!(!run.stderr.contains("abc"), "{}", run.stderr);

@@ -222,7 +222,10 @@ fn no_source_file_is_longer_than_600_lines_before_its_tests() {
         binary_files().contains_key("cli/config_file.rs"),
         "the binary's modules were not found"
     );
-    assert!(!modules().contains_key("crate::cli"), "the binary's modules are not the library's");
+    assert!(
+        !modules().contains_key("crate::cli"),
+        "the binary's modules are not the library's"
+    );
     assert!(long.is_empty(), "too long: {long:?}");
 }
 

@@ -469,10 +469,7 @@ fn a_file_waiting_to_retry_shows_the_wait_in_its_progress() {
     let mut seen = None;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while seen.is_none() && std::time::Instant::now() < deadline {
-        seen = progress
-            .active_files()
-            .iter()
-            .find_map(|f| f.retry_wait());
+        seen = progress.active_files().iter().find_map(|f| f.retry_wait());
         thread::sleep(std::time::Duration::from_millis(20));
     }
     let outcome = worker.join().unwrap();

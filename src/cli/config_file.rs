@@ -32,7 +32,14 @@ use clap::{ArgMatches, Command};
 
 /// Options that make no sense in a config file: they choose the file, answer at once, or apply to
 /// the one URL of a command line.
-const COMMAND_LINE_ONLY: &[&str] = &["config", "no-config", "help", "version", "output", "checksum"];
+const COMMAND_LINE_ONLY: &[&str] = &[
+    "config",
+    "no-config",
+    "help",
+    "version",
+    "output",
+    "checksum",
+];
 
 /// One option of the file, as command-line words.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +54,10 @@ struct FileOption {
 /// `args` (the command line, program name first) with the config file's options put in front of
 /// its own: what the command parses. Errors are clap's, to `exit()` with: the command line's own
 /// (including `--help`), or a usage error naming the config file and its line.
-pub(crate) fn command_line(command: Command, args: Vec<OsString>) -> Result<Vec<OsString>, clap::Error> {
+pub(crate) fn command_line(
+    command: Command,
+    args: Vec<OsString>,
+) -> Result<Vec<OsString>, clap::Error> {
     let matches = match command.clone().try_get_matches_from(&args) {
         Ok(matches) => matches,
         // The file may hold what the command line's options require (`user` for `--password`): the
@@ -94,7 +104,8 @@ pub(crate) fn default_path() -> Option<PathBuf> {
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute());
-    let dir = xdg.or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".config")))?;
+    let dir =
+        xdg.or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".config")))?;
     Some(dir.join("pardl").join("config"))
 }
 
@@ -161,7 +172,11 @@ fn option(command: &Command, line: &str) -> Result<Option<FileOption>, String> {
         (_, Some(value)) => match value.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => vec![flag],
             "false" | "no" | "off" | "0" => return Ok(None),
-            _ => return Err(format!("'{name}' is a flag: write '{name}' or '{name} = false'")),
+            _ => {
+                return Err(format!(
+                    "'{name}' is a flag: write '{name}' or '{name} = false'"
+                ))
+            }
         },
     };
     Ok(Some(FileOption {
@@ -221,7 +236,10 @@ fn merge(
                 .join(", ");
             return Err((
                 option.line,
-                format!("'{}' contradicts an option on an earlier line ({earlier})", option.id.replace('_', "-")),
+                format!(
+                    "'{}' contradicts an option on an earlier line ({earlier})",
+                    option.id.replace('_', "-")
+                ),
             ));
         }
         kept.push(option);
@@ -297,13 +315,25 @@ mod tests {
     #[test]
     fn mistakes_name_the_file_and_the_line() {
         for (text, expected) in [
-            ("jobs = 2\n\nconections = 4\n", "line 3: unknown option 'conections'"),
+            (
+                "jobs = 2\n\nconections = 4\n",
+                "line 3: unknown option 'conections'",
+            ),
             ("jobs = 0\n", "line 1: invalid value '0' for '--jobs <N>'"),
-            ("min-chunk = big\n", "line 1: invalid value 'big' for '--min-chunk <SIZE>'"),
+            (
+                "min-chunk = big\n",
+                "line 1: invalid value 'big' for '--min-chunk <SIZE>'",
+            ),
             ("jobs\n", "line 1: 'jobs' needs a value: jobs = VALUE"),
             ("overwrite = maybe\n", "line 1: 'overwrite' is a flag"),
-            ("config = other\n", "line 1: 'config' can only be given on the command line"),
-            ("overwrite\ncheck-existing\n", "line 2: 'check-existing' contradicts an option on an earlier line (1)"),
+            (
+                "config = other\n",
+                "line 1: 'config' can only be given on the command line",
+            ),
+            (
+                "overwrite\ncheck-existing\n",
+                "line 2: 'check-existing' contradicts an option on an earlier line (1)",
+            ),
         ] {
             let error = with_file(text, &[]).unwrap_err();
             assert!(
@@ -326,7 +356,10 @@ mod tests {
     fn no_config_and_commands_read_no_file() {
         let bad = "not an option\n";
         assert!(with_file(bad, &[]).is_err());
-        assert!(with_file(bad, &["--no-config"]).is_err(), "--config and --no-config conflict");
+        assert!(
+            with_file(bad, &["--no-config"]).is_err(),
+            "--config and --no-config conflict"
+        );
         let args = words(&["pardl", "--no-config", "-j", "3"]);
         assert_eq!(command_line(Cli::command(), args.clone()).unwrap(), args);
     }

@@ -24,7 +24,6 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-
 /// A hash function pardl can check a file with.
 ///
 /// ```
@@ -280,7 +279,11 @@ mod tests {
         std::fs::write(&path, b"abc").unwrap();
         for (algorithm, hex) in ABC {
             let expected = Checksum::new(algorithm, hex).unwrap();
-            assert_eq!(hash_file(&path, algorithm).unwrap(), expected, "{algorithm}");
+            assert_eq!(
+                hash_file(&path, algorithm).unwrap(),
+                expected,
+                "{algorithm}"
+            );
             let mut streamed = Hasher::new(algorithm);
             streamed.update(b"a");
             streamed.update(b"bc");

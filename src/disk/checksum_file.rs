@@ -62,8 +62,7 @@ impl ChecksumFile {
     /// Reads the checksum file at `path` and adds its lines; returns how many checksum lines it had.
     /// A file with none is an error: it is not a checksum file (or not in a format pardl reads).
     pub fn add_file(&mut self, path: &Path) -> Result<usize, String> {
-        let bytes =
-            fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let added = self.add_text(&String::from_utf8_lossy(&bytes));
         if added == 0 {
             return Err(format!(
@@ -103,9 +102,7 @@ impl ChecksumFile {
     pub fn get(&self, name: &str) -> Option<Result<&Checksum, String>> {
         self.by_name.get(name).map(|entry| match entry {
             Entry::One(checksum) => Ok(checksum),
-            Entry::Conflicting => Err(format!(
-                "the checksum files give {name} different digests"
-            )),
+            Entry::Conflicting => Err(format!("the checksum files give {name} different digests")),
         })
     }
 
@@ -122,7 +119,11 @@ impl ChecksumFile {
 
 /// Of two digests of one file, the one of the algorithm that resists tampering better.
 fn stronger(a: Checksum, b: Checksum) -> Checksum {
-    let rank = |c: &Checksum| ChecksumAlgorithm::ALL.iter().position(|&x| x == c.algorithm);
+    let rank = |c: &Checksum| {
+        ChecksumAlgorithm::ALL
+            .iter()
+            .position(|&x| x == c.algorithm)
+    };
     if rank(&b) > rank(&a) {
         b
     } else {
@@ -262,7 +263,11 @@ mod tests {
         sums.add_text(&format!(
             "{SHA256_ABC}  a/x.iso\n{other}  b/x.iso\n{SHA256_ABC}  y.iso\n{SHA256_ABC}  again/y.iso\n"
         ));
-        assert!(sums.get("x.iso").unwrap().unwrap_err().contains("different digests"));
+        assert!(sums
+            .get("x.iso")
+            .unwrap()
+            .unwrap_err()
+            .contains("different digests"));
         assert!(sums.get("y.iso").unwrap().is_ok());
     }
 

@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! # Netscape HTTP Cookie File
-//! .example.com	TRUE	/	TRUE	1893456000	session	abc123
-//! #HttpOnly_files.example.com	FALSE	/private	FALSE	0	token	xyz
+//! .example.com  TRUE  /  TRUE  1893456000  session  abc123
+//! #HttpOnly_files.example.com  FALSE  /private  FALSE  0  token  xyz
 //! ```
 //!
-//! One cookie per line, seven fields separated by tabs: the domain, whether subdomains match too
+//! One cookie per line, seven fields separated by tabs (shown as spaces above): the domain, whether subdomains match too
 //! (`TRUE`/`FALSE`), the path, whether it is sent over `https` only, when it expires (seconds since
 //! 1970; 0 for a cookie that lives as long as the browser session), its name and its value. A line
 //! starting with `#HttpOnly_` is a cookie (curl marks HTTP-only cookies so); other `#` lines are
@@ -201,18 +201,42 @@ mod tests {
     #[test]
     fn cookies_go_only_where_domain_path_scheme_and_time_allow() {
         let jar = CookieJar::parse(FILE);
-        let header = |secure, host: &str, path: &str, now| jar.header_for(secure, host, path, at(now));
-        assert_eq!(header(false, "example.com", "/", 500).as_deref(), Some("all=1; old=4"));
-        assert_eq!(header(false, "example.com", "/", 1500).as_deref(), Some("all=1"));
-        assert_eq!(header(true, "example.com", "/x", 1500).as_deref(), Some("all=1; secure=3"));
-        assert_eq!(header(true, "EXAMPLE.com.", "/x", 2500).as_deref(), Some("all=1"));
+        let header =
+            |secure, host: &str, path: &str, now| jar.header_for(secure, host, path, at(now));
+        assert_eq!(
+            header(false, "example.com", "/", 500).as_deref(),
+            Some("all=1; old=4")
+        );
+        assert_eq!(
+            header(false, "example.com", "/", 1500).as_deref(),
+            Some("all=1")
+        );
+        assert_eq!(
+            header(true, "example.com", "/x", 1500).as_deref(),
+            Some("all=1; secure=3")
+        );
+        assert_eq!(
+            header(true, "EXAMPLE.com.", "/x", 2500).as_deref(),
+            Some("all=1")
+        );
         assert_eq!(
             header(false, "files.example.com", "/private/a.iso", 1500).as_deref(),
             Some("private=2; all=1")
         );
-        assert_eq!(header(false, "files.example.com", "/privateer", 1500).as_deref(), Some("all=1"));
-        assert_eq!(header(false, "a.files.example.com", "/private/x", 1500).as_deref(), Some("all=1"));
-        for host in ["example.org", "badexample.com", "example.com.evil.net", "other.org"] {
+        assert_eq!(
+            header(false, "files.example.com", "/privateer", 1500).as_deref(),
+            Some("all=1")
+        );
+        assert_eq!(
+            header(false, "a.files.example.com", "/private/x", 1500).as_deref(),
+            Some("all=1")
+        );
+        for host in [
+            "example.org",
+            "badexample.com",
+            "example.com.evil.net",
+            "other.org",
+        ] {
             assert_eq!(header(true, host, "/", 0), None, "{host}");
         }
     }

@@ -202,9 +202,7 @@ impl<'a> Words<'a> {
                 Some(c) if c.is_whitespace() => {
                     self.chars.next();
                 }
-                Some('#') => {
-                    while self.chars.next_if(|&c| c != '\n').is_some() {}
-                }
+                Some('#') => while self.chars.next_if(|&c| c != '\n').is_some() {},
                 Some('"') => {
                     self.chars.next();
                     return self.quoted().map(|word| Some((self.line, word)));
@@ -253,7 +251,7 @@ impl<'a> Words<'a> {
     /// Skips a macro definition's body: everything up to an empty line.
     fn skip_macro(&mut self) {
         let mut previous = ' ';
-        while let Some(c) = self.chars.next() {
+        for c in self.chars.by_ref() {
             if c == '\n' {
                 self.line += 1;
                 if previous == '\n' {
@@ -274,8 +272,14 @@ mod tests {
         let text = "# my machines\nmachine a.example\n  login ann # the usual\n  password \"two words\"\n\nmachine b.example login bob password p\\\"q account x\nmachine c.example login \"c\\\\d\"\n";
         let netrc = Netrc::parse(text).unwrap();
         assert_eq!(netrc.len(), 3);
-        assert_eq!(netrc.credentials("a.example", None), Some(("ann", "two words")));
-        assert_eq!(netrc.credentials("b.example", None), Some(("bob", "p\\\"q")));
+        assert_eq!(
+            netrc.credentials("a.example", None),
+            Some(("ann", "two words"))
+        );
+        assert_eq!(
+            netrc.credentials("b.example", None),
+            Some(("bob", "p\\\"q"))
+        );
         assert_eq!(netrc.credentials("c.example", None), Some(("c\\d", "")));
     }
 
@@ -286,8 +290,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(netrc.credentials("example.com", None), Some(("ann", "one")));
-        assert_eq!(netrc.credentials("example.com.", None), Some(("ann", "one")));
-        for other in ["www.example.com", "example.co", "xample.com", "example.com.evil", ""] {
+        assert_eq!(
+            netrc.credentials("example.com.", None),
+            Some(("ann", "one"))
+        );
+        for other in [
+            "www.example.com",
+            "example.co",
+            "xample.com",
+            "example.com.evil",
+            "",
+        ] {
             assert_eq!(netrc.credentials(other, None), None, "{other}");
         }
     }
@@ -316,7 +329,10 @@ mod tests {
             ("machine h login", "line 1: 'login' without a value"),
             ("\n\nlogin ann", "line 3: 'login' before any 'machine'"),
             ("machine h\nlogn ann", "line 2: unknown keyword 'logn'"),
-            ("machine h password \"open\n", "line 1: a quote is not closed"),
+            (
+                "machine h password \"open\n",
+                "line 1: a quote is not closed",
+            ),
         ] {
             assert_eq!(Netrc::parse(text).unwrap_err(), error, "{text:?}");
         }

@@ -455,7 +455,10 @@ mod tests {
                 path: "/a/b.iso".into()
             })
         );
-        assert_eq!(target("http://h").map(|t| (t.secure, t.path)), Some((false, "/".into())));
+        assert_eq!(
+            target("http://h").map(|t| (t.secure, t.path)),
+            Some((false, "/".into()))
+        );
         assert_eq!(target("not a url"), None);
     }
 
@@ -463,8 +466,14 @@ mod tests {
     fn non_ascii_urls_are_sent_in_ascii() {
         for (url, ascii) in [
             ("http://bücher.example/", "http://xn--bcher-kva.example/"),
-            ("https://BÜCHER.example:8443/x", "https://xn--bcher-kva.example:8443/x"),
-            ("http://ü:pä@münchen.de/ä?ö=1#ü", "http://%C3%BC:p%C3%A4@xn--mnchen-3ya.de/%C3%A4?%C3%B6=1#%C3%BC"),
+            (
+                "https://BÜCHER.example:8443/x",
+                "https://xn--bcher-kva.example:8443/x",
+            ),
+            (
+                "http://ü:pä@münchen.de/ä?ö=1#ü",
+                "http://%C3%BC:p%C3%A4@xn--mnchen-3ya.de/%C3%A4?%C3%B6=1#%C3%BC",
+            ),
             ("http://例え.テスト/", "http://xn--r8jz45g.xn--zckzah/"),
             ("http://example.com/€", "http://example.com/%E2%82%AC"),
             ("http://Example.COM/a%20b", "http://Example.COM/a%20b"),

@@ -894,8 +894,11 @@ mod tests {
             );
         }
         let (md5, sha1) = ("0".repeat(32), "1".repeat(40));
-        let err = Link::parse(&format!("http://h/f md5={md5} sha1={sha1}"), Origin::Line(3))
-            .unwrap_err();
+        let err = Link::parse(
+            &format!("http://h/f md5={md5} sha1={sha1}"),
+            Origin::Line(3),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("line 3: two checksums (md5= and sha1=): give one per link: 'sha1={sha1}'")

@@ -430,7 +430,13 @@ impl Summary {
     /// What an interrupted run says about running it again: a promise to resume only for what was
     /// saved.
     fn interrupted_text(&self) -> String {
-        let files = |n: u64| if n == 1 { "1 file".to_string() } else { format!("{n} files") };
+        let files = |n: u64| {
+            if n == 1 {
+                "1 file".to_string()
+            } else {
+                format!("{n} files")
+            }
+        };
         match (self.saved_for_resume, self.lost_on_interrupt) {
             (_, 0) if self.saved_for_resume > 0 => {
                 "Interrupted: progress is saved; run the same command again to resume.".to_string()

@@ -561,7 +561,11 @@ mod tests {
             ),
             (0, 100, 0)
         );
-        assert_eq!(file.fetched(), 10, "the thrown-away bytes still came over the network");
+        assert_eq!(
+            file.fetched(),
+            10,
+            "the thrown-away bytes still came over the network"
+        );
         progress.record(&file, 30);
         assert_eq!(file.fetched(), 40);
     }

@@ -619,16 +619,35 @@ mod tests {
         waiting.connections = 0;
         waiting.retry = Some(retry_text(2, 5, Duration::from_secs(3), "503"));
         let line = file_line(&waiting, 100, 9);
-        assert_eq!(line, "flaky.bin    0%         0 B / 4.0 MiB     retry 2/5 in 3s (503)");
+        assert_eq!(
+            line,
+            "flaky.bin    0%         0 B / 4.0 MiB     retry 2/5 in 3s (503)"
+        );
         // Narrower: the reason goes first, the note before the bytes.
-        assert_eq!(file_line(&waiting, 35, 9), "flaky.bin    0%  retry 2/5 in 3s");
-        let sizeless = FileView { size: None, ..waiting.clone() };
+        assert_eq!(
+            file_line(&waiting, 35, 9),
+            "flaky.bin    0%  retry 2/5 in 3s"
+        );
+        let sizeless = FileView {
+            size: None,
+            ..waiting.clone()
+        };
         let sizeless_line = file_line(&sizeless, 100, 9);
-        assert_eq!(sizeless_line.find("retry"), line.find("retry"), "{sizeless_line}");
+        assert_eq!(
+            sizeless_line.find("retry"),
+            line.find("retry"),
+            "{sizeless_line}"
+        );
         // A retry while other connections work shows the usual line.
-        let busy = FileView { connections: 3, ..waiting };
+        let busy = FileView {
+            connections: 3,
+            ..waiting
+        };
         assert!(file_line(&busy, 100, 9).ends_with("3 conn"));
-        assert_eq!(retry_text(3, 5, Duration::from_secs(75), "timeout"), "retry 3/5 in 1m15s (timeout)");
+        assert_eq!(
+            retry_text(3, 5, Duration::from_secs(75), "timeout"),
+            "retry 3/5 in 1m15s (timeout)"
+        );
     }
 
     #[test]
