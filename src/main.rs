@@ -503,7 +503,7 @@ fn install_interrupt_handler(cancel: CancelHandle, console: Arc<Console>) {
             eprintln!("pardl: interrupted again; exiting now");
             std::process::exit(130);
         }
-        console.line("pardl: interrupting: saving progress (press Ctrl-C again to exit at once)");
+        console.line("pardl: interrupting: stopping, and saving what can be resumed (press Ctrl-C again to exit at once)");
     });
     if let Err(error) = result {
         log::warn!("cannot install the Ctrl-C handler: {error}");
