@@ -50,7 +50,7 @@ use cli::user_files::UserFiles;
 /// command line, whose options win.
 ///
 /// Exit status: 0 all links downloaded or skipped; 1 some link failed; 2 usage error or unreadable
-/// links file; 130 interrupted (Ctrl-C; run the same command again to resume).
+/// links file; 130 interrupted (Ctrl-C; the summary says what the same command will resume).
 #[derive(Debug, Parser)]
 #[command(
     name = "pardl",
