@@ -4,7 +4,8 @@
 //!
 //! A file named on the command line that cannot be read is a usage error. The default `~/.netrc`
 //! is read as wget and aria2 read it: a missing one is no error, an unreadable or malformed one is a
-//! warning (the links may not need it), and one that others can read gets the warning curl gives.
+//! warning (the links may not need it), and one that others can read gets a warning with the fix
+//! (`chmod 600`), as Python's netrc module and ssh warn. (curl's manual says it does not complain.)
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -120,7 +120,7 @@ impl Netrc {
     }
 
     /// The warning for a netrc file at `path` that other users may read (its passwords are then
-    /// not private), with the command that fixes it; `None` when only its owner can read it, and on
+    /// not private), with the command that fixes it, as Python's netrc module and ssh give it; `None` when only its owner can read it, and on
     /// systems without Unix permissions.
     pub fn permission_warning(path: &Path) -> Option<String> {
         #[cfg(unix)]
