@@ -377,7 +377,8 @@ fn checksum_files_in_both_formats_check_files_by_their_final_name() {
     let tgz = Served::with("/get", 300 * KIB, 31, Behaviour::new().ignore_range());
     let bad = Served::new("/bad.bin", 300 * KIB, 32);
     let unlisted = Served::new("/unlisted.bin", 100 * KIB, 33);
-    let (server, dir) = server_and_tempdir([&iso, &tgz, &bad, &unlisted]);
+    let bad_bsd = Served::new("/bad-bsd.bin", 100 * KIB, 34);
+    let (server, dir) = server_and_tempdir([&iso, &tgz, &bad, &unlisted, &bad_bsd]);
     // GNU text and binary mode with paths in the names, and the BSD form for SHA-512.
     let sha256sums = format!(
         "{}  ./images/disk.iso\n{} *bad.bin\n",
@@ -385,8 +386,9 @@ fn checksum_files_in_both_formats_check_files_by_their_final_name() {
         "f".repeat(64)
     );
     let sha512sums = format!(
-        "SHA512 (release-1.0.tgz) = {}\n",
-        digest("sha512", &tgz.bytes())
+        "SHA512 (release-1.0.tgz) = {}\nSHA512 (bad-bsd.bin) = {}\n",
+        digest("sha512", &tgz.bytes()),
+        "e".repeat(128)
     );
     fs::write(dir.path().join("SHA256SUMS"), sha256sums).unwrap();
     fs::write(dir.path().join("SHA512SUMS"), sha512sums).unwrap();
@@ -395,6 +397,7 @@ fn checksum_files_in_both_formats_check_files_by_their_final_name() {
         format!("{} out=release-1.0.tgz", server.url("/get?id=7")),
         server.url(&bad.path),
         server.url(&unlisted.path),
+        server.url(&bad_bsd.path),
     ];
     let run = pardl(
         dir.path(),
@@ -424,6 +427,12 @@ fn checksum_files_in_both_formats_check_files_by_their_final_name() {
     run.assert_stderr_line(&[
         "unlisted.bin",
         "no checksum file lists this name; not verified",
+    ]);
+    run.assert_stderr_line(&[
+        "FAIL",
+        "line 5",
+        "out/bad-bsd.bin: SHA-512 mismatch",
+        &"e".repeat(128),
     ]);
     let report = report_lines(&dir.path().join("report.jsonl"));
     let tgz_line = report_line_for(&report, "/get?id=7");
