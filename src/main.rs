@@ -4,8 +4,6 @@
 //! and the man page, generated from the same clap definitions as the parser.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +13,8 @@ use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
 use pardl::{
-    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists, Link,
-    LinkError, LinkReader, Origin, ReportFile, Shard,
+    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists,
+    ReportFile, Shard,
 };
 
 // The command's own modules, apart from the library (tests/layout.rs reads them as the binary's).
@@ -24,6 +22,7 @@ mod cli;
 
 use cli::config_file;
 use cli::generate::generate;
+use cli::link_source::link_source;
 use cli::user_files::UserFiles;
 
 /// Download files in parallel, each over several connections.
@@ -508,60 +507,6 @@ fn install_interrupt_handler(cancel: CancelHandle, console: Arc<Console>) {
     if let Err(error) = result {
         log::warn!("cannot install the Ctrl-C handler: {error}");
     }
-}
-
-/// The links to download: command-line URLs first, then the links file (`-i`, or `./links.txt` when
-/// neither is given). Streams; nothing is read ahead.
-fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkError>>>, String> {
-    if cli.checksum.is_some() && (cli.urls.len() != 1 || cli.input_file.is_some()) {
-        return Err("--checksum applies to a single URL given on the command line; in a links file write sha256=HEX (or sha512=, sha1=, md5=) after the URL".into());
-    }
-    if let Some(output) = &cli.output {
-        if cli.urls.len() != 1 || cli.input_file.is_some() {
-            return Err("-o applies to a single URL given on the command line; in a links file write out=NAME after the URL".into());
-        }
-        if output.contains(['/', '\\']) {
-            return Err(format!(
-                "-o takes a file name, not a path ('{output}'): use -d DIR -o NAME"
-            ));
-        }
-    }
-    let arguments: Vec<Result<Link, LinkError>> = cli
-        .urls
-        .iter()
-        .enumerate()
-        .map(|(i, url)| {
-            Link::parse(url, Origin::Argument(i + 1)).map(|link| Link {
-                checksum: link.checksum.or_else(|| cli.checksum.clone()),
-                out: link.out.or_else(|| cli.output.clone()),
-                ..link
-            })
-        })
-        .collect();
-    let file: Option<Box<dyn BufRead>> = match &cli.input_file {
-        Some(path) if path.as_os_str() == "-" => Some(Box::new(BufReader::new(io::stdin()))),
-        Some(path) => {
-            Some(Box::new(BufReader::new(File::open(path).map_err(|e| {
-                format!("cannot read links file {}: {e}", path.display())
-            })?)))
-        }
-        None if cli.urls.is_empty() => {
-            let default = PathBuf::from("links.txt");
-            match File::open(&default) {
-                Ok(file) => Some(Box::new(BufReader::new(file))),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(
-                        "no links: give URLs, -i FILE, or create links.txt in this directory"
-                            .into(),
-                    )
-                }
-                Err(e) => return Err(format!("cannot read links file links.txt: {e}")),
-            }
-        }
-        None => None,
-    };
-    let from_file = file.into_iter().flat_map(LinkReader::new);
-    Ok(Box::new(arguments.into_iter().chain(from_file)))
 }
 
 /// Warnings by default, errors only with -q; -v/-vv raise the level; RUST_LOG refines it per module.

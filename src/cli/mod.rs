@@ -2,6 +2,7 @@
 //! library reads no file of the user's of its own accord and prints nothing).
 //!
 //! * [`config_file`]: the config file's options, put in front of the command line's.
+//! * [`link_source`]: the links to download, from the arguments and the links file.
 //! * [`user_files`]: the files the options name (netrc, cookies, checksum files), read into the
 //!   library's types.
 //! * [`generate`]: `pardl completions SHELL` and `pardl man`.
@@ -11,4 +12,5 @@
 
 pub(crate) mod config_file;
 pub(crate) mod generate;
+pub(crate) mod link_source;
 pub(crate) mod user_files;
