@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::disk::checksum::ChecksumAlgorithm;
 use crate::http::url::{host_of, redact_url};
 
 /// Why a download (or a part of one) failed.
@@ -91,14 +92,27 @@ pub enum Error {
         /// The `.part` file that is locked.
         path: PathBuf,
     },
-    /// The downloaded file does not have the SHA-256 the link asked for.
+    /// The downloaded file does not have the checksum the link (or a `--checksum-file`) gave; it was
+    /// not kept.
     ChecksumMismatch {
         /// The URL that was downloaded.
         url: String,
-        /// The digest the link gave.
+        /// The file's final path, where nothing was put.
+        path: PathBuf,
+        /// The hash function.
+        algorithm: ChecksumAlgorithm,
+        /// The digest the link gave (lowercase hex).
         expected: String,
-        /// The digest of the bytes received.
+        /// The digest of the bytes received (lowercase hex).
         actual: String,
+    },
+    /// The checksum files (`--checksum-file`) give the file's name two different digests, so it
+    /// cannot be checked; it was not kept.
+    AmbiguousChecksum {
+        /// The URL that was downloaded.
+        url: String,
+        /// The file's final path, where nothing was put.
+        path: PathBuf,
     },
     /// The run was interrupted (Ctrl-C) before this link finished; its progress is saved. Used inside
     /// a download to stop it; an [`Outcome`](crate::Outcome) says
@@ -168,6 +182,7 @@ impl Error {
             | Error::FileChanged { .. }
             | Error::ChecksumMismatch { .. }
             | Error::Locked { .. }
+            | Error::AmbiguousChecksum { .. }
             | Error::Interrupted { .. }
             | Error::MalformedLink { .. }
             | Error::RangeIgnored { .. }
@@ -199,6 +214,7 @@ impl Error {
             Error::FileChanged { .. } => "file-changed",
             Error::Locked { .. } => "locked",
             Error::ChecksumMismatch { .. } => "checksum-mismatch",
+            Error::AmbiguousChecksum { .. } => "checksum-ambiguous",
             Error::Interrupted { .. } => "interrupted",
             Error::Config { .. } => "config",
             Error::PathInUse { .. } => "path-in-use",
@@ -245,11 +261,20 @@ impl fmt::Display for Error {
             ),
             Error::ChecksumMismatch {
                 url,
+                path,
+                algorithm,
                 expected,
                 actual,
             } => write!(
                 f,
-                "{}: SHA-256 mismatch: expected {expected}, got {actual}",
+                "{}: {algorithm} mismatch: expected {expected}, got {actual} (downloaded from {})",
+                path.display(),
+                redact_url(url)
+            ),
+            Error::AmbiguousChecksum { url, path } => write!(
+                f,
+                "{}: the checksum files give this name two different digests; not kept (downloaded from {})",
+                path.display(),
                 redact_url(url)
             ),
             Error::Interrupted { url } => write!(f, "{}: interrupted", redact_url(url)),

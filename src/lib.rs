@@ -30,7 +30,7 @@
 //! | download a list and keep every result | [`Downloader::run`] with a callback that may borrow, or [`Downloader::start`] for a [`Run`] whose [`Outcome`]s are owned values with their input [`index`](Outcome::index) | `collect_outcomes.rs` |
 //! | watch progress from a thread of your own | [`Downloader::progress`] → [`Progress::snapshot`] | `watch_progress.rs` |
 //! | cancel, then resume on the same downloader | [`Run::cancel`] (one run) or [`Downloader::cancel_handle`] (every run in progress), then run again | `cancel_resume.rs` |
-//! | download one checked file on this thread | [`Downloader::download`], [`Downloader::download_url`] with `sha256=` | `download_one.rs` |
+//! | download one checked file on this thread | [`Downloader::download`], [`Downloader::download_url`] with `sha256=` (or `sha512=`, `sha1=`, `md5=`; a [`ChecksumFile`] in [`Config::checksums`]) | `download_one.rs` |
 //! | use the thread pool for your own tasks | [`ThreadPool`]: `execute`, `map`, [`spawn`](ThreadPool::spawn) → [`join`](pool::TaskHandle::join) | `own_pool.rs` |
 //!
 //! Build a [`Config`] (every field has a default), make a [`Downloader`], and either
@@ -85,8 +85,8 @@
 //! | `src/file/mod.rs` | one file's task: skip, resume, probe, plan, ranged or stream, check, rename |
 //! | `src/file/child_pool.rs` | the **child pool** of one file: one task per chunk, resume state saved every second |
 //! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`: its credentials, and its redirects followed by hand), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
-//! | `src/http/` | HTTP rules with no state of the run: header parsing, `url.rs` (every rule about URL text: credentials, host, origin, redirect targets, masking, percent-decoding), `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`) |
-//! | `src/disk/` | the `.part` file and its lock (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs`, opening files in a directory others may write to (`open.rs`) |
+//! | `src/http/` | HTTP rules with no state of the run: header parsing, `url.rs` (every rule about URL text: credentials, host, origin, redirect targets, masking, percent-decoding, non-ASCII hosts), `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`), `netrc.rs` ([`Netrc`]) and `cookies.rs` ([`CookieJar`]), `tls.rs` (whom HTTPS trusts) |
+//! | `src/disk/` | the `.part` file and its lock (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs` ([`Checksum`]) and `checksum_file.rs` ([`ChecksumFile`]), opening files in a directory others may write to (`open.rs`) |
 //! | `src/ui/` | the command's live display ([`ui`], behind the default `cli` feature) |
 //! | `src/units.rs`, `src/key.rs`, `src/error.rs` | sizes and durations for people ([`units`]), the stable key of a URL, the one [`Error`] type |
 //!
@@ -110,15 +110,19 @@ mod http;
 mod key;
 mod run;
 
+pub use disk::checksum::{Checksum, ChecksumAlgorithm};
+pub use disk::checksum_file::ChecksumFile;
 pub use error::{Error, NetworkErrorKind};
 pub use file::plan::ChunkPlan;
+pub use http::cookies::CookieJar;
+pub use http::netrc::Netrc;
 pub use http::url::redact_url;
 pub use pool::ThreadPool;
 pub use run::cancel::CancelHandle;
 pub use run::config::{Config, Credentials, Header, IfExists};
 pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
-pub use run::progress::{FileProgress, Progress, Snapshot};
+pub use run::progress::{FileProgress, Progress, RetryWait, Snapshot};
 pub use run::report::{ReportFile, ReportLine};
 pub use run::run_handle::Run;
 pub use run::shard::{Shard, SHARD_ENV};

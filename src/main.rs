@@ -2,8 +2,6 @@
 //! display, then output and exit status; `completions` and `man` come from the same clap definitions.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +11,17 @@ use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
 use pardl::{
-    CancelHandle, Config, Credentials, DoneLinks, Downloader, Header, IfExists, Link, LinkError,
-    LinkReader, Origin, ReportFile, Shard,
+    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists,
+    ReportFile, Shard,
 };
+
+// The command's own modules, apart from the library (tests/layout.rs reads them as the binary's).
+mod cli;
+
+use cli::config_file;
+use cli::generate::generate;
+use cli::link_source::link_source;
+use cli::user_files::UserFiles;
 
 /// Download files in parallel, each over several connections.
 ///
@@ -24,7 +30,8 @@ use pardl::{
 /// name only when it is complete; an existing file is skipped, so rerunning fetches only what is missing.
 ///
 /// Links file: one URL per line; blank lines and lines starting with '#' are ignored; options may follow
-/// the URL, separated by spaces: out=NAME sets the file name, sha256=HEX the checksum it must have.
+/// the URL, separated by spaces: out=NAME sets the file name, sha256=HEX (or sha512=, sha1=, md5=) the
+/// checksum it must have. MD5 and SHA-1 catch a corrupted download, not a forged one.
 ///
 /// A file is named by out= (or -o), else by the server's Content-Disposition, else by the URL
 /// after redirects. On a terminal, a live display shows each file's progress and the total; elsewhere
@@ -35,11 +42,16 @@ use pardl::{
 /// unknown host fails at once, without retries.
 ///
 /// Proxies: HTTPS_PROXY, HTTP_PROXY and ALL_PROXY are used (hosts in NO_PROXY go direct) unless
-/// --proxy is given. Credentials may be written in a URL (https://user:pass@host/path) or given with
-/// --user/--password; passwords are masked in every message, the display and the report.
+/// --proxy is given. Credentials may be written in a URL (https://user:pass@host/path), given with
+/// --user/--password, or read per machine from ~/.netrc; passwords are masked in every message, the
+/// display and the report.
+///
+/// Config file: long options, one 'option = value' per line ('option' alone for a flag; '#' starts a
+/// comment line), read from $XDG_CONFIG_HOME/pardl/config or ~/.config/pardl/config before the
+/// command line, whose options win.
 ///
 /// Exit status: 0 all links downloaded or skipped; 1 some link failed; 2 usage error or unreadable
-/// links file; 130 interrupted (Ctrl-C; run the same command again to resume).
+/// links file; 130 interrupted (Ctrl-C; the summary says what the same command will resume).
 #[derive(Debug, Parser)]
 #[command(
     name = "pardl",
@@ -132,9 +144,20 @@ struct Cli {
           value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
     max_per_host: usize,
 
-    /// Verify the download of a single URL: sha256=HEX (in a links file, write sha256=HEX after the URL).
-    #[arg(long = "checksum", value_name = "sha256=HEX", value_parser = parse_checksum)]
-    checksum: Option<String>,
+    /// Verify the download of a single URL: sha256=HEX, sha512=HEX, sha1=HEX or md5=HEX (in a links
+    /// file, write it after the URL).
+    #[arg(long = "checksum", value_name = "ALGO=HEX", value_parser = Checksum::parse)]
+    checksum: Option<Checksum>,
+
+    /// Check each file against the digest this checksum file lists for its final name
+    /// (SHA256SUMS, SHA512SUMS, MD5SUMS: 'HEX  NAME' or 'SHA256 (NAME) = HEX'); repeatable. A link's
+    /// own sha256= (or --checksum) comes first.
+    #[arg(long = "checksum-file", value_name = "FILE")]
+    checksum_files: Vec<PathBuf>,
+
+    /// Set each file's modification time from the server's Last-Modified (also after a resume).
+    #[arg(short = 'R', long = "remote-time")]
+    remote_time: bool,
 
     /// Limit the download speed of all connections together, e.g. 500K, 2M (bytes per second).
     #[arg(long = "limit-rate", value_name = "RATE",
@@ -159,6 +182,19 @@ struct Cli {
     /// Password for --user.
     #[arg(long = "password", value_name = "PASSWORD", requires = "user")]
     password: Option<String>,
+
+    /// Read credentials per machine from FILE instead of ~/.netrc (each sent only to its machine).
+    #[arg(long = "netrc-file", value_name = "FILE", conflicts_with = "no_netrc")]
+    netrc_file: Option<PathBuf>,
+
+    /// Do not read ~/.netrc.
+    #[arg(long = "no-netrc")]
+    no_netrc: bool,
+
+    /// Send the cookies of this Netscape-format cookies file (as curl -c and wget --save-cookies
+    /// write it) to the URLs whose domain and path they match.
+    #[arg(long = "load-cookies", value_name = "FILE")]
+    load_cookies: Option<PathBuf>,
 
     /// Use this HTTP proxy for every request (http://[user:pass@]host:port), ignoring
     /// the proxy environment variables.
@@ -212,6 +248,14 @@ struct Cli {
     /// More log output on stderr: -v for info, -vv for every request (RUST_LOG also works).
     #[arg(short = 'v', long, action = ArgAction::Count)]
     verbose: u8,
+
+    /// Read options from FILE instead of $XDG_CONFIG_HOME/pardl/config (or ~/.config/pardl/config).
+    #[arg(long = "config", value_name = "FILE", conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+
+    /// Read no config file.
+    #[arg(long = "no-config")]
+    no_config: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,7 +267,6 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) to standard output, e.g. `pardl man | man -l -`.
-    #[command(hide = true)]
     Man,
 }
 
@@ -264,15 +307,6 @@ fn parse_min_chunk(text: &str) -> Result<Size, String> {
     match parse_size(text)? {
         0 => Err("the minimum chunk must be at least 1 byte".into()),
         size => Ok(Size(size)),
-    }
-}
-
-fn parse_checksum(text: &str) -> Result<String, String> {
-    match text.split_once('=') {
-        Some((algorithm, hex)) if algorithm.eq_ignore_ascii_case("sha256") => {
-            pardl::parse_sha256(hex)
-        }
-        _ => Err("expected sha256=HEX (the only algorithm supported is SHA-256)".into()),
     }
 }
 
@@ -364,9 +398,12 @@ fn limit_malloc_arenas() {
 fn limit_malloc_arenas() {}
 
 fn run() -> i32 {
-    let cli = Cli::parse();
+    // The config file's options go in front of the command line's, which win (see cli/config_file.rs).
+    let args = config_file::command_line(Cli::command(), std::env::args_os().collect())
+        .unwrap_or_else(|error| error.exit());
+    let cli = Cli::parse_from(args);
     if let Some(command) = &cli.command {
-        return generate(command);
+        return generate(Cli::command(), command);
     }
     let console = Arc::new(Console::stderr(cli.quiet));
     init_logging(cli.quiet, cli.verbose, Arc::clone(&console));
@@ -388,9 +425,16 @@ fn run() -> i32 {
         Ok(done) => done,
         Err(message) => return usage_error(message),
     };
+    let files = match UserFiles::read(&cli) {
+        Ok(files) => files,
+        Err(message) => return usage_error(message),
+    };
     let config = Config {
         shard,
         skip_done,
+        checksums: files.checksums,
+        netrc: files.netrc,
+        cookies: files.cookies,
         ..config(&cli)
     };
     // Checked before the links file is read, so a bad setting is a usage error, not a run of failures.
@@ -472,6 +516,7 @@ fn config(cli: &Cli) -> Config {
         insecure: cli.insecure,
         client_certificate: cli.certificate.clone(),
         client_key: cli.private_key.clone(),
+        remote_time: cli.remote_time,
         user_agent: cli
             .user_agent
             .clone()
@@ -489,87 +534,11 @@ fn install_interrupt_handler(cancel: CancelHandle, console: Arc<Console>) {
             eprintln!("pardl: interrupted again; exiting now");
             std::process::exit(130);
         }
-        console.line("pardl: interrupting: saving progress (press Ctrl-C again to exit at once)");
+        console.line("pardl: interrupting: stopping, and saving what can be resumed (press Ctrl-C again to exit at once)");
     });
     if let Err(error) = result {
         log::warn!("cannot install the Ctrl-C handler: {error}");
     }
-}
-
-/// `pardl completions SHELL` and `pardl man`: generated from the parser's own definitions, so they
-/// never disagree with it.
-fn generate(command: &Command) -> i32 {
-    let mut definition = Cli::command();
-    let mut out = io::stdout().lock();
-    let written = match command {
-        Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut definition, "pardl", &mut out);
-            Ok(())
-        }
-        Command::Man => clap_mangen::Man::new(definition).render(&mut out),
-    };
-    match written.and_then(|()| out.flush()) {
-        Ok(()) => 0,
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(error) => {
-            eprintln!("pardl: cannot write to standard output: {error}");
-            1
-        }
-    }
-}
-
-/// The links to download: command-line URLs first, then the links file (`-i`, or `./links.txt` when
-/// neither is given). Streams; nothing is read ahead.
-fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkError>>>, String> {
-    if cli.checksum.is_some() && (cli.urls.len() != 1 || cli.input_file.is_some()) {
-        return Err("--checksum applies to a single URL given on the command line; in a links file write sha256=HEX after the URL".into());
-    }
-    if let Some(output) = &cli.output {
-        if cli.urls.len() != 1 || cli.input_file.is_some() {
-            return Err("-o applies to a single URL given on the command line; in a links file write out=NAME after the URL".into());
-        }
-        if output.contains(['/', '\\']) {
-            return Err(format!(
-                "-o takes a file name, not a path ('{output}'): use -d DIR -o NAME"
-            ));
-        }
-    }
-    let arguments: Vec<Result<Link, LinkError>> = cli
-        .urls
-        .iter()
-        .enumerate()
-        .map(|(i, url)| {
-            Link::parse(url, Origin::Argument(i + 1)).map(|link| Link {
-                sha256: link.sha256.or_else(|| cli.checksum.clone()),
-                out: link.out.or_else(|| cli.output.clone()),
-                ..link
-            })
-        })
-        .collect();
-    let file: Option<Box<dyn BufRead>> = match &cli.input_file {
-        Some(path) if path.as_os_str() == "-" => Some(Box::new(BufReader::new(io::stdin()))),
-        Some(path) => {
-            Some(Box::new(BufReader::new(File::open(path).map_err(|e| {
-                format!("cannot read links file {}: {e}", path.display())
-            })?)))
-        }
-        None if cli.urls.is_empty() => {
-            let default = PathBuf::from("links.txt");
-            match File::open(&default) {
-                Ok(file) => Some(Box::new(BufReader::new(file))),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(
-                        "no links: give URLs, -i FILE, or create links.txt in this directory"
-                            .into(),
-                    )
-                }
-                Err(e) => return Err(format!("cannot read links file links.txt: {e}")),
-            }
-        }
-        None => None,
-    };
-    let from_file = file.into_iter().flat_map(LinkReader::new);
-    Ok(Box::new(arguments.into_iter().chain(from_file)))
 }
 
 /// Warnings by default, errors only with -q; -v/-vv raise the level; RUST_LOG refines it per module.

@@ -7,6 +7,7 @@
 mod support;
 
 use std::fs;
+use std::path::Path;
 
 use pardl_testserver::Behaviour;
 use support::*;
@@ -669,4 +670,62 @@ fn links_from_stdin_are_downloaded_before_the_input_ends() {
 
     running.finish().assert_code(0);
     assert_served_file(&out, "late.bin", &files[1]);
+}
+
+#[test]
+fn mistyped_links_get_messages_that_say_how_to_fix_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pardl(
+        dir.path(),
+        [
+            "--retry-wait",
+            "0.05",
+            "http://127.0.0.1:9/my file.bin",
+            "example.com/f.iso",
+        ],
+    );
+    run.assert_code(1);
+    run.assert_stderr_line(&[
+        "argument 1",
+        "a URL with spaces must have them written as %20 (http://127.0.0.1:9/my%20file.bin)",
+        "'file.bin'",
+    ]);
+    run.assert_stderr_line(&[
+        "argument 2",
+        "not an http or https URL (did you mean 'http://example.com/f.iso'?)",
+    ]);
+}
+
+#[test]
+fn verbose_says_a_skip_once() {
+    let file = Served::new("/here.bin", 10 * KIB, 90);
+    let (server, dir) = server_and_tempdir([&file]);
+    pardl(dir.path(), Argv::quick("out").urls(&server, [&file])).assert_code(0);
+    let run = pardl(
+        dir.path(),
+        Argv::quick("out").args(["-v"]).urls(&server, [&file]),
+    );
+    run.assert_code(0);
+    assert_eq!(
+        run.stderr_lines_with(&["here.bin"]),
+        vec!["skip  out/here.bin (already exists)"],
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_shipped_links_file_documents_every_option() {
+    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("links.txt")).unwrap();
+    for option in [
+        "out=NAME",
+        "sha256=HEX",
+        "sha512=",
+        "sha1=",
+        "md5=",
+        "--checksum-file",
+    ] {
+        assert!(text.contains(option), "links.txt does not mention {option}");
+    }
+    assert!(!text.contains("The only one today"), "{text}");
 }

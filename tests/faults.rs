@@ -596,3 +596,83 @@ fn a_resumed_download_of_a_changed_file_starts_over() {
     run.assert_stderr_line(&["changed on the server"]);
     assert_served_file(&out, "v.bin", &file);
 }
+
+/// Sends Ctrl-C (SIGINT) to a running pardl after `after`, and waits for it to end.
+#[cfg(unix)]
+fn interrupt_after(running: Background, after: Duration) -> Run {
+    std::thread::sleep(after);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    running.finish()
+}
+
+/// The bytes a control file says are on disk: the sum of its chunks' third numbers.
+fn saved_in_control(path: &Path) -> u64 {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("chunk "))
+        .map(|chunk| chunk.split(' ').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[cfg(unix)]
+#[test]
+fn totals_say_what_this_run_fetched_and_what_was_already_there() {
+    use pardl::units::human_bytes;
+    let setup = Interruptible::new(56);
+    let (file, dir, out, args) = (&setup.file, &setup.dir, &setup.out, &setup.args);
+    let run = interrupt_after(
+        Background::start(pardl_command(dir.path(), args)),
+        Duration::from_millis(1500),
+    );
+    run.assert_code(130);
+    let saved = saved_in_control(&out.join("throttled.bin.part.pardl"));
+    assert!(saved > 0 && saved < file.len, "{saved}");
+    // Before this fix the summary counted only finished files: "0 B".
+    run.assert_stderr_line(&[
+        "0 ok, 0 skipped, 0 failed, 1 interrupted;",
+        &format!("; {} in ", human_bytes(saved)),
+    ]);
+    run.assert_stderr_contains(
+        "Interrupted: progress is saved; run the same command again to resume.",
+    );
+
+    let run = pardl(dir.path(), args);
+    run.assert_code(0);
+    assert_served_file(out, "throttled.bin", file);
+    // The resumed run fetched the rest; what the first one saved is counted apart, not in the speed.
+    run.assert_stderr_line(&[
+        &format!(
+            "1 ok, 0 skipped, 0 failed; {} in ",
+            human_bytes(file.len - saved)
+        ),
+        &format!("({} was already there); 0 retries", human_bytes(saved)),
+    ]);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_promises_a_resume_only_for_what_was_saved() {
+    let file = Served::with(
+        "/whole.bin",
+        4 * MIB,
+        57,
+        Behaviour::new().ignore_range().rate_limit(512 * KIB),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    let args = Argv::links_file(dir.path(), &[server.url(&file.path)]);
+    let run = interrupt_after(
+        Background::start(pardl_command(dir.path(), &args)),
+        Duration::from_millis(1500),
+    );
+    run.assert_code(130);
+    assert!(!run.stderr.contains("progress is saved"), "{}", run.stderr);
+    run.assert_stderr_contains(
+        "Interrupted: nothing could be saved (1 file from a server without ranges cannot resume); run the same command again to start over.",
+    );
+    assert_eq!(names_in(&dir.path().join("out")), Vec::<String>::new());
+}

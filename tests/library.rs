@@ -486,3 +486,42 @@ fn https_with_a_private_ca_from_the_config_and_certificate_files_checked_by_new(
     assert_served_file(tmp.path(), "secure.bin", &file);
     assert_ranged_download(&server.requests_for(&file.path), file.len, 256 * KIB, 4);
 }
+
+#[test]
+fn a_file_waiting_to_retry_shows_the_wait_in_its_progress() {
+    let file = Served::with(
+        "/busy.bin",
+        100 * KIB,
+        300,
+        Behaviour::new().fail_first(503, 1).retry_after("2"),
+    );
+    let (server, tmp) = server_and_tempdir([&file]);
+    let downloader = Downloader::new(Config {
+        max_tries: 4,
+        ..lib_config(tmp.path())
+    })
+    .unwrap();
+    let progress = downloader.progress();
+    let url = server.url(&file.path);
+    let worker = {
+        let downloader = downloader.clone();
+        thread::spawn(move || downloader.download(link(&url, 1)))
+    };
+    // The wait is there while the file waits out the server's Retry-After, and gone after.
+    let mut seen = None;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.is_none() && std::time::Instant::now() < deadline {
+        seen = progress.active_files().iter().find_map(|f| f.retry_wait());
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let outcome = worker.join().unwrap();
+    assert!(matches!(outcome.status, Status::Downloaded { .. }));
+    let wait = seen.expect("the retry wait was visible");
+    assert_eq!(
+        (wait.attempt, wait.max_tries, wait.reason.as_str()),
+        (2, 4, "503")
+    );
+    assert_eq!(outcome.transfer.retries, 1);
+    assert_eq!(outcome.transfer.fetched, file.len);
+    assert_served_file(tmp.path(), "busy.bin", &file);
+}

@@ -524,6 +524,24 @@ fn completions_and_man_page_are_generated_from_the_parser() {
     man.assert_code(0);
     assert!(man.stdout.contains(".TH pardl 1"), "{}", man.stdout);
     assert!(man.stdout.contains("limit\\-rate"), "{}", man.stdout);
+    // The synopsis gives each option's value, and SEE ALSO names only pages that exist.
+    assert!(
+        man.stdout
+            .contains("[\\fB\\-j\\fR|\\fB\\-\\-jobs\\fR \\fIN\\fR]"),
+        "{}",
+        man.stdout
+    );
+    assert!(
+        !man.stdout.contains("pardl\\-completions(1)") && !man.stdout.contains("pardl\\-help(1)")
+    );
+    // Both commands are in --help.
+    let help = pardl(tmp.path(), ["--help"]);
+    assert!(help.stdout.contains("\n  completions  "), "{}", help.stdout);
+    assert!(
+        help.stdout.contains("\n  man          Print the man page"),
+        "{}",
+        help.stdout
+    );
     pardl(tmp.path(), ["completions", "tcsh"]).assert_code(2);
 
     // A URL is still a URL, not a subcommand.

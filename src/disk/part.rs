@@ -25,7 +25,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use crate::disk::checksum::sha256_of;
+use crate::disk::checksum::{hash_reader, Checksum, ChecksumAlgorithm};
 use crate::disk::control::ControlFile;
 use crate::disk::open::{create_new, open_existing, same_file};
 use crate::error::Error;
@@ -134,14 +134,28 @@ impl PartFile {
         &self.part_path
     }
 
-    /// The SHA-256 of the file's bytes, read through the open handle (not by opening the name
-    /// again, which another program could have changed).
-    pub(crate) fn sha256(&self) -> Result<String, Error> {
+    /// The `algorithm` digest of the file's bytes, read through the open handle (not by opening the
+    /// name again, which another program could have changed).
+    pub(crate) fn checksum(&self, algorithm: ChecksumAlgorithm) -> Result<Checksum, Error> {
         let reader = PositionedReader {
             file: &self.file,
             offset: 0,
         };
-        sha256_of(reader, &self.part_path)
+        hash_reader(reader, algorithm)
+            .map_err(|e| Error::io("read for checksum", &self.part_path, e))
+    }
+
+    /// The name the file gets when it is finished.
+    pub(crate) fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Sets the file's modification time (`--remote-time`), once its last byte is written: it
+    /// reaches its final name with that time already.
+    pub(crate) fn set_modified(&self, time: std::time::SystemTime) -> Result<(), Error> {
+        self.file
+            .set_modified(time)
+            .map_err(|e| Error::io("set the time of", &self.part_path, e))
     }
 
     /// Renames the file to its final name (replacing any file there) once it holds exactly `size`
@@ -308,7 +322,7 @@ mod tests {
         let second = PartFile::lock(&final_path).unwrap();
         assert_eq!(second.len().unwrap(), 4);
         assert_eq!(
-            second.sha256().unwrap(),
+            second.checksum(ChecksumAlgorithm::Sha256).unwrap().hex,
             crate::disk::checksum::to_hex(&{
                 use sha2::Digest;
                 sha2::Sha256::digest(b"kept")

@@ -15,9 +15,10 @@
 //!    ([`child_pool`]), which sizes the `.part` file once the first answer has delivered, and saves
 //!    the resume state every second meanwhile;
 //! 6. no ranges: read the probe's answer as one stream ([`stream`]);
-//! 7. check the SHA-256 if the link gives one, sync and rename the `.part` file to the final name
-//!    ([`PartFile::finish`]), which checks first that it is still the file this task opened, with
-//!    the planned size.
+//! 7. check the file's checksum if the link (or a `--checksum-file`, by the final name) gives one,
+//!    set its time to the server's `Last-Modified` with `--remote-time`, sync and rename the
+//!    `.part` file to the final name ([`PartFile::finish`]), which checks first that it is still
+//!    the file this task opened, with the planned size.
 //!
 //! A file that changed on the server mid-download starts again once from scratch; a server that stops
 //! honouring ranges gets the file as one stream; an interrupted or failed ranged download keeps its
@@ -27,14 +28,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::disk::checksum::{sha256_of, verify};
+use crate::disk::checksum::{hash_reader, Checksum};
 use crate::disk::control::ControlFile;
 use crate::disk::names::{name_from_answer, NameReservations};
 use crate::disk::open::open_existing;
 use crate::disk::part::PartFile;
 use crate::error::Error;
-use crate::http::header;
 use crate::http::url::redact_url;
+use crate::http::{header, parse_http_date};
 use crate::run::config::IfExists;
 use crate::run::context::Context;
 use crate::run::links::Link;
@@ -84,7 +85,9 @@ impl FileTask<'_> {
             });
         }
         if self.context.config.if_exists == IfExists::Skip && exists(final_path) {
-            log::info!(
+            // Debug, not info: the outcome's `skip` line says it already, and `-v` must not say it
+            // twice.
+            log::debug!(
                 "{} exists, skipping {}",
                 final_path.display(),
                 redact_url(&link.url)
@@ -138,7 +141,7 @@ impl FileTask<'_> {
             // for the server's (dropping its answer when they apply). The URL's `.part` was empty.
             part.discard();
             if config.if_exists == IfExists::Skip && exists(final_path) {
-                log::info!("{} exists, skipping", final_path.display());
+                log::debug!("{} exists, skipping", final_path.display());
                 return Ok(Status::Skipped);
             }
             let part = match self.lock(final_path)? {
@@ -158,7 +161,7 @@ impl FileTask<'_> {
             part
         };
         if config.if_exists == IfExists::Check && self.existing_is_current(final_path, &answer)? {
-            log::info!(
+            log::debug!(
                 "{} exists and matches the server's, skipping",
                 final_path.display()
             );
@@ -227,9 +230,16 @@ impl FileTask<'_> {
         if server_size != Some(local_size) {
             return Ok(false);
         }
-        match &self.link.sha256 {
-            Some(expected) => Ok(sha256_of(existing, final_path)? == *expected),
-            None => Ok(true),
+        match self.expected_checksum(final_path) {
+            Ok(Some(expected)) => {
+                let actual = hash_reader(existing, expected.algorithm)
+                    .map_err(|e| Error::io("read for checksum", final_path, e))?;
+                Ok(actual == expected)
+            }
+            Ok(None) => Ok(true),
+            // Two digests for the name: it cannot be shown current, so it is fetched again (and
+            // that download fails its check).
+            Err(_) => Ok(false),
         }
     }
 
@@ -248,6 +258,74 @@ impl FileTask<'_> {
             return Ok(Locked::Skipped);
         }
         Ok(Locked::Part(part))
+    }
+
+    /// The checksum the file at `final_path` must have: the link's own, else the one the
+    /// `--checksum-file` lists for its final name.
+    fn expected_checksum(&self, final_path: &Path) -> Result<Option<Checksum>, Error> {
+        if let Some(checksum) = &self.link.checksum {
+            return Ok(Some(checksum.clone()));
+        }
+        let Some(sums) = &self.context.config.checksums else {
+            return Ok(None);
+        };
+        let name = final_path.file_name().map(|n| n.to_string_lossy());
+        match name.as_deref().and_then(|name| sums.get(name)) {
+            Some(Ok(checksum)) => Ok(Some(checksum.clone())),
+            Some(Err(_)) => Err(Error::AmbiguousChecksum {
+                url: self.link.url.clone(),
+                path: final_path.to_path_buf(),
+            }),
+            None => {
+                log::warn!(
+                    "{}: no checksum file lists this name; not verified",
+                    final_path.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The last steps before the final name, once every byte is in `part`: the checksum, when one
+    /// is expected (`computed` is the digest of a stream, hashed as it arrived; a ranged file is
+    /// read back), and the time with `--remote-time`. An error leaves `part` to the caller.
+    fn check_and_date(
+        &self,
+        part: &PartFile,
+        expected: Option<&Checksum>,
+        computed: Option<Checksum>,
+        last_modified: Option<&str>,
+    ) -> Result<(), Error> {
+        if let Some(expected) = expected {
+            let actual = match computed {
+                Some(actual) => actual,
+                None => part.checksum(expected.algorithm)?,
+            };
+            self.file.set_checksum(&actual);
+            if actual != *expected {
+                return Err(Error::ChecksumMismatch {
+                    url: self.link.url.clone(),
+                    path: part.final_path().to_path_buf(),
+                    algorithm: expected.algorithm,
+                    expected: expected.hex.clone(),
+                    actual: actual.hex,
+                });
+            }
+        }
+        if self.context.config.remote_time {
+            match last_modified.and_then(parse_http_date) {
+                Some(time) => {
+                    if let Err(error) = part.set_modified(time) {
+                        log::warn!("{error}; it keeps the time of the download");
+                    }
+                }
+                None => log::info!(
+                    "{}: the server sent no Last-Modified; --remote-time leaves the time of the download",
+                    part.final_path().display()
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// The path named by the server's answer, for a link without `out=` whose answer gives another
@@ -397,14 +475,16 @@ impl FileTask<'_> {
                 })
             }
             None => {
-                if let Some(expected) = &link.sha256 {
-                    let actual = job.part.sha256()?;
-                    job.file.set_sha256(&actual);
-                    if let Err(error) = verify(&link.url, expected, actual) {
-                        job.remove_control();
-                        job.part.discard();
-                        return Err(error);
-                    }
+                let checked = self
+                    .expected_checksum(job.part.final_path())
+                    .and_then(|expected| {
+                        let last_modified = job.validators.last_modified.as_deref();
+                        self.check_and_date(&job.part, expected.as_ref(), None, last_modified)
+                    });
+                if let Err(error) = checked {
+                    job.remove_control();
+                    job.part.discard();
+                    return Err(error);
                 }
                 let total = job.plan.total();
                 // The control file goes after the rename, under the lock (see `PartFile::finish`).
@@ -424,14 +504,21 @@ impl FileTask<'_> {
         url: &str,
         first: Option<InFlight>,
     ) -> Result<Status, Error> {
-        let (link, file) = (self.link, self.file);
+        let file = self.file;
         let config = &self.context.config;
+        let expected = match self.expected_checksum(part.final_path()) {
+            Ok(expected) => expected,
+            Err(error) => {
+                part.discard();
+                return Err(error);
+            }
+        };
         let stream = StreamJob {
             context: self.context,
             url,
             part: &part,
             file,
-            hash: link.sha256.is_some(),
+            hash: expected.as_ref().map(|checksum| checksum.algorithm),
         };
         let result = stream.run(first, Backoff::new(config.max_tries, config.retry_wait));
         let streamed = match result {
@@ -441,12 +528,15 @@ impl FileTask<'_> {
                 return Err(error);
             }
         };
-        if let (Some(expected), Some(actual)) = (&link.sha256, streamed.sha256) {
-            file.set_sha256(&actual);
-            if let Err(error) = verify(&link.url, expected, actual) {
-                part.discard();
-                return Err(error);
-            }
+        let checked = self.check_and_date(
+            &part,
+            expected.as_ref(),
+            streamed.checksum,
+            streamed.last_modified.as_deref(),
+        );
+        if let Err(error) = checked {
+            part.discard();
+            return Err(error);
         }
         part.finish(streamed.len)?;
         Ok(Status::Downloaded {

@@ -147,6 +147,9 @@ impl RangedJob {
     /// `.part` file.
     pub(crate) fn keep_for_resume(self) {
         self.checkpoint(true);
+        if self.control_saved.load(Ordering::Acquire) {
+            self.file.mark_saved_for_resume();
+        }
         log::info!(
             "kept {} ({} of {} bytes) to resume later",
             self.part.part_path().display(),

@@ -2,7 +2,10 @@
 //! limit, with the user's extra headers (`-H`) and credentials, following redirects itself.
 //! Statuses are not judged here; the caller decides what each answer means.
 //!
-//! Credentials are chosen per request, for the URL of that request ([`authorization`]):
+//! Credentials are chosen per request, for the URL of that request ([`authorization`]), and so are
+//! the `--load-cookies` cookies: a netrc entry or a cookie goes to the host it names, whichever way
+//! the request got there.
+//!
 //!
 //! * **One `Authorization` header at most**: the URL's own credentials (`https://user:pass@host/…`)
 //!   if it has them, as they are the most specific (one link's own); else an `-H 'Authorization: …'`
@@ -24,15 +27,19 @@
 //! from `https` to `http` is refused for a link that carries credentials (they would cross the
 //! network in clear text) and logged as a warning for the others.
 
+use std::time::SystemTime;
+
 use crate::error::Error;
 use crate::http::hosts::HostSlot;
 use crate::http::url::{
-    host_of, keep_credentials, percent_decode, redact_url, resolve_reference, scheme_of, userinfo,
-    validate_url, without_credentials,
+    host_of, keep_credentials, percent_decode, redact_url, resolve_reference, scheme_of, target,
+    userinfo, validate_url, without_credentials,
 };
 use crate::http::{basic_auth, header, is_secret_header};
 use crate::run::context::Context;
+use ureq::http::header::{HeaderValue, COOKIE};
 use ureq::http::Response;
+use ureq::RequestBuilder;
 
 /// A redirect's body is read (and thrown away) up to this size, so its connection can carry the
 /// next request; a bigger one is dropped with its connection.
@@ -188,6 +195,9 @@ fn send_once(
     if let Some(value) = authorization(context, url) {
         request = request.header("Authorization", value);
     }
+    if let Some(cookies) = loaded_cookies(context, url) {
+        request = with_cookies(request, &cookies);
+    }
     if let Some(range) = range {
         request = request.header("Range", range);
         if let Some(validator) = if_range {
@@ -224,24 +234,71 @@ fn send_once(
 /// written, else `--user`/`--password`; else none.
 pub(crate) fn authorization(context: &Context, url: &str) -> Option<String> {
     if let Some((user, password)) = userinfo(url) {
-        return Some(basic_auth(
-            &percent_decode(user),
-            &percent_decode(password.unwrap_or("")),
-        ));
+        let user = percent_decode(user);
+        let password = match password {
+            Some(password) => percent_decode(password),
+            // A URL that names only a user takes the password from that machine's netrc entry.
+            None => netrc_credentials(context, url, Some(&user))
+                .map(|(_, password)| password)
+                .unwrap_or_default(),
+        };
+        return Some(basic_auth(&user, &password));
     }
-    if !context.is_trusted(url) {
-        return None;
+    if context.is_trusted(url) {
+        let config = &context.config;
+        if let Some(written) = config
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+        {
+            return Some(written.value.clone());
+        }
+        if let Some(credentials) = &config.credentials {
+            return Some(basic_auth(&credentials.user, &credentials.password));
+        }
     }
-    let config = &context.config;
-    if let Some(written) = config
-        .headers
+    // A netrc entry names its machine, so it goes to that machine however the request got there.
+    let (login, password) = netrc_credentials(context, url, None)?;
+    Some(basic_auth(&login, &password))
+}
+
+/// The netrc entry (`--netrc-file`, `~/.netrc`) of the machine `url` is on, for `user` if given.
+/// Looked up by the request's own host, so a redirect to another machine gets that machine's entry
+/// or none, never the link's.
+fn netrc_credentials(context: &Context, url: &str, user: Option<&str>) -> Option<(String, String)> {
+    let netrc = context.config.netrc.as_ref()?;
+    let host = target(url)?.host;
+    let (login, password) = netrc.credentials(&host, user)?;
+    log::debug!("using the netrc entry of {host} (login {login})");
+    Some((login.to_string(), password.to_string()))
+}
+
+/// The `Cookie` value that `--load-cookies` gives a request to `url`, if any cookie matches.
+fn loaded_cookies(context: &Context, url: &str) -> Option<String> {
+    let jar = context.config.cookies.as_ref()?;
+    let target = target(url)?;
+    jar.header_for(target.secure, &target.host, &target.path, SystemTime::now())
+}
+
+/// `request` with `cookies` added to its `Cookie` header: one header, after the cookies a `-H
+/// 'Cookie: …'` gave (HTTP/1.1 allows a request a single `Cookie` header).
+fn with_cookies<B>(mut request: RequestBuilder<B>, cookies: &str) -> RequestBuilder<B> {
+    let Some(headers) = request.headers_mut() else {
+        return request;
+    };
+    let mut values: Vec<&str> = headers
+        .get_all(COOKIE)
         .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
-    {
-        return Some(written.value.clone());
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    values.push(cookies);
+    match HeaderValue::from_str(&values.join("; ")) {
+        Ok(value) => {
+            headers.insert(COOKIE, value);
+        }
+        Err(_) => log::warn!("a cookie of --load-cookies cannot be sent in a header; skipped"),
     }
-    let credentials = config.credentials.as_ref()?;
-    Some(basic_auth(&credentials.user, &credentials.password))
+    request
 }
 
 #[cfg(test)]

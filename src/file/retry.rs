@@ -17,11 +17,11 @@
 //! starts the count again. A caller says only what differs, through [`Retryable`]: what one try is,
 //! how its progress is measured, and what the warning says. A change to the policy is made here once.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::error::Error;
+use crate::error::{Error, NetworkErrorKind};
 use crate::run::context::Context;
-use crate::run::progress::FileProgress;
+use crate::run::progress::{FileProgress, RetryWait};
 
 /// The longest pardl waits between two tries of one request.
 pub(crate) const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
@@ -158,7 +158,36 @@ pub(crate) fn with_retries<R: Retryable>(
         };
         context.progress.retried(file);
         log::warn!("{}", request.retry_warning(&error, wait));
+        // Shown on the file's line of the live display while the wait lasts.
+        file.set_retry_wait(Some(RetryWait {
+            attempt: backoff.failures.saturating_add(1),
+            max_tries: backoff.max_tries,
+            at: Instant::now() + wait,
+            reason: retry_reason(&error),
+        }));
         context.sleep_unless(wait, || request.should_stop());
+        file.set_retry_wait(None);
+    }
+}
+
+/// Why a try failed, in the word or two the display has room for: the status (`503`), or the kind
+/// of network trouble (`timeout`, `connection reset`).
+fn retry_reason(error: &Error) -> String {
+    match error {
+        Error::Status { status, .. } => status.to_string(),
+        Error::Network { kind, .. } => match kind {
+            NetworkErrorKind::Dns => "DNS",
+            NetworkErrorKind::Connect => "cannot connect",
+            NetworkErrorKind::Tls => "TLS",
+            NetworkErrorKind::Timeout => "timeout",
+            NetworkErrorKind::Reset => "connection reset",
+            NetworkErrorKind::Redirect => "redirect",
+            NetworkErrorKind::Proxy => "proxy",
+            _ => "network",
+        }
+        .to_string(),
+        Error::Protocol { .. } => "bad answer".to_string(),
+        other => other.kind().to_string(),
     }
 }
 

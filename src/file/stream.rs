@@ -9,15 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
-use crate::disk::checksum::to_hex;
+use crate::disk::checksum::{Checksum, ChecksumAlgorithm, Hasher};
 use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::file::answer::{bad_status, reject};
 use crate::file::body::{BodyCopy, CopyEnd, CopyTarget, BUFFER_SIZE};
 use crate::file::request::{send, InFlight};
 use crate::file::retry::{with_retries, Backoff, Retryable};
+use crate::http::header;
 use crate::run::context::Context;
 use crate::run::progress::FileProgress;
 
@@ -32,8 +31,8 @@ pub(crate) struct StreamJob<'a> {
     pub part: &'a PartFile,
     /// This file's counters.
     pub file: &'a Arc<FileProgress>,
-    /// Whether to compute the SHA-256 of the bytes as they pass.
-    pub hash: bool,
+    /// The digest to compute of the bytes as they pass, if the file is to be checked.
+    pub hash: Option<ChecksumAlgorithm>,
 }
 
 /// What a finished stream produced.
@@ -41,8 +40,10 @@ pub(crate) struct StreamJob<'a> {
 pub(crate) struct Streamed {
     /// The file's length.
     pub len: u64,
-    /// Its SHA-256 in hex, if asked for.
-    pub sha256: Option<String>,
+    /// Its digest, if asked for.
+    pub checksum: Option<Checksum>,
+    /// The `Last-Modified` of the answer it came in, if the server sent one.
+    pub last_modified: Option<String>,
 }
 
 impl StreamJob<'_> {
@@ -79,6 +80,7 @@ impl StreamJob<'_> {
     ) -> Result<Streamed, Error> {
         let InFlight { response, slot } = answer;
         let length = response.body().content_length();
+        let last_modified = header(&response, "last-modified").map(str::to_string);
         if let Some(length) = length {
             self.context.progress.set_size(self.file, length);
         }
@@ -94,7 +96,7 @@ impl StreamJob<'_> {
         let mut target = StreamTarget {
             offset: 0,
             high_water,
-            hasher: self.hash.then(Sha256::new),
+            hasher: self.hash.map(Hasher::new),
         };
         let mut reader = response.into_body().into_reader();
         let end = body_copy.run(&mut reader, &mut target, buffer, || {
@@ -115,7 +117,8 @@ impl StreamJob<'_> {
                 slot.succeeded();
                 Ok(Streamed {
                     len: offset,
-                    sha256: hasher.map(|h| to_hex(&h.finalize())),
+                    checksum: hasher.map(Hasher::finish),
+                    last_modified,
                 })
             }
         }
@@ -166,8 +169,8 @@ impl Retryable for StreamAttempts<'_> {
 struct StreamTarget<'a> {
     offset: u64,
     high_water: &'a mut u64,
-    /// The SHA-256 of the bytes so far, when the link asks for a checksum.
-    hasher: Option<Sha256>,
+    /// The digest of the bytes so far, when the file is to be checked.
+    hasher: Option<Hasher>,
 }
 
 impl CopyTarget for StreamTarget<'_> {
@@ -200,14 +203,16 @@ mod tests {
         let mut target = StreamTarget {
             offset: 0,
             high_water: &mut high_water,
-            hasher: Some(Sha256::new()),
+            hasher: Some(Hasher::new(ChecksumAlgorithm::Sha256)),
         };
         assert_eq!(target.advance(b"0123"), 0);
         assert_eq!(target.advance(b"456789ab"), 2);
         assert_eq!(target.advance(b"cd"), 2);
         assert_eq!((target.offset(), target.remaining()), (14, None));
-        let digest = target.hasher.take().map(|h| to_hex(&h.finalize()));
-        assert_eq!(digest, Some(to_hex(&Sha256::digest(b"0123456789abcd"))));
+        let digest = target.hasher.take().map(Hasher::finish);
+        let mut whole = Hasher::new(ChecksumAlgorithm::Sha256);
+        whole.update(b"0123456789abcd");
+        assert_eq!(digest, Some(whole.finish()));
         assert_eq!(high_water, 14);
     }
 }

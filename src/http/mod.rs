@@ -7,6 +7,9 @@
 //!   and masking a password before a URL reaches a log line, an error message, the display or the
 //!   report.
 //! * [`Validators`] (`ETag`, `Last-Modified`), `Retry-After` and HTTP dates, the secret headers.
+//! * [`netrc`] and [`cookies`]: the user's files of credentials per machine (`~/.netrc`) and of
+//!   cookies (`--load-cookies`), read and matched to a URL by pure functions.
+//! * [`punycode`]: a host with non-ASCII letters written in ASCII, for [`url::ascii_url`].
 //! * [`hosts`]: how many connections each host gets, lowered when it refuses and raised again.
 //! * [`ratelimit`]: `--limit-rate`, one lock-free token bucket shared by every connection.
 //! * [`tls`]: whom HTTPS trusts (the system's store, `--ca-certificate`, `--insecure`) and the
@@ -21,7 +24,10 @@ use ureq::http::Response;
 
 use crate::error::Error;
 
+pub(crate) mod cookies;
 pub(crate) mod hosts;
+pub(crate) mod netrc;
+pub(crate) mod punycode;
 pub(crate) mod ratelimit;
 pub(crate) mod tls;
 pub(crate) mod url;

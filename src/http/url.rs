@@ -12,7 +12,11 @@
 //! lowercases hosts, re-encodes paths and resolves `%2e%2e` segments, so its output would be another
 //! request and another name on disk.
 
+use std::borrow::Cow;
+
 use ureq::http::Uri;
+
+use crate::http::punycode;
 
 const NOT_HTTP: &str = "not an http or https URL";
 const MISSING_HOST: &str = "missing host";
@@ -53,6 +57,26 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
     let uri: Uri = url.parse().ok()?;
     uri.authority()
         .map(|authority| split_authority(authority.as_str()).1.to_string())
+}
+
+/// What a URL's per-host settings (netrc entries, cookies) are matched against: whether it is
+/// `https`, its host name (without port or credentials, as the URL parser gives it) and its path
+/// (without the query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub secure: bool,
+    pub host: String,
+    pub path: String,
+}
+
+/// The [`Target`] of `url`, or `None` if ureq could not send to it anyway.
+pub(crate) fn target(url: &str) -> Option<Target> {
+    let uri: Uri = url.parse().ok()?;
+    Some(Target {
+        secure: uri.scheme_str()?.eq_ignore_ascii_case("https"),
+        host: uri.host()?.to_string(),
+        path: uri.path().to_string(),
+    })
 }
 
 /// Masks the password of a URL's credentials so the URL can be printed:
@@ -327,6 +351,88 @@ pub(crate) fn validate_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `url` as it is sent: a host with non-ASCII letters in IDNA form (each such label lowercased and
+/// written as `xn--` and its Punycode: `bücher.example` → `xn--bcher-kva.example`), and every other
+/// non-ASCII character percent-encoded as UTF-8 (`Straße` → `Stra%C3%9Fe`), as browsers and curl
+/// send them. An ASCII URL is returned as it is, unchanged in every byte.
+pub(crate) fn ascii_url(url: &str) -> Cow<'_, str> {
+    if url.is_ascii() {
+        return Cow::Borrowed(url);
+    }
+    let (start, end) = authority_span(url).unwrap_or((0, 0));
+    let authority = &url[start..end];
+    let (info, host_and_port) = split_authority(authority);
+    // An IPv6 literal is ASCII already; elsewhere the port follows the last ':'.
+    let (host, port) = match host_and_port.rsplit_once(':') {
+        Some((host, port)) if !host_and_port.starts_with('[') => (host, Some(port)),
+        _ => (host_and_port, None),
+    };
+    let labels: Vec<String> = host
+        .split('.')
+        .map(|label| {
+            if label.is_ascii() {
+                return label.to_string();
+            }
+            let lower = label.to_lowercase();
+            match punycode::encode(&lower) {
+                Some(encoded) => format!("xn--{encoded}"),
+                // Too long for DNS anyway: left for the URL check to refuse.
+                None => percent_encode_non_ascii(label),
+            }
+        })
+        .collect();
+    let mut ascii = percent_encode_non_ascii(&url[..start]);
+    if let Some(info) = info {
+        ascii.push_str(&percent_encode_non_ascii(info));
+        ascii.push('@');
+    }
+    ascii.push_str(&labels.join("."));
+    if let Some(port) = port {
+        ascii.push(':');
+        ascii.push_str(port);
+    }
+    ascii.push_str(&percent_encode_non_ascii(&url[end..]));
+    Cow::Owned(ascii)
+}
+
+/// `text` with every non-ASCII character written as `%XX` escapes of its UTF-8 bytes.
+fn percent_encode_non_ascii(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            encoded.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for byte in c.encode_utf8(&mut bytes).bytes() {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    encoded
+}
+
+/// For text written without a scheme that starts with what looks like a host (`example.com/x`,
+/// `localhost:8080/f`), the URL it most likely means: `http://` in front, as curl and wget assume.
+/// `None` for anything else.
+pub(crate) fn scheme_hint(text: &str) -> Option<String> {
+    if text.contains("://") {
+        return None;
+    }
+    let authority = &text[..text.find(['/', '?', '#']).unwrap_or(text.len())];
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_like = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        && (host.contains('.') || host.eq_ignore_ascii_case("localhost"))
+        && !host.starts_with('.');
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (host_like && port_ok).then(|| format!("http://{text}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,6 +703,63 @@ mod tests {
         assert!(validate_url("http://exa mple.com/")
             .unwrap_err()
             .starts_with("invalid URL"));
+    }
+
+    #[test]
+    fn the_target_is_scheme_host_and_path() {
+        assert_eq!(
+            target("HTTPS://u:p@Files.Example.com:8443/a/b.iso?x=1#f"),
+            Some(Target {
+                secure: true,
+                host: "Files.Example.com".into(),
+                path: "/a/b.iso".into()
+            })
+        );
+        assert_eq!(
+            target("http://h").map(|t| (t.secure, t.path)),
+            Some((false, "/".into()))
+        );
+        assert_eq!(target("not a url"), None);
+    }
+
+    #[test]
+    fn non_ascii_urls_are_sent_in_ascii() {
+        for (url, ascii) in [
+            ("http://bücher.example/", "http://xn--bcher-kva.example/"),
+            (
+                "https://BÜCHER.example:8443/x",
+                "https://xn--bcher-kva.example:8443/x",
+            ),
+            (
+                "http://ü:pä@münchen.de/ä?ö=1#ü",
+                "http://%C3%BC:p%C3%A4@xn--mnchen-3ya.de/%C3%A4?%C3%B6=1#%C3%BC",
+            ),
+            ("http://例え.テスト/", "http://xn--r8jz45g.xn--zckzah/"),
+            ("http://example.com/€", "http://example.com/%E2%82%AC"),
+            ("http://Example.COM/a%20b", "http://Example.COM/a%20b"),
+        ] {
+            assert_eq!(ascii_url(url), ascii, "{url}");
+            assert_eq!(validate_url(&ascii_url(url)), Ok(()), "{url}");
+        }
+        assert!(matches!(ascii_url("http://h/x"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn text_that_starts_with_a_host_gets_a_scheme_hint() {
+        for (text, hint) in [
+            ("example.com/x", Some("http://example.com/x")),
+            ("example.com", Some("http://example.com")),
+            ("localhost:8080/f?x", Some("http://localhost:8080/f?x")),
+            ("bücher.example/", Some("http://bücher.example/")),
+            ("not", None),
+            ("C:/x.iso", None),
+            ("/etc/passwd", None),
+            ("example.com:http/x", None),
+            ("ftp://example.com/", None),
+            ("mailto:ann@example.com", None),
+        ] {
+            assert_eq!(scheme_hint(text).as_deref(), hint, "{text}");
+        }
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::disk::checksum_file::ChecksumFile;
+use crate::http::cookies::CookieJar;
 use crate::http::is_secret_header;
+use crate::http::netrc::Netrc;
 use crate::http::tls::UserTls;
 use crate::http::url::redact_url;
 use crate::run::shard::Shard;
@@ -122,6 +125,22 @@ pub struct Config {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub skip_done: Option<Arc<DoneLinks>>,
+    /// Checksums by file name, from checksum files (`--checksum-file SHA256SUMS`): a link without a
+    /// checksum of its own is checked against the one listed for its final name, and fails on a
+    /// mismatch. See [`ChecksumFile`](crate::ChecksumFile). Default none.
+    pub checksums: Option<Arc<ChecksumFile>>,
+    /// Set each downloaded file's modification time to the server's `Last-Modified`
+    /// (`--remote-time`, curl's `-R`), a resumed file's too. Default:
+    /// [`Config::DEFAULT_REMOTE_TIME`] (off: the time the download finished).
+    pub remote_time: bool,
+    /// User names and passwords per machine, from a netrc file (`~/.netrc`, `--netrc-file`), sent
+    /// to the machine each names and to no other. Credentials in a link's URL and
+    /// [`credentials`](Config::credentials) come first. The library reads no file of its own accord
+    /// (the command reads `~/.netrc`): see [`Netrc`](crate::Netrc). Default none.
+    pub netrc: Option<Arc<Netrc>>,
+    /// Cookies to send, from a Netscape cookies file (`--load-cookies`): each request carries the
+    /// ones whose domain and path match its URL. See [`CookieJar`](crate::CookieJar). Default none.
+    pub cookies: Option<Arc<CookieJar>>,
 }
 
 /// The defaults of [`Config::default`], each written once, here. The command line shows them in
@@ -187,6 +206,8 @@ impl Config {
     pub const DEFAULT_PROXY_FROM_ENV: bool = true;
     /// The rate limit over all connections: 0, none.
     pub const DEFAULT_LIMIT_RATE: u64 = 0;
+    /// Files get the time their download finished, not the server's `Last-Modified`.
+    pub const DEFAULT_REMOTE_TIME: bool = false;
 }
 
 /// One extra request header, as given to `-H 'Name: value'`.
@@ -309,6 +330,10 @@ impl Default for Config {
             limit_rate: Config::DEFAULT_LIMIT_RATE,
             shard: None,
             skip_done: None,
+            checksums: None,
+            remote_time: Config::DEFAULT_REMOTE_TIME,
+            netrc: None,
+            cookies: None,
         }
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! The format is the one aria2 and wget users already know: one URL per line,
 //! surrounding whitespace ignored, blank lines and `#` comment lines skipped.
-//! A URL may be followed by whitespace-separated `key=value` options; today
-//! only `out=NAME` (the output file name) exists.
+//! A URL may be followed by whitespace-separated `key=value` options:
+//! `out=NAME` (the output file name) and one checksum the file must have,
+//! `sha256=HEX`, `sha512=HEX`, `sha1=HEX` or `md5=HEX` (MD5 and SHA-1 catch a
+//! corrupted download, not a forged one).
 //!
 //! ```text
 //! # nightly images
-//! https://example.com/images/disk.iso
+//! https://example.com/images/disk.iso   sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 //! https://example.com/get?id=42   out=report.pdf
 //! ```
 //!
@@ -28,8 +30,9 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::path::PathBuf;
 
+use crate::disk::checksum::{Checksum, ChecksumAlgorithm};
 use crate::disk::names::is_bidi_control;
-use crate::http::url::{redact_url, validate_url};
+use crate::http::url::{ascii_url, redact_url, scheme_hint, validate_url};
 
 /// The longest line [`LinkReader`] accepts, in bytes.
 ///
@@ -54,13 +57,17 @@ const EXCERPT_CHARS: usize = 200;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
-    /// The URL exactly as written (it may carry `user:pass@` credentials).
+    /// The URL as written (it may carry `user:pass@` credentials), except that a non-ASCII host is
+    /// turned into its punycode form (`bücher.example` → `xn--bcher-kva.example`) and other
+    /// non-ASCII characters are percent-encoded as UTF-8, as browsers and curl send them.
     pub url: String,
     /// The `out=` option: the wanted output file name, not yet sanitised
     /// (see `src/disk/names.rs`).
     pub out: Option<String>,
-    /// The `sha256=` option: the expected SHA-256 of the file, as 64 lowercase hex digits.
-    pub sha256: Option<String>,
+    /// The checksum the file must have: the `sha256=`, `sha512=`, `sha1=` or `md5=` option (at most
+    /// one per link). Without it, a [`Config::checksums`](crate::Config::checksums) list may give
+    /// one by the file's final name.
+    pub checksum: Option<Checksum>,
     /// The exact path a program chose for the file ([`Link::saved_as`]), used as given: relative to
     /// the current directory, not to [`Config::dir`](crate::Config::dir), not sanitised, never
     /// numbered, its directories created. A links file cannot set it (its `out=` names stay inside
@@ -171,40 +178,53 @@ impl Link {
     /// ```
     pub fn parse(text: &str, origin: Origin) -> Result<Link, LinkError> {
         let mut tokens = text.split_whitespace();
-        let Some(url) = tokens.next() else {
+        let Some(written) = tokens.next() else {
             return Err(LinkError::malformed(origin, text, "no URL"));
         };
-        validate_url(url).map_err(|reason| LinkError::malformed(origin, url, reason))?;
+        let url = ascii_url(written);
+        validate_url(&url).map_err(|reason| match scheme_hint(written) {
+            Some(hint) => LinkError::malformed(
+                origin,
+                written,
+                format!("{reason} (did you mean '{}'?)", redact_url(&hint)),
+            ),
+            None => LinkError::malformed(origin, written, reason),
+        })?;
 
         let mut out = None;
-        let mut sha256 = None;
-        for option in tokens {
+        let mut checksum = None;
+        let options: Vec<&str> = tokens.collect();
+        for (at, &option) in options.iter().enumerate() {
             let Some((key, value)) = option.split_once('=') else {
                 return Err(LinkError::malformed(
                     origin,
                     option,
-                    "expected an option of the form key=value",
+                    not_an_option(written, &options[at..]),
                 ));
             };
+            if let Some(algorithm) = checksum_key(key) {
+                checksum_option(&mut checksum, algorithm, value)
+                    .map_err(|reason| LinkError::malformed(origin, option, reason))?;
+                continue;
+            }
             // New options get one arm each; `set_once` gives them the same
             // empty/duplicate checks as `out`.
             let slot = match key {
                 "out" => &mut out,
-                "sha256" => &mut sha256,
                 _ => return Err(LinkError::malformed(origin, option, "unknown option")),
             };
             set_once(slot, key, value)
                 .map_err(|reason| LinkError::malformed(origin, option, reason))?;
         }
 
-        let sha256 = sha256
-            .map(|hex| parse_sha256(&hex))
+        let checksum = checksum
+            .map(|(algorithm, hex)| Checksum::new(algorithm, &hex))
             .transpose()
             .map_err(|reason| LinkError::malformed(origin, text, reason))?;
         Ok(Link {
-            url: url.to_string(),
+            url: url.into_owned(),
             out,
-            sha256,
+            checksum,
             path: None,
             origin,
         })
@@ -228,7 +248,8 @@ impl Link {
     }
 }
 
-/// Checks a `sha256=` value: 64 hex digits, returned in lowercase.
+/// Checks a `sha256=` value: 64 hex digits, returned in lowercase. (The other algorithms:
+/// [`Checksum::new`].)
 ///
 /// ```
 /// let hex = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
@@ -236,25 +257,56 @@ impl Link {
 /// assert!(pardl::parse_sha256("abc").is_err());
 /// ```
 pub fn parse_sha256(hex: &str) -> Result<String, String> {
-    if let Some((at, c)) = hex
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_hexdigit())
-    {
-        // `{:?}` quotes the character and escapes one that could drive the terminal.
-        return Err(format!(
-            "sha256= needs 64 hex digits, and {c:?} (character {}) is not a hex digit",
-            at + 1
-        ));
+    Checksum::new(ChecksumAlgorithm::Sha256, hex).map(|checksum| checksum.hex)
+}
+
+/// The algorithm a checksum option names (`sha256`, `sha512`, `sha1`, `md5`, written in lowercase
+/// like every option), or `None` for another option.
+fn checksum_key(key: &str) -> Option<ChecksumAlgorithm> {
+    ChecksumAlgorithm::from_key(key).filter(|algorithm| algorithm.key() == key)
+}
+
+/// Stores a checksum option's value (checked later, with the whole line quoted in the message),
+/// refusing an empty one or a second checksum: two digests for one file say one thing too many.
+fn checksum_option(
+    slot: &mut Option<(ChecksumAlgorithm, String)>,
+    algorithm: ChecksumAlgorithm,
+    value: &str,
+) -> Result<(), String> {
+    let key = algorithm.key();
+    if value.is_empty() {
+        return Err(format!("empty {key}= option"));
     }
-    if hex.len() == 64 {
-        Ok(hex.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "sha256= needs 64 hex digits, got {} characters",
-            hex.chars().count()
-        ))
+    match slot {
+        Some((earlier, _)) if *earlier == algorithm => Err(format!("duplicate {key}= option")),
+        Some((earlier, _)) => Err(format!(
+            "two checksums ({}= and {key}=): give one per link",
+            earlier.key()
+        )),
+        None => {
+            *slot = Some((algorithm, value.to_string()));
+            Ok(())
+        }
     }
+}
+
+/// Why a word after the URL that has no `=` is an error. A known option name (`out`) lacks its
+/// value; anything else is most likely the rest of a URL with a space in it, and the message shows
+/// that URL with its spaces written as `%20`.
+fn not_an_option(url: &str, rest: &[&str]) -> String {
+    let word = rest.first().copied().unwrap_or_default();
+    if word == "out" || checksum_key(word).is_some() {
+        return "expected an option of the form key=value".to_string();
+    }
+    let spaced: Vec<&str> = rest
+        .iter()
+        .copied()
+        .take_while(|word| !word.contains('='))
+        .collect();
+    format!(
+        "expected an option of the form key=value; a URL with spaces must have them written as %20 ({})",
+        redact_url(&format!("{url}%20{}", spaced.join("%20")))
+    )
 }
 
 /// Stores an option's value, refusing an empty value or a second occurrence:
@@ -454,7 +506,7 @@ mod tests {
         Link {
             url: url.to_string(),
             out: out.map(str::to_string),
-            sha256: None,
+            checksum: None,
             path: None,
             origin: Origin::Line(line),
         }
@@ -804,7 +856,13 @@ mod tests {
     fn sha256_option_is_checked_and_lowercased() {
         let hex = "AB".repeat(32);
         let link = Link::parse(&format!("http://h/f sha256={hex}"), Origin::Line(1)).unwrap();
-        assert_eq!(link.sha256, Some("ab".repeat(32)));
+        assert_eq!(
+            link.checksum,
+            Some(Checksum {
+                algorithm: ChecksumAlgorithm::Sha256,
+                hex: "ab".repeat(32)
+            })
+        );
         let err = Link::parse("http://h/f sha256=xyz", Origin::Line(4)).unwrap_err();
         assert!(
             err.to_string()
@@ -842,5 +900,78 @@ mod tests {
         let text = err.to_string();
         assert!(!text.contains('\u{202E}'), "{text}");
         assert!(text.contains("exa\\u{202e}mple.com"), "{text}");
+    }
+
+    #[test]
+    fn each_checksum_option_wants_its_own_digits_and_one_is_enough() {
+        for algorithm in ChecksumAlgorithm::ALL {
+            let key = algorithm.key();
+            let hex = "Ab".repeat(algorithm.hex_len() / 2);
+            let link = Link::parse(&format!("http://h/f {key}={hex}"), Origin::Line(1)).unwrap();
+            let checksum = link.checksum.unwrap();
+            assert_eq!(checksum.algorithm, algorithm);
+            assert_eq!(checksum.hex, hex.to_ascii_lowercase());
+            let err = Link::parse(&format!("http://h/f {key}=abc"), Origin::Line(2)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "line 2: {key}= needs {} hex digits, got 3 characters: 'http://h/f {key}=abc'",
+                    algorithm.hex_len()
+                )
+            );
+        }
+        let (md5, sha1) = ("0".repeat(32), "1".repeat(40));
+        let err = Link::parse(
+            &format!("http://h/f md5={md5} sha1={sha1}"),
+            Origin::Line(3),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("line 3: two checksums (md5= and sha1=): give one per link: 'sha1={sha1}'")
+        );
+        let err = Link::parse(&format!("http://h/f SHA1={sha1}"), Origin::Line(4)).unwrap_err();
+        assert!(err.to_string().contains("unknown option"), "{err}");
+    }
+
+    #[test]
+    fn a_url_with_a_raw_space_is_shown_with_the_space_encoded() {
+        let err = Link::parse("http://h/my big file.bin out=x", Origin::Line(1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: expected an option of the form key=value; a URL with spaces must have them written as %20 (http://h/my%20big%20file.bin): 'big'"
+        );
+        let err = Link::parse("http://u:pw@h/a b", Origin::Line(2)).unwrap_err();
+        assert!(err.to_string().contains("(http://u:***@h/a%20b)"), "{err}");
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_gets_a_hint() {
+        for (text, hint) in [
+            ("example.com/file.iso", "http://example.com/file.iso"),
+            ("localhost:8080/f", "http://localhost:8080/f"),
+            ("www.example.com", "http://www.example.com"),
+        ] {
+            let err = Link::parse(text, Origin::Line(1)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("line 1: not an http or https URL (did you mean '{hint}'?): '{text}'")
+            );
+        }
+        for text in ["not", "ftp://example.com/f", "C:/files/x.iso"] {
+            let err = Link::parse(text, Origin::Line(1)).unwrap_err();
+            assert!(!err.to_string().contains("did you mean"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_non_ascii_host_is_sent_as_punycode() {
+        let link = Link::parse("http://bücher.example/ü ber.pdf", Origin::Line(1));
+        assert!(link.is_err(), "a raw space still separates options");
+        let link = Link::parse("http://Bücher.example:8080/Straße?q=ä#x", Origin::Line(1)).unwrap();
+        assert_eq!(
+            link.url,
+            "http://xn--bcher-kva.example:8080/Stra%C3%9Fe?q=%C3%A4#x"
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::disk::checksum::Checksum;
 use crate::error::Error;
 use crate::http::url::redact_url;
 use crate::run::links::Origin;
@@ -66,8 +67,11 @@ pub struct Transfer {
     pub final_url: Option<String>,
     /// The file's size, when the server told it.
     pub size: Option<u64>,
-    /// The SHA-256 of the file (hex), when it was computed (the link asked for a check).
+    /// The SHA-256 of the file (hex), when that digest was computed (the link, or a checksum file,
+    /// asked for a SHA-256 check).
     pub sha256: Option<String>,
+    /// The digest of the file that was computed for its check, whatever the algorithm.
+    pub checksum: Option<Checksum>,
     /// The most connections that transferred the file at once.
     pub connections: usize,
     /// Requests for the file that failed and were tried again.
@@ -75,6 +79,12 @@ pub struct Transfer {
     /// Bytes an earlier run had left on disk, which this one resumed from (0 for a fresh download):
     /// not transferred now, so not counted in the speed.
     pub resumed: u64,
+    /// Bytes that came over the network for this link in this run, whether the link ended well or
+    /// not (see [`FileProgress::fetched`](crate::FileProgress::fetched)).
+    pub fetched: u64,
+    /// Whether the link stopped unfinished (interrupted, or failed) with its progress saved, so the
+    /// same command resumes it.
+    pub saved_for_resume: bool,
 }
 
 impl Outcome {
@@ -205,8 +215,19 @@ pub struct Summary {
     pub other_shard: u64,
     /// Whether the run was cancelled (Ctrl-C).
     pub cancelled: bool,
-    /// Bytes of the downloaded files.
+    /// Bytes of the downloaded files (all of each file, the part an earlier run left included).
     pub bytes: u64,
+    /// Bytes that came over the network in this run, over every link: the downloaded files, and
+    /// what arrived of those that failed or were interrupted. The speed is measured on these.
+    pub fetched: u64,
+    /// Bytes that earlier runs had left on disk and this run resumed from: already there, so not
+    /// fetched.
+    pub resumed: u64,
+    /// Interrupted links whose progress is saved on disk, so the same command resumes them.
+    pub saved_for_resume: u64,
+    /// Interrupted links that had fetched bytes but could keep none (a server without ranges: the
+    /// file must start over).
+    pub lost_on_interrupt: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// One line per failed link, for the first 100 (`LISTED_FAILURES`): where it came from and why it
@@ -237,14 +258,24 @@ pub struct Failure {
 impl Summary {
     /// Adds one outcome.
     pub fn add(&mut self, outcome: &Outcome) {
-        self.retries += outcome.transfer.retries;
+        let transfer = &outcome.transfer;
+        self.retries += transfer.retries;
+        self.fetched += transfer.fetched;
+        self.resumed += transfer.resumed;
         match &outcome.status {
             Status::Downloaded { bytes, .. } => {
                 self.ok += 1;
                 self.bytes += bytes;
             }
             Status::Skipped => self.skipped += 1,
-            Status::Interrupted => self.interrupted += 1,
+            Status::Interrupted => {
+                self.interrupted += 1;
+                if transfer.saved_for_resume {
+                    self.saved_for_resume += 1;
+                } else if transfer.fetched > 0 {
+                    self.lost_on_interrupt += 1;
+                }
+            }
             Status::NotStarted => {
                 self.interrupted += 1;
                 self.not_started += 1;
@@ -282,15 +313,19 @@ impl Summary {
 
     /// The closing lines: a table of the failed links (where, what kind of error, why; the first
     /// 100 (`LISTED_FAILURES`), then how many more), then the totals: links ok, skipped and failed (and
-    /// interrupted, done earlier, in other shards, when there are any), bytes, wall time, mean speed,
-    /// retries.
+    /// interrupted, done earlier, in other shards, when there are any), the bytes this run fetched, wall
+    /// time, mean speed over those bytes, what was already there, retries.
     ///
     /// ```
     /// use std::time::Duration;
     /// use pardl::{Failure, Summary};
     ///
-    /// let summary = Summary { ok: 2, skipped: 1, bytes: 3 << 20, elapsed: Duration::from_secs(2), ..Default::default() };
+    /// let summary = Summary { ok: 2, skipped: 1, bytes: 3 << 20, fetched: 3 << 20, elapsed: Duration::from_secs(2), ..Default::default() };
     /// assert_eq!(summary.text(), "2 ok, 1 skipped, 0 failed; 3.0 MiB in 2.0s, 1.5 MiB/s; 0 retries\n");
+    ///
+    /// // A resumed file: the bytes and the speed are what this run fetched.
+    /// let resumed = Summary { ok: 1, bytes: 512 << 20, fetched: 263 << 20, resumed: 249 << 20, elapsed: Duration::from_secs(10), ..Default::default() };
+    /// assert_eq!(resumed.text(), "1 ok, 0 skipped, 0 failed; 263.0 MiB in 10s, 26.3 MiB/s (249.0 MiB was already there); 0 retries\n");
     ///
     /// let failed = Summary {
     ///     failed: 2,
@@ -350,10 +385,7 @@ impl Summary {
             let _ = writeln!(text, "error: {error}; links after it were not read");
         }
         if self.cancelled {
-            let _ = writeln!(
-                text,
-                "Interrupted: progress is saved; run the same command again to resume."
-            );
+            let _ = writeln!(text, "{}", self.interrupted_text());
         }
         let mut extra = String::new();
         for (count, what) in [
@@ -365,14 +397,18 @@ impl Summary {
                 let _ = write!(extra, ", {count} {what}");
             }
         }
+        let already_there = match self.resumed {
+            0 => String::new(),
+            resumed => format!(" ({} was already there)", human_bytes(resumed)),
+        };
         let _ = writeln!(
             text,
-            "{} ok, {} skipped, {} failed{extra}; {}{}",
+            "{} ok, {} skipped, {} failed{extra}; {}{}{already_there}",
             self.ok,
             self.skipped,
             self.failed,
-            human_bytes(self.bytes),
-            rate(self.bytes, self.elapsed)
+            human_bytes(self.fetched),
+            rate(self.fetched, self.elapsed)
         );
         // The totals line ends with the retries.
         text.pop();
@@ -387,6 +423,35 @@ impl Summary {
             }
         );
         text
+    }
+}
+
+impl Summary {
+    /// What an interrupted run says about running it again: a promise to resume only for what was
+    /// saved.
+    fn interrupted_text(&self) -> String {
+        let files = |n: u64| {
+            if n == 1 {
+                "1 file".to_string()
+            } else {
+                format!("{n} files")
+            }
+        };
+        match (self.saved_for_resume, self.lost_on_interrupt) {
+            (_, 0) if self.saved_for_resume > 0 => {
+                "Interrupted: progress is saved; run the same command again to resume.".to_string()
+            }
+            (0, 0) => "Interrupted: run the same command again to continue.".to_string(),
+            (0, lost) => format!(
+                "Interrupted: nothing could be saved ({} from a server without ranges cannot resume); run the same command again to start over.",
+                files(lost)
+            ),
+            (saved, lost) => format!(
+                "Interrupted: progress of {} is saved; run the same command again to resume ({} from a server without ranges starts over).",
+                files(saved),
+                files(lost)
+            ),
+        }
     }
 }
 

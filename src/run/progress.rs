@@ -12,12 +12,13 @@
 //! counter.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::disk::checksum::{Checksum, ChecksumAlgorithm};
 use crate::run::outcome::{Status, Transfer};
 
 /// Marks a file whose size the server did not tell.
@@ -60,8 +61,28 @@ pub struct FileProgress {
     connections: AtomicUsize,
     peak_connections: AtomicUsize,
     retries: AtomicU64,
+    /// Bytes this run fetched and then threw away (the file changed on the server, or had to be
+    /// fetched again as one stream): they came over the network, though they are not on disk.
+    discarded: AtomicU64,
+    /// Whether an interrupted or failed download left its resume state on disk.
+    saved_for_resume: AtomicBool,
     final_url: Mutex<Option<String>>,
-    sha256: Mutex<Option<String>>,
+    checksum: Mutex<Option<Checksum>>,
+    /// The wait before a request of this file is tried again, while there is one.
+    retry: Mutex<Option<RetryWait>>,
+}
+
+/// A request of a file waiting to be tried again, for the display: "retry 2/5 in 3s (503)".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryWait {
+    /// The number of the coming try (2 for the first retry).
+    pub attempt: u32,
+    /// The most tries the request gets (`--max-tries`).
+    pub max_tries: u32,
+    /// When the coming try starts.
+    pub at: Instant,
+    /// Why the last try failed, in a word or two: `503`, `timeout`, `connection reset`.
+    pub reason: String,
 }
 
 impl FileProgress {
@@ -76,8 +97,11 @@ impl FileProgress {
             connections: AtomicUsize::new(0),
             peak_connections: AtomicUsize::new(0),
             retries: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+            saved_for_resume: AtomicBool::new(false),
             final_url: Mutex::new(None),
-            sha256: Mutex::new(None),
+            checksum: Mutex::new(None),
+            retry: Mutex::new(None),
         }
     }
 
@@ -114,6 +138,35 @@ impl FileProgress {
         self.existing.load(Ordering::Relaxed)
     }
 
+    /// Bytes of this file that came over the network in this run: those on disk now that an earlier
+    /// run did not leave, plus those fetched and then thrown away because the file had to start
+    /// over. What the run's speed is measured on.
+    pub fn fetched(&self) -> u64 {
+        self.bytes().saturating_sub(self.resumed()) + self.discarded.load(Ordering::Relaxed)
+    }
+
+    /// Whether the download stopped unfinished with its resume state saved, so the same command
+    /// continues it.
+    pub fn saved_for_resume(&self) -> bool {
+        self.saved_for_resume.load(Ordering::Relaxed)
+    }
+
+    /// Records that the resume state of this unfinished download is on disk.
+    pub(crate) fn mark_saved_for_resume(&self) {
+        self.saved_for_resume.store(true, Ordering::Relaxed);
+    }
+
+    /// The wait before one of this file's requests is tried again, while there is one (when several
+    /// chunks wait, the one that failed last).
+    pub fn retry_wait(&self) -> Option<RetryWait> {
+        self.retry.lock().clone()
+    }
+
+    /// Records that a request of this file waits to be tried again (`Some`), or no longer does.
+    pub(crate) fn set_retry_wait(&self, wait: Option<RetryWait>) {
+        *self.retry.lock() = wait;
+    }
+
     /// Connections transferring this file's bytes right now.
     pub fn live_connections(&self) -> usize {
         self.connections.load(Ordering::Relaxed)
@@ -135,9 +188,12 @@ impl FileProgress {
             final_url: self.final_url(),
             size: self.size(),
             sha256: self.sha256(),
+            checksum: self.checksum(),
             connections: self.peak_connections(),
             retries: self.retries(),
             resumed: self.resumed(),
+            fetched: self.fetched(),
+            saved_for_resume: self.saved_for_resume(),
         }
     }
 
@@ -158,14 +214,22 @@ impl FileProgress {
         self.final_url.lock().clone()
     }
 
-    /// Records the SHA-256 (hex) of the file's bytes, when it was computed.
-    pub(crate) fn set_sha256(&self, hex: &str) {
-        *self.sha256.lock() = Some(hex.to_string());
+    /// Records the digest of the file's bytes, when it was computed.
+    pub(crate) fn set_checksum(&self, checksum: &Checksum) {
+        *self.checksum.lock() = Some(checksum.clone());
     }
 
-    /// The SHA-256 (hex) of the file's bytes, if it was computed.
+    /// The digest of the file's bytes, if it was computed (the link, or a checksum file, asked for
+    /// a check).
+    pub fn checksum(&self) -> Option<Checksum> {
+        self.checksum.lock().clone()
+    }
+
+    /// The SHA-256 (hex) of the file's bytes, if that is the digest that was computed.
     pub fn sha256(&self) -> Option<String> {
-        self.sha256.lock().clone()
+        self.checksum()
+            .filter(|checksum| checksum.algorithm == ChecksumAlgorithm::Sha256)
+            .map(|checksum| checksum.hex)
     }
 }
 
@@ -286,6 +350,7 @@ impl Progress {
         let done = file.bytes.swap(0, Ordering::Relaxed);
         let existing = file.existing.swap(0, Ordering::Relaxed);
         let transferred = done.saturating_sub(existing);
+        file.discarded.fetch_add(transferred, Ordering::Relaxed);
         self.bytes
             .fetch_sub(transferred.min(self.bytes()), Ordering::Relaxed);
         self.expected_bytes.fetch_add(existing, Ordering::Relaxed);
@@ -496,5 +561,12 @@ mod tests {
             ),
             (0, 100, 0)
         );
+        assert_eq!(
+            file.fetched(),
+            10,
+            "the thrown-away bytes still came over the network"
+        );
+        progress.record(&file, 30);
+        assert_eq!(file.fetched(), 40);
     }
 }

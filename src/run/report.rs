@@ -51,8 +51,11 @@ pub struct ReportLine {
     pub error_kind: Option<&'static str>,
     /// The failure's message (password masked), for a failed link.
     pub error: Option<String>,
-    /// The SHA-256 of the file (hex), when it was computed.
+    /// The SHA-256 of the file (hex), when that digest was computed.
     pub sha256: Option<String>,
+    /// The digest computed for the file's check, whatever its algorithm, as `ALGORITHM=HEX` (the way
+    /// a links file writes it: `sha512=…`, `md5=…`).
+    pub checksum: Option<String>,
     /// Seconds spent on the link.
     pub seconds: f64,
     /// The most connections that transferred the file at once.
@@ -84,6 +87,7 @@ impl From<&Outcome> for ReportLine {
             error_kind,
             error,
             sha256: outcome.transfer.sha256.clone(),
+            checksum: outcome.transfer.checksum.as_ref().map(ToString::to_string),
             // Milliseconds are precision enough, and keep the lines short.
             seconds: (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             connections: outcome.transfer.connections,

@@ -29,7 +29,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 
 use crate::run::progress::{Progress, SpeedMeter};
-use crate::ui::layout::{frame, total_line, FileView};
+use crate::ui::layout::{frame, retry_text, total_line, FileView};
 
 /// Time between two frames of the live display.
 pub const FRAME_PERIOD: Duration = Duration::from_millis(100);
@@ -240,6 +240,10 @@ impl Sampler {
                 size: file.size(),
                 speed: meter.sample(now, done),
                 connections: file.live_connections(),
+                retry: file.retry_wait().map(|wait| {
+                    let left = wait.at.saturating_duration_since(now);
+                    retry_text(wait.attempt, wait.max_tries, left, &wait.reason)
+                }),
             });
             meters.insert(file.id(), meter);
         }
@@ -357,6 +361,7 @@ impl Write for LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::progress::RetryWait;
 
     #[test]
     fn sampler_follows_files_as_they_come_and_go() {
@@ -378,6 +383,28 @@ mod tests {
         let lines = sampler.frame(&progress, t0 + Duration::from_secs(2), 100, 20);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(sampler.files.is_empty());
+    }
+
+    #[test]
+    fn a_file_waiting_for_a_retry_says_which_try_when_and_why() {
+        let progress = Progress::new();
+        let file = progress.start_file("flaky.bin");
+        progress.set_size(&file, 1000);
+        let t0 = Instant::now();
+        file.set_retry_wait(Some(RetryWait {
+            attempt: 2,
+            max_tries: 5,
+            at: t0 + Duration::from_millis(2500),
+            reason: "503".into(),
+        }));
+        let mut sampler = Sampler::new();
+        let lines = sampler.frame(&progress, t0, 100, 20);
+        assert!(lines[0].ends_with("retry 2/5 in 3s (503)"), "{lines:?}");
+        let lines = sampler.frame(&progress, t0 + Duration::from_secs(2), 100, 20);
+        assert!(lines[0].ends_with("retry 2/5 in 1s (503)"), "{lines:?}");
+        file.set_retry_wait(None);
+        let lines = sampler.frame(&progress, t0 + Duration::from_secs(3), 100, 20);
+        assert!(lines[0].ends_with("0 conn"), "{lines:?}");
     }
 
     #[test]

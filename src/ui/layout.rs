@@ -57,6 +57,25 @@ pub struct FileView {
     pub speed: f64,
     /// Connections transferring its bytes right now.
     pub connections: usize,
+    /// While a request of the file waits to be tried again, what to say about it ([`retry_text`]).
+    pub retry: Option<String>,
+}
+
+/// What a file's line says while one of its requests waits to be tried again: the coming try of
+/// how many, in how long, and why the last one failed.
+///
+/// ```
+/// use std::time::Duration;
+/// use pardl::ui::layout::retry_text;
+///
+/// assert_eq!(retry_text(2, 5, Duration::from_millis(2300), "503"), "retry 2/5 in 3s (503)");
+/// ```
+pub fn retry_text(attempt: u32, max_tries: u32, wait: Duration, reason: &str) -> String {
+    let seconds = wait.as_secs_f64().ceil() as u64;
+    format!(
+        "retry {attempt}/{max_tries} in {} ({reason})",
+        human_duration(Duration::from_secs(seconds))
+    )
 }
 
 /// One field of a line: the texts it can be shown as (widest first) and how much it matters
@@ -102,7 +121,7 @@ fn choose(fields: &[Field], mut room: usize) -> Vec<Option<&str>> {
 /// use pardl::ui::layout::{frame, FileView};
 /// use pardl::Snapshot;
 ///
-/// let files = vec![FileView { name: "a.iso".into(), done: 512, size: Some(1024), speed: 256.0, connections: 2 }];
+/// let files = vec![FileView { name: "a.iso".into(), done: 512, size: Some(1024), speed: 256.0, connections: 2, retry: None }];
 /// let snap = Snapshot { bytes: 512, expected_bytes: 1024, links_seen: 1, active: 1, ..Default::default() };
 /// let lines = frame(&snap, 256.0, &files, 100, 20);
 /// assert_eq!(lines.len(), 2);
@@ -149,13 +168,20 @@ pub fn frame(
 /// ```
 /// use pardl::ui::layout::{file_line, FileView};
 ///
-/// let file = FileView { name: "big.iso".into(), done: 3 << 20, size: Some(12 << 20), speed: 1048576.0, connections: 4 };
+/// let file = FileView { name: "big.iso".into(), done: 3 << 20, size: Some(12 << 20), speed: 1048576.0, connections: 4, retry: None };
 /// assert_eq!(
 ///     file_line(&file, 100, 7),
 ///     "big.iso   25%     3.0 MiB / 12.0 MiB       1.0 MiB/s  ETA 9s       4 conn"
 /// );
 /// // In 30 columns only the most important fields are left.
 /// assert_eq!(file_line(&file, 30, 7), "big.iso   25%     1.0 MiB/s");
+///
+/// // Nothing moves while a request waits to be tried again; the line says so instead.
+/// let waiting = FileView { speed: 0.0, connections: 0, retry: Some("retry 2/5 in 3s (503)".into()), ..file };
+/// assert_eq!(
+///     file_line(&waiting, 100, 7),
+///     "big.iso   25%     3.0 MiB / 12.0 MiB    retry 2/5 in 3s (503)"
+/// );
 /// ```
 pub fn file_line(file: &FileView, width: usize, name_column: usize) -> String {
     // The room for fields depends on the frame's name column, not on this line's name, so every line
@@ -203,6 +229,21 @@ pub fn file_line(file: &FileView, width: usize, name_column: usize) -> String {
             ];
             (fields, room)
         }
+    };
+    let fields = match &file.retry {
+        // The speed, ETA and connections would all read 0 while nothing is connected: the retry
+        // note takes their place, shortened before it is left out.
+        Some(note) if file.connections == 0 => {
+            let kept = if file.size.is_some() { 2 } else { 1 };
+            let mut fields: Vec<Field> = fields.into_iter().take(kept).collect();
+            let short = note.split(" (").next().unwrap_or(note).to_string();
+            fields.push(Field {
+                variants: vec![note.clone(), short],
+                priority: 2,
+            });
+            fields
+        }
+        _ => fields,
     };
     let chosen = choose(&fields, room);
     let used: usize = chosen.iter().flatten().map(|t| text_width(t) + GAP).sum();
@@ -382,6 +423,7 @@ mod tests {
             size,
             speed: 2.0 * MIB as f64,
             connections: 4,
+            retry: None,
         }
     }
 
@@ -568,6 +610,44 @@ mod tests {
         // A screen of one or two rows still shows the total.
         assert_eq!(frame(&snap(), 0.0, &files, 80, 1).len(), 1);
         assert_eq!(frame(&snap(), 0.0, &files, 80, 2).len(), 1);
+    }
+
+    #[test]
+    fn a_file_waiting_to_retry_says_so_instead_of_zeros() {
+        let mut waiting = file("flaky.bin", 0, Some(4 * MIB));
+        waiting.speed = 0.0;
+        waiting.connections = 0;
+        waiting.retry = Some(retry_text(2, 5, Duration::from_secs(3), "503"));
+        let line = file_line(&waiting, 100, 9);
+        assert_eq!(
+            line,
+            "flaky.bin    0%         0 B / 4.0 MiB     retry 2/5 in 3s (503)"
+        );
+        // Narrower: the reason goes first, the note before the bytes.
+        assert_eq!(
+            file_line(&waiting, 35, 9),
+            "flaky.bin    0%  retry 2/5 in 3s"
+        );
+        let sizeless = FileView {
+            size: None,
+            ..waiting.clone()
+        };
+        let sizeless_line = file_line(&sizeless, 100, 9);
+        assert_eq!(
+            sizeless_line.find("retry"),
+            line.find("retry"),
+            "{sizeless_line}"
+        );
+        // A retry while other connections work shows the usual line.
+        let busy = FileView {
+            connections: 3,
+            ..waiting
+        };
+        assert!(file_line(&busy, 100, 9).ends_with("3 conn"));
+        assert_eq!(
+            retry_text(3, 5, Duration::from_secs(75), "timeout"),
+            "retry 3/5 in 1m15s (timeout)"
+        );
     }
 
     #[test]

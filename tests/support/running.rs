@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -20,7 +20,8 @@ pub const PARDL: &str = env!("CARGO_BIN_EXE_pardl");
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Environment variables that could change what the binary does: proxies (ureq reads them, and a
-/// proxy would intercept 127.0.0.1), the trust store's location, extra logging, forced colours.
+/// proxy would intercept 127.0.0.1), the trust store's location, extra logging, forced colours, the
+/// config file's directory.
 pub const SCRUBBED_ENV: &[&str] = &[
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -34,16 +35,29 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "SSL_CERT_DIR",
     "RUST_LOG",
     "CLICOLOR_FORCE",
+    // Where the config file is looked for; `HOME` is replaced rather than removed (see `scrub_env`).
+    "XDG_CONFIG_HOME",
 ];
 
 /// Removes from `command`'s environment [`SCRUBBED_ENV`] and the variables `--shard auto` reads
 /// (`pardl::SHARD_ENV`: a CI that happens to run as a Slurm job or a Kubernetes pod must not leak
-/// its own into the tests). Use it on every command that starts pardl or an example.
+/// its own into the tests), and points `HOME` at [`empty_home`] with `XDG_CONFIG_HOME` unset, so no
+/// run reads the developer's `~/.netrc` or `~/.config/pardl/config`. Use it on every command that
+/// starts pardl or an example; a test of those files sets `HOME` or `XDG_CONFIG_HOME` after it.
 pub fn scrub_env(command: &mut Command) -> &mut Command {
     for var in SCRUBBED_ENV.iter().chain(pardl::SHARD_ENV) {
         command.env_remove(var);
     }
+    command.env("HOME", empty_home());
     command
+}
+
+/// A home directory with nothing in it (no `.netrc`, no `.config`), shared by every run of the
+/// binary that does not bring its own.
+pub fn empty_home() -> PathBuf {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pardl-empty-home");
+    std::fs::create_dir_all(&home).expect("creating the empty home directory");
+    home
 }
 
 /// The result of one run of the binary.
