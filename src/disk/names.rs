@@ -36,7 +36,7 @@ use std::collections::{HashMap, HashSet};
 
 use parking_lot::Mutex;
 
-use crate::http::url::{last_segment, percent_decode};
+use crate::http::url::{is_bidi_control, last_segment, percent_decode};
 use crate::key::stable_key;
 
 /// The longest name produced, in bytes; leaves room for `.part.pardl`
@@ -91,17 +91,6 @@ pub(crate) fn sanitize(name: &str) -> String {
         return FALLBACK_NAME.to_string();
     }
     with_infix(trimmed, "")
-}
-
-/// Whether `c` is one of Unicode's bidirectional formatting characters (the
-/// marks, embeddings, overrides and isolates, U+061C, U+200E, U+200F,
-/// U+202A–U+202E, U+2066–U+2069), which change the order in which the text
-/// around them is shown.
-pub(crate) fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
 }
 
 /// `name` with the dot before a temporary file's ending (see

@@ -373,6 +373,14 @@ pub(crate) fn ascii_url(url: &str) -> Cow<'_, str> {
             if label.is_ascii() {
                 return label.to_string();
             }
+            // A character no host name may hold (a control, a bidirectional override that would
+            // show the name reordered) is not encoded into one: the URL check then refuses it.
+            if label
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || is_bidi_control(c))
+            {
+                return percent_encode_non_ascii(label);
+            }
             let lower = label.to_lowercase();
             match punycode::encode(&lower) {
                 Some(encoded) => format!("xn--{encoded}"),
@@ -393,6 +401,17 @@ pub(crate) fn ascii_url(url: &str) -> Cow<'_, str> {
     }
     ascii.push_str(&percent_encode_non_ascii(&url[end..]));
     Cow::Owned(ascii)
+}
+
+/// Whether `c` is one of Unicode's bidirectional formatting characters (the
+/// marks, embeddings, overrides and isolates, U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069), which change the order in which the text
+/// around them is shown.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// `text` with every non-ASCII character written as `%XX` escapes of its UTF-8 bytes.

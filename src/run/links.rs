@@ -31,8 +31,7 @@ use std::io::{self, BufRead};
 use std::path::PathBuf;
 
 use crate::disk::checksum::{Checksum, ChecksumAlgorithm};
-use crate::disk::names::is_bidi_control;
-use crate::http::url::{ascii_url, redact_url, scheme_hint, validate_url};
+use crate::http::url::{ascii_url, is_bidi_control, redact_url, scheme_hint, validate_url};
 
 /// The longest line [`LinkReader`] accepts, in bytes.
 ///
