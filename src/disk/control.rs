@@ -55,11 +55,7 @@ impl ControlFile {
             url: url.to_string(),
             total: plan.total(),
             validators: validators.clone(),
-            chunks: plan
-                .chunks()
-                .iter()
-                .map(|c| (c.start..c.end, c.written()))
-                .collect(),
+            chunks: plan.ranges(),
         }
     }
 

@@ -33,7 +33,7 @@
 
 use std::io::Read;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::file::answer::{bad_status, reject, BadStatus, Head};
@@ -42,47 +42,70 @@ use crate::file::plan::Chunk;
 use crate::file::ranged::RangedJob;
 use crate::file::request::{send, InFlight};
 use crate::file::retry::{with_retries, Backoff, Retryable};
+use crate::file::split::steal;
 use crate::http::{range_header, ContentRange, Validators};
 
-/// Fetches chunk `index` of `job` to the end, retrying as allowed; records a failure in `job`.
+/// Fetches chunk `index` of `job` to the end, retrying as allowed; records a failure in `job`. Then,
+/// while no chunk is left waiting for a worker, takes over part of the range that would finish last
+/// ([`steal`]) and fetches that too: the stolen part is a new chunk of the plan, fetched by this task,
+/// since this worker is the one free to fetch it.
 ///
 /// `first` is a response already received for this chunk (the probe's), whose `Content-Range` was
 /// checked by the probe.
 pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>) {
-    let chunk = &job.plan.chunks()[index];
     let config = &job.context.config;
-    let backoff = Backoff::new(config.max_tries, config.retry_wait);
-    let mut fetch = ChunkFetch {
-        job,
-        chunk,
-        first,
-        buffer: vec![0u8; BUFFER_SIZE],
-    };
-    match with_retries(&job.context, &job.file, backoff, &mut fetch) {
-        Ok(()) if chunk.is_complete() => job.checkpoint(false),
-        Ok(()) => {}
-        Err(error) => job.fail(error),
+    let mut buffer = vec![0u8; BUFFER_SIZE];
+    let mut index = index;
+    let mut first = first;
+    loop {
+        let chunk = &job.plan.chunks()[index];
+        chunk.take();
+        let mut fetch = ChunkFetch {
+            job,
+            index,
+            chunk,
+            first: first.take(),
+            buffer: &mut buffer,
+        };
+        let backoff = Backoff::new(config.max_tries, config.retry_wait);
+        match with_retries(&job.context, &job.file, backoff, &mut fetch) {
+            Ok(()) if chunk.is_complete() => job.checkpoint(false),
+            Ok(()) => return,
+            Err(error) => return job.fail(error),
+        }
+        if job.should_stop() || job.plan.has_untaken() {
+            // Queued chunks come first: the pool hands this worker the next one.
+            return;
+        }
+        match steal(job, index) {
+            Some(stolen) => index = stolen,
+            None => return,
+        }
     }
 }
 
 /// The requests for the rest of one chunk.
 struct ChunkFetch<'a> {
     job: &'a RangedJob,
+    index: usize,
     chunk: &'a Chunk,
     /// The probe's answer, used instead of the first request.
     first: Option<InFlight>,
-    buffer: Vec<u8>,
+    buffer: &'a mut [u8],
 }
 
 impl Retryable for ChunkFetch<'_> {
     type Output = ();
 
     fn attempt(&mut self) -> Result<(), Error> {
-        let answer = match self.first.take() {
-            Some(answer) => answer,
-            None => request_chunk(self.job, self.chunk)?,
+        let (answer, asked_end) = match self.first.take() {
+            Some(answer) => {
+                self.job.plan.request_sent(self.index);
+                (answer, self.chunk.end())
+            }
+            None => request_chunk(self.job, self.index)?,
         };
-        copy(self.job, self.chunk, answer, &mut self.buffer)
+        copy(self.job, self.chunk, answer, asked_end, self.buffer)
     }
 
     fn progress(&self) -> u64 {
@@ -102,8 +125,8 @@ impl Retryable for ChunkFetch<'_> {
     fn retry_warning(&self, error: &Error, wait: Duration) -> String {
         format!(
             "chunk {}-{}: {error}; retrying from byte {} in {:.1}s",
-            self.chunk.start,
-            self.chunk.end - 1,
+            self.chunk.start(),
+            self.chunk.end() - 1,
             self.chunk.next_offset(),
             wait.as_secs_f64()
         )
@@ -113,7 +136,8 @@ impl Retryable for ChunkFetch<'_> {
 /// What a chunk request asked for, and of which file.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkAsk<'a> {
-    /// The bytes asked for (the rest of the chunk).
+    /// The bytes asked for: the rest of the chunk when the request was sent. A split may lower the
+    /// chunk's end while the answer is on its way; the answer is still judged by what was asked.
     pub range: Range<u64>,
     /// The size of the file the download started with.
     pub total: u64,
@@ -190,24 +214,29 @@ fn unsatisfied_total(content_range: &str) -> Option<u64> {
         .and_then(|total| total.trim().parse().ok())
 }
 
-/// Asks for the rest of `chunk` and returns the answer if it is exactly that ([`chunk_verdict`]).
-fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<InFlight, Error> {
+/// Asks for the rest of chunk `index` and returns the answer if it is exactly that
+/// ([`chunk_verdict`]), with the end it asked for.
+fn request_chunk(job: &RangedJob, index: usize) -> Result<(InFlight, u64), Error> {
+    let chunk = &job.plan.chunks()[index];
     let asked = ChunkAsk {
-        range: chunk.next_offset()..chunk.end,
+        range: chunk.next_offset()..chunk.end(),
         total: job.plan.total(),
         validators: &job.validators,
     };
     let range = range_header(asked.range.start, asked.range.end);
+    job.plan.request_sent(index);
+    let sent = Instant::now();
     let answer = send(
         &job.context,
         &job.url,
         Some(&range),
         job.validators.if_range(),
     )?;
+    job.plan.record_latency(sent.elapsed());
     let head = Head::of(&answer.response);
     let url = || job.url.clone();
     match chunk_verdict(&asked, &head) {
-        ChunkVerdict::Write => Ok(answer),
+        ChunkVerdict::Write => Ok((answer, asked.range.end)),
         ChunkVerdict::WrongRange => Err(Error::Protocol {
             url: url(),
             message: format!(
@@ -231,8 +260,14 @@ fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<InFlight, Error> {
     }
 }
 
-/// Reads the body of `answer` (a `206` for the rest of `chunk`) into the chunk.
-fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> Result<(), Error> {
+/// Reads the body of `answer` (a `206` for the rest of `chunk`, up to `asked_end`) into the chunk.
+fn copy(
+    job: &RangedJob,
+    chunk: &Chunk,
+    answer: InFlight,
+    asked_end: u64,
+    buffer: &mut [u8],
+) -> Result<(), Error> {
     let InFlight { response, slot } = answer;
     let body_copy = BodyCopy {
         context: &job.context,
@@ -245,9 +280,13 @@ fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> 
     let mut target = chunk;
     match body_copy.run(&mut reader, &mut target, buffer, || job.should_stop())? {
         CopyEnd::Filled => {
-            // A 206 carries exactly the range, so the body is fully read; one last read lets ureq
-            // see its end and return the connection to the pool for the next chunk.
-            let _ = reader.read(&mut buffer[..1]);
+            if chunk.end() >= asked_end {
+                // A 206 carries exactly the range, so the body is fully read; one last read lets
+                // ureq see its end and return the connection to the pool for the next chunk.
+                let _ = reader.read(&mut buffer[..1]);
+            }
+            // Otherwise another connection took the rest of the range: the rest of this body is
+            // not read but dropped with its connection (see docs/design.md, "Re-splitting").
             slot.succeeded();
             Ok(())
         }
@@ -257,8 +296,8 @@ fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> 
             message: format!(
                 "body ended early, at byte {} of chunk {}-{}",
                 chunk.next_offset(),
-                chunk.start,
-                chunk.end - 1
+                chunk.start(),
+                chunk.end() - 1
             ),
         }),
     }

@@ -43,6 +43,7 @@ pub(crate) mod probe;
 pub(crate) mod ranged;
 pub(crate) mod request;
 pub(crate) mod retry;
+pub(crate) mod split;
 pub(crate) mod stream;
 
 use child_pool::run_chunks;

@@ -72,6 +72,8 @@ pub struct Transfer {
     pub connections: usize,
     /// Requests for the file that failed and were tried again.
     pub retries: u64,
+    /// How many times a connection that ran out of work took over part of a slower one's range.
+    pub splits: u64,
     /// Bytes an earlier run had left on disk, which this one resumed from (0 for a fresh download):
     /// not transferred now, so not counted in the speed.
     pub resumed: u64,

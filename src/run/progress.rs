@@ -60,6 +60,7 @@ pub struct FileProgress {
     connections: AtomicUsize,
     peak_connections: AtomicUsize,
     retries: AtomicU64,
+    splits: AtomicU64,
     final_url: Mutex<Option<String>>,
     sha256: Mutex<Option<String>>,
 }
@@ -76,6 +77,7 @@ impl FileProgress {
             connections: AtomicUsize::new(0),
             peak_connections: AtomicUsize::new(0),
             retries: AtomicU64::new(0),
+            splits: AtomicU64::new(0),
             final_url: Mutex::new(None),
             sha256: Mutex::new(None),
         }
@@ -129,6 +131,16 @@ impl FileProgress {
         self.retries.load(Ordering::Relaxed)
     }
 
+    /// How many times a connection that ran out of work took over part of a slower one's range.
+    pub fn splits(&self) -> u64 {
+        self.splits.load(Ordering::Relaxed)
+    }
+
+    /// Counts one split of a range (see `src/file/split.rs`).
+    pub(crate) fn split(&self) {
+        self.splits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What this record learnt about the transfer, for the link's [`Outcome`](crate::Outcome).
     pub(crate) fn transfer(&self) -> Transfer {
         Transfer {
@@ -137,6 +149,7 @@ impl FileProgress {
             sha256: self.sha256(),
             connections: self.peak_connections(),
             retries: self.retries(),
+            splits: self.splits(),
             resumed: self.resumed(),
         }
     }

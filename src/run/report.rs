@@ -59,6 +59,8 @@ pub struct ReportLine {
     pub connections: usize,
     /// Requests that failed and were tried again.
     pub retries: u64,
+    /// How many times a connection that ran out of work took over part of a slower one's range.
+    pub splits: u64,
 }
 
 impl From<&Outcome> for ReportLine {
@@ -88,6 +90,7 @@ impl From<&Outcome> for ReportLine {
             seconds: (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             connections: outcome.transfer.connections,
             retries: outcome.transfer.retries,
+            splits: outcome.transfer.splits,
         }
     }
 }
