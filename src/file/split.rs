@@ -121,11 +121,39 @@ pub(crate) fn choose_split(ranges: &[Running], outlook: &Outlook) -> Option<(usi
     (before - after >= MIN_SPLIT_GAIN.as_secs_f64()).then_some((victim.index, at))
 }
 
-/// For a worker whose chunk `finished` is done: splits the range that would finish last, if that is
-/// worth a request, and returns the new chunk (already taken for this worker).
+/// For a worker whose chunk `finished` is done and who finds no chunk waiting for a worker: splits the
+/// range that would finish last as soon as that is worth a request, and returns the new chunk
+/// (already taken for this worker). Waits while the ranges are too young to judge; gives up (`None`)
+/// once no range has enough left to be worth splitting, or the file stops.
 pub(crate) fn steal(job: &RangedJob, finished: usize) -> Option<usize> {
+    let min_chunk = job.context.config.min_chunk;
+    // Measured now: the finished request's age keeps growing while this worker waits.
+    let thief_speed = speed_of(&job.plan, finished);
+    loop {
+        if job.should_stop() || job.plan.has_untaken() {
+            return None;
+        }
+        if let Some(new) = try_steal(job, thief_speed) {
+            return Some(new);
+        }
+        let worth_waiting = job
+            .plan
+            .chunks()
+            .iter()
+            .any(|c| c.is_taken() && c.end().saturating_sub(c.claimed_to()) >= min_chunk);
+        if !worth_waiting {
+            return None;
+        }
+        // An idle worker has nothing better to do than look again a little later.
+        job.context.sleep_unless(MIN_SPLIT_GAIN, || {
+            job.should_stop() || job.plan.is_complete()
+        });
+    }
+}
+
+/// One look at the ranges: splits one if that is worth it now.
+fn try_steal(job: &RangedJob, thief_speed: Option<f64>) -> Option<usize> {
     let plan = &job.plan;
-    let thief_speed = speed_of(plan, finished);
     let new = plan.split(|chunks| {
         let ranges = running(plan, chunks);
         let connections = ranges.len() + 1;
