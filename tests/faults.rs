@@ -644,7 +644,7 @@ fn a_slow_connection_s_range_is_split_and_the_file_is_byte_exact() {
         expected_requests(file.len, 256 * KIB, 4) as u64 + splits,
         "one request per planned chunk and one per split, no retry"
     );
-    assert_ranges_cover_the_file(&records, file.len);
+    assert_ranges_cover(&records, 0..file.len);
     assert_no_part_files(&dir.path().join("out"));
 }
 
@@ -677,7 +677,7 @@ fn a_stalled_chunk_is_split_and_the_file_is_byte_exact() {
         records.len() as u64,
         expected_requests(file.len, 256 * KIB, 4) as u64 + splits
     );
-    assert_ranges_cover_the_file(&records, file.len);
+    assert_ranges_cover(&records, 0..file.len);
 }
 
 #[cfg(unix)]
@@ -722,4 +722,53 @@ fn kill_9_right_after_a_split_then_rerun_ends_byte_identical() {
     let got = fs::read(out.join("split-kill.bin")).unwrap();
     assert_eq!(sha256_hex(&got), sha256_hex(&file.bytes()));
     assert_eq!(names_in(&out), vec!["split-kill.bin".to_string()]);
+}
+
+#[test]
+fn a_resumed_download_with_one_range_left_still_uses_every_connection() {
+    // An earlier run (with -x 1) left the first 256 KiB and one range for the rest.
+    let file = Served::with(
+        "/one-left.bin",
+        4 * MIB,
+        63,
+        Behaviour::new().rate_limit(MIB).etag("\"r\""),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let mut part = file.bytes();
+    part[256 * KIB as usize..].fill(0);
+    fs::write(out.join("one-left.bin.part"), part).unwrap();
+    fs::write(
+        out.join("one-left.bin.part.pardl"),
+        format!(
+            "pardl-control 1\nurl {}\nsize {}\netag \"r\"\nchunk 0 {} {}\nchunk {} {} 0\n",
+            server.url(&file.path),
+            file.len,
+            256 * KIB,
+            256 * KIB,
+            256 * KIB,
+            file.len
+        ),
+    )
+    .unwrap();
+    let (run, splits) = run_with_report(dir.path(), &server.url(&file.path), &[]);
+    run.assert_code(0);
+    assert_served_file(&out, "one-left.bin", &file);
+    assert!(
+        splits >= 1,
+        "the other connections took over parts of the range"
+    );
+    let records = server.requests_for(&file.path);
+    assert_eq!(records.len() as u64, 1 + splits);
+    assert!(server.stats().path(&file.path).in_flight_peak >= 2);
+    // A range whose upper part was taken over is cut off at its new end: the server may have sent
+    // a little past it before the connection closed, but nothing is asked for twice.
+    let sent = server.stats().path(&file.path).bytes_sent;
+    assert!(
+        sent <= file.len - 256 * KIB + splits * 256 * KIB,
+        "sent {sent} for {} missing bytes with {splits} splits",
+        file.len - 256 * KIB
+    );
+    assert_ranges_cover(&records, 256 * KIB..file.len);
 }

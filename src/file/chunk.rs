@@ -73,14 +73,19 @@ pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>
             Ok(()) => return,
             Err(error) => return job.fail(error),
         }
-        if job.should_stop() || job.plan.has_untaken() {
-            // Queued chunks come first: the pool hands this worker the next one.
-            return;
-        }
-        match steal(job, index) {
+        match steal(job, Some(index)) {
             Some(stolen) => index = stolen,
             None => return,
         }
+    }
+}
+
+/// The task of a worker started with no chunk of its own, to help (a resumed download with fewer
+/// ranges left than connections): it takes over part of a range as soon as that is worth a request,
+/// and goes on as [`fetch_chunk`].
+pub(crate) fn help(job: &RangedJob) {
+    if let Some(stolen) = steal(job, None) {
+        fetch_chunk(job, stolen, None);
     }
 }
 

@@ -17,7 +17,7 @@
 //!   range whose connection has brought nothing for that long (stalled) finishes never, so it goes
 //!   first.
 //! * **Where:** the owner keeps what it can fetch by the time the whole file would be done if every
-//!   connection stays busy (bytes left in the file over the file's speed), and at least what it
+//!   connection stays busy (bytes left in the file over the speed of all connections together), and at least what it
 //!   fetches while the new request starts, and at least what it has already claimed. The rest goes
 //!   to the thief. Sharing out by the file's end, not by the pair's, matters when several
 //!   connections go idle at once: each takes a fair share in turn, instead of the first taking half
@@ -73,7 +73,8 @@ impl Running {
 pub(crate) struct Outlook {
     /// Bytes still to fetch in the whole file.
     pub left_in_file: u64,
-    /// Bytes per second of the whole file, over all its connections.
+    /// Bytes per second of the whole file once every connection is busy (the running ranges at
+    /// their speeds, the idle workers at the thief's).
     pub file_speed: f64,
     /// The speed the thief's new request can expect.
     pub thief_speed: f64,
@@ -121,28 +122,37 @@ pub(crate) fn choose_split(ranges: &[Running], outlook: &Outlook) -> Option<(usi
     (before - after >= MIN_SPLIT_GAIN.as_secs_f64()).then_some((victim.index, at))
 }
 
-/// For a worker whose chunk `finished` is done and who finds no chunk waiting for a worker: splits the
-/// range that would finish last as soon as that is worth a request, and returns the new chunk
-/// (already taken for this worker). Waits while the ranges are too young to judge; gives up (`None`)
-/// once no range has enough left to be worth splitting, or the file stops.
-pub(crate) fn steal(job: &RangedJob, finished: usize) -> Option<usize> {
+/// For a worker whose chunk `finished` is done and who finds no chunk waiting for a worker (or, with
+/// `None`, a worker started only to help, on a resumed download with fewer ranges left than
+/// connections): splits the range that would finish last as soon as that is worth a request, and
+/// returns the new chunk (already taken for this worker). Waits while the ranges are too young to
+/// judge; gives up (`None`) once no range has enough left to be worth splitting, or the file stops.
+pub(crate) fn steal(job: &RangedJob, finished: Option<usize>) -> Option<usize> {
     let min_chunk = job.context.config.min_chunk;
     // Measured now: the finished request's age keeps growing while this worker waits.
-    let thief_speed = speed_of(&job.plan, finished);
+    let thief_speed = finished.and_then(|index| speed_of(&job.plan, index));
     loop {
-        if job.should_stop() || job.plan.has_untaken() {
+        if job.should_stop() {
             return None;
         }
-        if let Some(new) = try_steal(job, thief_speed) {
-            return Some(new);
-        }
-        let worth_waiting = job
-            .plan
-            .chunks()
-            .iter()
-            .any(|c| c.is_taken() && c.end().saturating_sub(c.claimed_to()) >= min_chunk);
-        if !worth_waiting {
-            return None;
+        if job.plan.has_untaken() {
+            if finished.is_some() {
+                // Queued chunks come first: the pool hands this worker the next one.
+                return None;
+            }
+            // A helper waits until the other workers have taken theirs.
+        } else {
+            if let Some(new) = try_steal(job, thief_speed) {
+                return Some(new);
+            }
+            let worth_waiting = job
+                .plan
+                .chunks()
+                .iter()
+                .any(|c| c.is_taken() && c.end().saturating_sub(c.claimed_to()) >= min_chunk);
+            if !worth_waiting {
+                return None;
+            }
         }
         // An idle worker has nothing better to do than look again a little later.
         job.context.sleep_unless(MIN_SPLIT_GAIN, || {
@@ -154,15 +164,28 @@ pub(crate) fn steal(job: &RangedJob, finished: usize) -> Option<usize> {
 /// One look at the ranges: splits one if that is worth it now.
 fn try_steal(job: &RangedJob, thief_speed: Option<f64>) -> Option<usize> {
     let plan = &job.plan;
+    let connections = job.context.config.connections.max(1);
     let new = plan.split(|chunks| {
         let ranges = running(plan, chunks);
-        let connections = ranges.len() + 1;
-        let left_in_file = chunks.iter().map(Chunk::remaining).sum();
-        let file_speed = plan.speed();
+        let measured: Vec<f64> = ranges.iter().filter_map(|r| r.speed).collect();
+        let typical = if measured.is_empty() {
+            plan.speed() / connections as f64
+        } else {
+            measured.iter().sum::<f64>() / measured.len() as f64
+        };
+        let thief_speed = thief_speed.unwrap_or(typical);
+        // The file's speed once every connection is busy again: the running ranges at their
+        // speeds (a young one at the typical speed), and every idle worker at the thief's.
+        let idle = connections.saturating_sub(ranges.len()).max(1);
+        let file_speed = ranges
+            .iter()
+            .map(|r| r.speed.unwrap_or(typical))
+            .sum::<f64>()
+            + idle as f64 * thief_speed;
         let outlook = Outlook {
-            left_in_file,
+            left_in_file: chunks.iter().map(Chunk::remaining).sum(),
             file_speed,
-            thief_speed: thief_speed.unwrap_or(file_speed / connections as f64),
+            thief_speed,
             latency: plan.latency(),
             min_chunk: job.context.config.min_chunk,
         };

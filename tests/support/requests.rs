@@ -95,12 +95,13 @@ pub fn ranges_starting_inside_others(records: &[RequestRecord]) -> Vec<Range<u64
         .collect()
 }
 
-/// Asserts that the ranges of `records` account for a file of `total` bytes exactly once when each
-/// range is cut where a later one begins inside it (a split or a retry takes over from there): from
-/// one range's start to the next start, some range asked for those bytes, and the last range ends
-/// at the file's end.
+/// Asserts that the ranges of `records` account for the bytes `wanted` (the whole file, or what a
+/// resumed download was missing) exactly once when each range is cut where a later one begins
+/// inside it (a split or a retry takes over from there): from one range's start to the next start,
+/// some range asked for those bytes, and none asked for bytes outside `wanted`.
 #[track_caller]
-pub fn assert_ranges_cover_the_file(records: &[RequestRecord], total: u64) {
+pub fn assert_ranges_cover(records: &[RequestRecord], wanted: Range<u64>) {
+    let (first, total) = (wanted.start, wanted.end);
     let spans: Vec<Range<u64>> = records
         .iter()
         .map(|r| parse_range(r.range.as_deref().expect("every request has a Range")))
@@ -110,7 +111,7 @@ pub fn assert_ranges_cover_the_file(records: &[RequestRecord], total: u64) {
     starts.dedup();
     assert_eq!(
         starts.first(),
-        Some(&0),
+        Some(&first),
         "nothing asked for the first byte: {spans:?}"
     );
     for (i, &start) in starts.iter().enumerate() {
