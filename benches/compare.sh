@@ -200,7 +200,7 @@ describe() {
 # The command of TOOL for scenario S, into the array CMD; returns 1 if the tool has no way to do it.
 #
 # Equivalence: J files at once, C connections per file, chunks of the same size where the tool takes
-# a chunk size (pardl plans 4 chunks per connection plus its 1 MiB probe; wget2 gets
+# a chunk size (pardl plans 1 chunk per connection plus its 1 MiB probe and splits a slow range; wget2 gets
 # --chunk-size=SIZE/(4C)); every tool quiet, not preallocating (pardl sizes the .part file with
 # ftruncate, like aria2's --file-allocation=trunc), writing into an empty directory.
 tool_cmd() {

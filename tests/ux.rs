@@ -468,6 +468,7 @@ fn report_lines_parse_and_hold_the_right_fields() {
         "seconds",
         "connections",
         "retries",
+        "splits",
     ];
     for line in &lines {
         for key in keys {

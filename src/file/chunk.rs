@@ -30,6 +30,11 @@
 //! | `429`/`503` | overloaded | fewer connections if others are busy; wait (`Retry-After`), retry |
 //! | `408`/other `5xx` | trouble on the server | wait, retry |
 //! | any other status | refused | fail the file at once |
+//!
+//! "The range asked for" is the `Range` the request sent. Another connection may take over the upper
+//! part of the chunk while the answer is on its way ([`steal`]); the answer is still judged by what
+//! was asked, and the copy then stops at the chunk's new end and drops the rest of the body with its
+//! connection (the test `a_range_split_after_it_was_asked_is_judged_by_what_was_asked`).
 
 use std::io::Read;
 use std::ops::Range;
@@ -493,6 +498,32 @@ mod tests {
             ..Head::default()
         };
         assert_eq!(chunk_verdict(&asked, &answer), ChunkVerdict::RangeIgnored);
+    }
+
+    #[test]
+    fn a_range_split_after_it_was_asked_is_judged_by_what_was_asked() {
+        // Asked for 100..200; another connection took 150..200 before the answer came. The answer
+        // is for what was sent, so it is the right one (the copy stops at 150).
+        let ours = Validators::default();
+        let asked = ChunkAsk {
+            range: 100..200,
+            total: 1000,
+            validators: &ours,
+        };
+        let answer = |content_range| Head {
+            status: 206,
+            content_range: Some(content_range),
+            ..Head::default()
+        };
+        assert_eq!(
+            chunk_verdict(&asked, &answer("bytes 100-199/1000")),
+            ChunkVerdict::Write
+        );
+        assert_eq!(
+            chunk_verdict(&asked, &answer("bytes 100-149/1000")),
+            ChunkVerdict::WrongRange,
+            "a server that sends only the part left is not the answer to what was asked"
+        );
     }
 
     #[test]
