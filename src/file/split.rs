@@ -304,7 +304,7 @@ mod tests {
         let slow = range(0, 0, 3 * MIB / 2, 0.1 * MB);
         let mut slow_file = outlook(3 * MIB / 2, 10.0 * MB, 10.0 * MB);
         slow_file.min_chunk = 2 * MIB;
-        assert_eq!(choose_split(&[slow.clone()], &slow_file), None);
+        assert_eq!(choose_split(std::slice::from_ref(&slow), &slow_file), None);
         slow_file.min_chunk = MIB;
         assert!(choose_split(&[slow], &slow_file).is_some());
     }
