@@ -84,6 +84,14 @@ pub enum Error {
         /// What showed the change.
         reason: String,
     },
+    /// The mirrors of a link (several URLs of one file) do not agree on its size: they cannot all
+    /// serve the same file, so nothing is downloaded.
+    MirrorsDisagree {
+        /// The link (its first URL).
+        url: String,
+        /// Each mirror that answered, with the size it gave.
+        sizes: Vec<(String, u64)>,
+    },
     /// The downloaded file does not have the SHA-256 the link asked for.
     ChecksumMismatch {
         /// The URL that was downloaded.
@@ -141,6 +149,7 @@ impl Error {
             Error::Protocol { .. } => true,
             Error::InvalidUrl { .. }
             | Error::FileChanged { .. }
+            | Error::MirrorsDisagree { .. }
             | Error::ChecksumMismatch { .. }
             | Error::Interrupted { .. }
             | Error::MalformedLink { .. }
@@ -162,6 +171,7 @@ impl Error {
             Error::MalformedLink { .. } => "malformed-link",
             Error::RangeIgnored { .. } => "range-ignored",
             Error::FileChanged { .. } => "file-changed",
+            Error::MirrorsDisagree { .. } => "mirrors-disagree",
             Error::ChecksumMismatch { .. } => "checksum-mismatch",
             Error::Interrupted { .. } => "interrupted",
             Error::Config { .. } => "config",
@@ -198,6 +208,14 @@ impl fmt::Display for Error {
             ),
             Error::FileChanged { url, reason } => {
                 write!(f, "{}: the file changed on the server ({reason})", redact_url(url))
+            }
+            Error::MirrorsDisagree { url, sizes } => {
+                write!(f, "{}: the mirrors disagree on the size of the file:", redact_url(url))?;
+                for (i, (mirror, size)) in sizes.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(f, "{sep} {} has {size} bytes", redact_url(mirror))?;
+                }
+                Ok(())
             }
             Error::ChecksumMismatch {
                 url,

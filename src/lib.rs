@@ -117,7 +117,7 @@ pub use run::config::{Config, Credentials, Header};
 pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
 pub use run::progress::{FileProgress, Progress, Snapshot};
-pub use run::report::{ReportFile, ReportLine};
+pub use run::report::{MirrorLine, ReportFile, ReportLine};
 pub use run::run_handle::Run;
 pub use run::shard::{Shard, SHARD_ENV};
 pub use run::skip_done::DoneLinks;

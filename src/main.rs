@@ -57,6 +57,11 @@ struct Cli {
     #[arg(short = 'o', long = "output", value_name = "NAME")]
     output: Option<String>,
 
+    /// Another URL of the single URL's file (a mirror); repeat it for more. The file's chunks are
+    /// spread over all of them. In a links file, write mirrors after the URL, separated by tabs or spaces.
+    #[arg(long = "mirror", value_name = "URL")]
+    mirror: Vec<String>,
+
     /// Read links from FILE ('-' for standard input). Without URLs and without -i, ./links.txt is read if
     /// it exists.
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]
@@ -491,12 +496,19 @@ fn link_source(cli: &Cli) -> Result<Box<dyn Iterator<Item = Result<Link, LinkErr
             ));
         }
     }
+    if !cli.mirror.is_empty() && (cli.urls.len() != 1 || cli.input_file.is_some()) {
+        return Err("--mirror applies to a single URL given on the command line; in a links file write the mirrors after the URL, separated by tabs or spaces".into());
+    }
     let arguments: Vec<Result<Link, LinkError>> = cli
         .urls
         .iter()
         .enumerate()
         .map(|(i, url)| {
-            Link::parse(url, Origin::Argument(i + 1)).map(|link| Link {
+            let with_mirrors = std::iter::once(url.as_str())
+                .chain(cli.mirror.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Link::parse(&with_mirrors, Origin::Argument(i + 1)).map(|link| Link {
                 sha256: link.sha256.or_else(|| cli.checksum.clone()),
                 out: link.out.or_else(|| cli.output.clone()),
                 ..link

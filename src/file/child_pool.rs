@@ -43,6 +43,8 @@ pub(crate) fn run_chunks(
         fetch_chunk(&job, incomplete[0], first);
         return Ok((job, 0));
     }
+    // Chunks a pool before this one had taken (the file went on without a mirror) are free again.
+    job.plan.release_all();
     let job = Arc::new(job);
     // A resumed download may have fewer ranges left than connections: the other workers start as
     // helpers, which take over part of a range once they can tell it is worth it.
@@ -80,5 +82,8 @@ pub(crate) fn run_chunks(
     let job = Arc::try_unwrap(job).map_err(|job| Error::Panicked {
         url: job.link_url.clone(),
     })?;
+    if job.mirrors.len() > 1 {
+        job.file.set_mirrors(job.mirrors.deliveries());
+    }
     Ok((job, panicked))
 }

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::file::answer::{bad_status, reject, BadStatus, Head};
 use crate::file::body::{BodyCopy, CopyEnd, BUFFER_SIZE};
+use crate::file::mirrors::is_mirror_failure;
 use crate::file::plan::Chunk;
 use crate::file::ranged::RangedJob;
 use crate::file::request::{send, InFlight};
@@ -108,14 +109,18 @@ impl Retryable for ChunkFetch<'_> {
     type Output = ();
 
     fn attempt(&mut self) -> Result<(), Error> {
-        let (answer, asked_end) = match self.first.take() {
+        let (answer, asked_end, mirror) = match self.first.take() {
             Some(answer) => {
                 self.job.plan.request_sent(self.index);
-                (answer, self.chunk.end())
+                (answer, self.chunk.end(), self.chunk.mirror())
             }
-            None => request_chunk(self.job, self.index)?,
+            None => request_from_a_mirror(self.job, self.index)?,
         };
-        copy(self.job, self.chunk, answer, asked_end, self.buffer)
+        let before = self.chunk.written();
+        let copied = copy(self.job, self.chunk, answer, asked_end, self.buffer);
+        let delivered = self.chunk.written() - before;
+        self.job.mirrors.delivered(mirror, delivered);
+        copied
     }
 
     fn progress(&self) -> u64 {
@@ -224,27 +229,51 @@ fn unsatisfied_total(content_range: &str) -> Option<u64> {
         .and_then(|total| total.trim().parse().ok())
 }
 
-/// Asks for the rest of chunk `index` and returns the answer if it is exactly that
-/// ([`chunk_verdict`]), with the end it asked for.
-fn request_chunk(job: &RangedJob, index: usize) -> Result<(InFlight, u64), Error> {
+/// Asks a mirror for the rest of chunk `index` (its own mirror while that one is alive): returns
+/// the answer, the end it asked for and the mirror. A mirror that fails while another is alive is
+/// dropped and the next one asked at once; one whose file changed stops the file, which then goes on
+/// without it ([`RangedJob::forget_changed_mirror`]).
+fn request_from_a_mirror(job: &RangedJob, index: usize) -> Result<(InFlight, u64, usize), Error> {
     let chunk = &job.plan.chunks()[index];
+    loop {
+        let mirror = job.mirrors.pick(chunk.mirror()).unwrap_or(chunk.mirror());
+        chunk.use_mirror(mirror);
+        match request_chunk(job, index, mirror) {
+            Ok((answer, asked_end)) => return Ok((answer, asked_end, mirror)),
+            Err(error @ Error::FileChanged { .. }) => {
+                job.mirror_changed(mirror);
+                return Err(error);
+            }
+            Err(error)
+                if (is_mirror_failure(&error) || matches!(error, Error::RangeIgnored { .. }))
+                    && job.mirrors.drop_after(mirror, &error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Asks mirror `mirror` for the rest of chunk `index` and returns the answer if it is exactly that
+/// ([`chunk_verdict`]), with the end it asked for.
+fn request_chunk(job: &RangedJob, index: usize, mirror: usize) -> Result<(InFlight, u64), Error> {
+    let chunk = &job.plan.chunks()[index];
+    let source = job.mirrors.get(mirror);
     let asked = ChunkAsk {
         range: chunk.next_offset()..chunk.end(),
         total: job.plan.total(),
-        validators: &job.validators,
+        validators: &source.validators,
     };
     let range = range_header(asked.range.start, asked.range.end);
     job.plan.request_sent(index);
     let sent = Instant::now();
     let answer = send(
         &job.context,
-        &job.url,
+        &source.url,
         Some(&range),
-        job.validators.if_range(),
+        source.validators.if_range(),
     )?;
     job.plan.record_latency(sent.elapsed());
     let head = Head::of(&answer.response);
-    let url = || job.url.clone();
+    let url = || source.url.clone();
     match chunk_verdict(&asked, &head) {
         ChunkVerdict::Write => Ok((answer, asked.range.end)),
         ChunkVerdict::WrongRange => Err(Error::Protocol {
@@ -266,7 +295,7 @@ fn request_chunk(job: &RangedJob, index: usize) -> Result<(InFlight, u64), Error
                 ),
             })
         }
-        ChunkVerdict::BadStatus(bad) => Err(reject(&job.url, answer, bad)),
+        ChunkVerdict::BadStatus(bad) => Err(reject(&source.url, answer, bad)),
     }
 }
 

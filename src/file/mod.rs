@@ -38,6 +38,7 @@ pub(crate) mod answer;
 pub(crate) mod body;
 pub(crate) mod child_pool;
 pub(crate) mod chunk;
+pub(crate) mod mirrors;
 pub(crate) mod plan;
 pub(crate) mod probe;
 pub(crate) mod ranged;
@@ -47,8 +48,9 @@ pub(crate) mod split;
 pub(crate) mod stream;
 
 use child_pool::run_chunks;
+use mirrors::probe_link;
 use plan::ChunkPlan;
-use probe::{probe, RangeProbe};
+use probe::RangeProbe;
 use ranged::RangedJob;
 use request::InFlight;
 use retry::Backoff;
@@ -111,8 +113,7 @@ impl FileTask<'_> {
         if let Some(job) = self.resume(final_path)? {
             return self.run_ranged(job, None);
         }
-        let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        let answer = probe(context, &link.url, config.min_chunk, backoff, file)?;
+        let (answer, mirrors) = probe_link(context, link, config.min_chunk, file)?;
         file.set_final_url(answer.final_url());
         let named = self.server_named(final_path, &answer);
         let final_path = named.as_deref().unwrap_or(final_path);
@@ -159,7 +160,8 @@ impl FileTask<'_> {
                     validators,
                     Arc::clone(file),
                     control_path,
-                );
+                )
+                .with_mirrors(mirrors);
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
@@ -211,6 +213,10 @@ impl FileTask<'_> {
             Ok(Some(control)) => control,
             Err(reason) => return start_over(format!("unusable resume state ({reason})")),
         };
+        let saved_mirrors: Vec<&String> = control.mirrors.iter().map(|(url, _)| url).collect();
+        if saved_mirrors != link.mirrors.iter().collect::<Vec<_>>() {
+            return start_over("resume state of the same link with other mirrors".into());
+        }
         if control.url != link.url {
             return start_over(format!(
                 "resume state of another link ({})",
@@ -245,11 +251,12 @@ impl FileTask<'_> {
                 link.url.clone(),
                 part,
                 plan,
-                control.validators,
+                control.validators.clone(),
                 Arc::clone(file),
                 control_path,
             )
-            .with_saved_control(),
+            .with_saved_control()
+            .with_saved_mirrors(&control),
         ))
     }
 
@@ -275,6 +282,10 @@ impl FileTask<'_> {
                 self.context.progress.rewind(&job.file);
                 let RangedJob { part, url, .. } = job;
                 self.run_stream(part, &url, None)
+            }
+            // One mirror's file changed, others are alive: what it delivered is fetched from them.
+            Some(Error::FileChanged { .. }) if job.forget_changed_mirror() => {
+                self.run_ranged(job, None)
             }
             Some(error @ Error::FileChanged { .. }) => {
                 job.remove_control();

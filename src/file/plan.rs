@@ -28,7 +28,7 @@
 //! the new chunk there), never half.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -95,6 +95,19 @@ pub struct Chunk {
     /// `written` when that request was sent: the bytes since then, over the time since then, are the
     /// connection's speed.
     request_base: AtomicU64,
+    /// The mirror its requests go to (0 for a link with one URL).
+    mirror: AtomicU32,
+    /// Whether its bytes came from more than one mirror (it moved to another after a failure).
+    mixed: AtomicBool,
+}
+
+/// Where the bytes of a chunk came from, as the resume state keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// All from this mirror (the index among the link's URLs).
+    Mirror(u32),
+    /// From more than one.
+    Mixed,
 }
 
 impl Chunk {
@@ -121,6 +134,8 @@ impl Chunk {
             taken: AtomicBool::new(false),
             request_sent: AtomicU64::new(0),
             request_base: AtomicU64::new(0),
+            mirror: AtomicU32::new(0),
+            mixed: AtomicBool::new(false),
         }
     }
 
@@ -254,6 +269,51 @@ impl Chunk {
             )
             .ok()
             .map(|_| end)
+    }
+
+    /// The mirror this chunk's requests go to.
+    pub(crate) fn mirror(&self) -> usize {
+        self.mirror.load(Ordering::Relaxed) as usize
+    }
+
+    /// Sends this chunk's next requests to mirror `mirror`; bytes it already has from another one
+    /// make it mixed.
+    pub(crate) fn use_mirror(&self, mirror: usize) {
+        let mirror = u32::try_from(mirror).unwrap_or(u32::MAX);
+        let before = self.mirror.swap(mirror, Ordering::Relaxed);
+        if before != mirror && self.written() > 0 {
+            self.mixed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Where its bytes came from.
+    pub(crate) fn source(&self) -> Source {
+        if self.mixed.load(Ordering::Relaxed) {
+            Source::Mixed
+        } else {
+            Source::Mirror(self.mirror.load(Ordering::Relaxed))
+        }
+    }
+
+    /// Restores where its bytes came from (a resume).
+    pub(crate) fn set_source(&self, source: Source) {
+        match source {
+            Source::Mirror(mirror) => {
+                self.mirror.store(mirror, Ordering::Relaxed);
+                self.mixed.store(false, Ordering::Relaxed);
+            }
+            Source::Mixed => self.mixed.store(true, Ordering::Relaxed),
+        }
+    }
+
+    /// Forgets the chunk's bytes, to fetch them again (their mirror changed its file). Only while no
+    /// worker fetches it.
+    pub(crate) fn restart(&self) -> u64 {
+        let (_, end_blocks) = unpack(self.window.load(Ordering::Acquire));
+        self.window.store(pack(0, end_blocks), Ordering::Release);
+        self.mixed.store(false, Ordering::Relaxed);
+        self.taken.store(false, Ordering::Release);
+        self.written.swap(0, Ordering::AcqRel)
     }
 
     /// Takes the chunk for a worker; false if another worker already has.
@@ -415,14 +475,30 @@ impl ChunkPlan {
     /// Every chunk's range as it is now and the bytes of it on disk, in file order: what the control
     /// file saves. Taken under the split lock, so a split is in it whole or not at all.
     pub fn ranges(&self) -> Vec<(Range<u64>, u64)> {
+        self.ranges_and_sources()
+            .into_iter()
+            .map(|(range, written, _)| (range, written))
+            .collect()
+    }
+
+    /// [`ranges`](ChunkPlan::ranges) with where each chunk's bytes came from.
+    pub(crate) fn ranges_and_sources(&self) -> Vec<(Range<u64>, u64, Source)> {
         let _no_split_meanwhile = self.split_lock.lock();
-        let mut ranges: Vec<(Range<u64>, u64)> = self
+        let mut ranges: Vec<(Range<u64>, u64, Source)> = self
             .chunks()
             .iter()
-            .map(|c| (c.start()..c.end(), c.written()))
+            .map(|c| (c.start()..c.end(), c.written(), c.source()))
             .collect();
-        ranges.sort_by_key(|(range, _)| range.start);
+        ranges.sort_by_key(|(range, _, _)| range.start);
         ranges
+    }
+
+    /// Marks every chunk untaken, so a new child pool's tasks can take them (after the pool before
+    /// stopped).
+    pub(crate) fn release_all(&self) {
+        for chunk in self.chunks() {
+            chunk.taken.store(false, Ordering::Release);
+        }
     }
 
     /// Whether some unfinished chunk has not been taken by a worker yet (it is queued for one).

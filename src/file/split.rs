@@ -143,6 +143,16 @@ pub(crate) fn steal(job: &RangedJob, finished: Option<usize>) -> Option<usize> {
             // A helper waits until the other workers have taken theirs.
         } else {
             if let Some(new) = try_steal(job, thief_speed) {
+                // The thief keeps its own mirror: that is how a fast mirror takes work from a slow
+                // one.
+                let mirror = match finished {
+                    Some(index) => job.plan.chunks()[index].mirror(),
+                    None => {
+                        let alive = job.mirrors.alive();
+                        alive[new % alive.len().max(1)]
+                    }
+                };
+                job.plan.chunks()[new].use_mirror(mirror);
                 return Some(new);
             }
             let worth_waiting = job

@@ -2,13 +2,16 @@
 //!
 //! The format is the one aria2 and wget users already know: one URL per line,
 //! surrounding whitespace ignored, blank lines and `#` comment lines skipped.
-//! A URL may be followed by whitespace-separated `key=value` options; today
-//! only `out=NAME` (the output file name) exists.
+//! A URL may be followed by whitespace-separated `key=value` options
+//! (`out=NAME`, the output file name; `sha256=HEX`, the file's checksum), and
+//! by more URLs of the same file: mirrors, separated by tabs (aria2's
+//! convention) or spaces.
 //!
 //! ```text
 //! # nightly images
 //! https://example.com/images/disk.iso
 //! https://example.com/get?id=42   out=report.pdf
+//! https://a.example.org/disk.iso	https://b.example.net/disk.iso out=disk.iso
 //! ```
 //!
 //! [`LinkReader`] streams: it reads only as far as the next link, so downloads
@@ -59,6 +62,9 @@ pub struct Link {
     pub out: Option<String>,
     /// The `sha256=` option: the expected SHA-256 of the file, as 64 lowercase hex digits.
     pub sha256: Option<String>,
+    /// More URLs of the same file (mirrors), in the order given; empty for most links. The file's
+    /// chunks are spread over `url` and these.
+    pub mirrors: Vec<String>,
     /// Where the link came from, for messages.
     pub origin: Origin,
 }
@@ -148,7 +154,9 @@ impl LinkError {
 
 impl Link {
     /// Parses one links-file line or one command-line argument: a URL
-    /// followed by optional whitespace-separated `key=value` options.
+    /// followed by optional whitespace-separated `key=value` options and
+    /// mirror URLs (any further word that starts with `http://` or
+    /// `https://`).
     ///
     /// Because options are separated by whitespace, a URL containing spaces
     /// must have them percent-encoded (`%20`).
@@ -161,6 +169,9 @@ impl Link {
     ///
     /// let err = Link::parse("http://example.com/f.bin foo=bar", Origin::Line(7)).unwrap_err();
     /// assert_eq!(err.to_string(), "line 7: unknown option: 'foo=bar'");
+    ///
+    /// let mirrored = Link::parse("http://a.example/f\thttp://b.example/f out=f", Origin::Line(8)).unwrap();
+    /// assert_eq!(mirrored.mirrors, ["http://b.example/f"]);
     /// ```
     pub fn parse(text: &str, origin: Origin) -> Result<Link, LinkError> {
         let mut tokens = text.split_whitespace();
@@ -171,7 +182,21 @@ impl Link {
 
         let mut out = None;
         let mut sha256 = None;
+        let mut mirrors = Vec::new();
         for option in tokens {
+            if is_url_word(option) {
+                validate_url(option)
+                    .map_err(|reason| LinkError::malformed(origin, option, reason))?;
+                if option == url || mirrors.iter().any(|m| m == option) {
+                    return Err(LinkError::malformed(
+                        origin,
+                        option,
+                        "the same mirror twice",
+                    ));
+                }
+                mirrors.push(option.to_string());
+                continue;
+            }
             let Some((key, value)) = option.split_once('=') else {
                 return Err(LinkError::malformed(
                     origin,
@@ -198,9 +223,16 @@ impl Link {
             url: url.to_string(),
             out,
             sha256,
+            mirrors,
             origin,
         })
     }
+}
+
+/// Whether a word after a link's URL is another URL (a mirror) rather than an option.
+fn is_url_word(word: &str) -> bool {
+    let lower = word.get(..8).unwrap_or(word).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Checks a `sha256=` value: 64 hex digits, returned in lowercase.
@@ -418,7 +450,37 @@ mod tests {
             url: url.to_string(),
             out: out.map(str::to_string),
             sha256: None,
+            mirrors: Vec::new(),
             origin: Origin::Line(line),
+        }
+    }
+
+    #[test]
+    fn mirrors_follow_the_url_separated_by_tabs_or_spaces() {
+        let text = "http://a.example/f\thttp://b.example/f\tHTTPS://c.example/f out=f sha256=\
+                    e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\
+                    http://a.example/g out=g http://b.example/g?x=1\n";
+        let links: Vec<Link> = read_all(text.as_bytes())
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            links[0].mirrors,
+            ["http://b.example/f", "HTTPS://c.example/f"]
+        );
+        assert_eq!(links[0].out.as_deref(), Some("f"));
+        assert!(links[0].sha256.is_some());
+        assert_eq!(links[1].mirrors, ["http://b.example/g?x=1"]);
+        let cases = [
+            (
+                "http://a.example/f http://a.example/f",
+                "line 1: the same mirror twice: 'http://a.example/f'",
+            ),
+            ("http://a.example/f http://", "line 1: missing host"),
+        ];
+        for (text, start) in cases {
+            let err = Link::parse(text, Origin::Line(1)).unwrap_err().to_string();
+            assert!(err.starts_with(start), "{err}");
         }
     }
 

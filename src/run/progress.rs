@@ -61,6 +61,7 @@ pub struct FileProgress {
     peak_connections: AtomicUsize,
     retries: AtomicU64,
     splits: AtomicU64,
+    mirrors: Mutex<Vec<(String, u64)>>,
     final_url: Mutex<Option<String>>,
     sha256: Mutex<Option<String>>,
 }
@@ -78,6 +79,7 @@ impl FileProgress {
             peak_connections: AtomicUsize::new(0),
             retries: AtomicU64::new(0),
             splits: AtomicU64::new(0),
+            mirrors: Mutex::new(Vec::new()),
             final_url: Mutex::new(None),
             sha256: Mutex::new(None),
         }
@@ -136,6 +138,17 @@ impl FileProgress {
         self.splits.load(Ordering::Relaxed)
     }
 
+    /// For a link with mirrors: each mirror's URL (as given) and the bytes it delivered in this run;
+    /// empty for a link with one URL.
+    pub fn mirrors(&self) -> Vec<(String, u64)> {
+        self.mirrors.lock().clone()
+    }
+
+    /// Records what each mirror delivered (see [`FileProgress::mirrors`]).
+    pub(crate) fn set_mirrors(&self, deliveries: Vec<(String, u64)>) {
+        *self.mirrors.lock() = deliveries;
+    }
+
     /// Counts one split of a range (see `src/file/split.rs`).
     pub(crate) fn split(&self) {
         self.splits.fetch_add(1, Ordering::Relaxed);
@@ -150,6 +163,7 @@ impl FileProgress {
             connections: self.peak_connections(),
             retries: self.retries(),
             splits: self.splits(),
+            mirrors: self.mirrors(),
             resumed: self.resumed(),
         }
     }
@@ -302,6 +316,21 @@ impl Progress {
         self.bytes
             .fetch_sub(transferred.min(self.bytes()), Ordering::Relaxed);
         self.expected_bytes.fetch_add(existing, Ordering::Relaxed);
+    }
+
+    /// Forgets `n` bytes of `file` that are being thrown away and fetched again (a mirror's file
+    /// changed: what it delivered is fetched from the others). Bytes an earlier run left are taken
+    /// off first, as [`rewind`](Progress::rewind) does for all of them.
+    pub(crate) fn forget(&self, file: &FileProgress, n: u64) {
+        let existing = file.existing.load(Ordering::Relaxed);
+        let from_earlier = n.min(existing);
+        file.existing.fetch_sub(from_earlier, Ordering::Relaxed);
+        file.bytes.fetch_sub(n.min(file.bytes()), Ordering::Relaxed);
+        let transferred = n - from_earlier;
+        self.bytes
+            .fetch_sub(transferred.min(self.bytes()), Ordering::Relaxed);
+        self.expected_bytes
+            .fetch_add(from_earlier, Ordering::Relaxed);
     }
 
     /// The hot path: `n` more bytes of `file` are on disk. Two atomic adds, nothing else.
