@@ -469,6 +469,7 @@ fn report_lines_parse_and_hold_the_right_fields() {
         "connections",
         "retries",
         "splits",
+        "mirrors",
     ];
     for line in &lines {
         for key in keys {
