@@ -333,14 +333,13 @@ tool_cmd() {
         CMD=(aria2c --no-conf=true -q --console-log-level=error --summary-interval=0 -d "$out"
             --file-allocation=trunc --allow-overwrite=true --auto-file-renaming=false
             -j "$j" -x "$c" -s "$c" -k 1M)
-        [[ $s == 9 ]] && CMD+=(-o "$name")
+        if [[ $s == 9 ]]; then CMD+=(-o "$name"); fi
         if single "$s" && [[ $s != 8 ]]; then CMD+=("$url"); else CMD+=(-i "$links"); fi ;;
     axel)
         single "$s" || return 1
         CMD=(axel -q -n "$c" -o "$out/$name" "$url")
         # axel takes mirrors as more URLs.
-        [[ $s == 8 ]] && CMD+=("$(cut -f2 "$LINKS/$s")")
-        ;;
+        if [[ $s == 8 ]]; then CMD+=("$(cut -f2 "$LINKS/$s")"); fi ;;
     curl)
         # curl never splits a file: one connection per file; --parallel-max J files at once.
         if single "$s"; then
@@ -355,7 +354,7 @@ tool_cmd() {
         else
             CMD+=(--max-threads="$j")
         fi
-        [[ $s == 9 ]] && CMD+=(-O "$out/$name")
+        if [[ $s == 9 ]]; then CMD+=(-O "$out/$name"); fi
         if single "$s"; then CMD+=("$url"); else CMD+=(-i "$links"); fi ;;
     *) die "unknown tool $tool" ;;
     esac
