@@ -605,7 +605,7 @@ main() {
         echo "Versions: $(for t in $TOOLS; do printf '%s; ' "$(tool_version "$t")"; done)nginx $(nginx -v 2>&1 | cut -d/ -f2) ($NGINX_WORKERS worker)."
         echo "pardl commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)."
         echo
-        echo "Commands (\$OUT an empty directory, \$U the server, \$CAPPED and \$SLOWPROXY capping proxies in front of it, \$PRESIGNED_URL the object in moto; wall time, CPU and peak RSS from /usr/bin/time):"
+        echo "Commands (\$OUT an empty directory, \$U the server, \$CAPPED, \$SLOWPROXY, \$MIRROR1 and \$MIRROR2 capping proxies in front of it, \$PRESIGNED_URL the object in moto; wall time, CPU and peak RSS from /usr/bin/time):"
         echo
         echo '```'
         for s in $SCENARIOS; do
@@ -615,6 +615,8 @@ main() {
                 line=${line//http:\/\/127.0.0.1:$HTTP_PORT/\$U}
                 line=${line//http:\/\/127.0.0.1:$CAP_PORT/\$CAPPED}
                 line=${line//http:\/\/127.0.0.1:$P7_PORT/\$SLOWPROXY}
+                line=${line//http:\/\/127.0.0.1:$M1_PORT/\$MIRROR1}
+                line=${line//http:\/\/127.0.0.1:$M2_PORT/\$MIRROR2}
                 if [[ $s == 9 ]]; then line=${line//$(head -1 "$LINKS/9")/\$PRESIGNED_URL}; fi
                 line=${line//$LINKS\//links-}
                 line=${line//$PARDL/pardl}
