@@ -224,26 +224,25 @@ pub(crate) fn probe_link(
         }));
     };
     // 2. The others, at once, for their first byte.
-    let others: Vec<(usize, Result<(String, u64, Validators), Error>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = urls
-                .iter()
-                .enumerate()
-                .skip(primary + 1)
-                .map(|(index, url)| (index, scope.spawn(move || first_byte(context, url))))
-                .collect();
-            handles
-                .into_iter()
-                .map(|(index, handle)| {
-                    let result = handle.join().unwrap_or_else(|_| {
-                        Err(Error::Panicked {
-                            url: urls[index].to_string(),
-                        })
-                    });
-                    (index, result)
-                })
-                .collect()
-        });
+    let others: Vec<(usize, Result<FirstByte, Error>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = urls
+            .iter()
+            .enumerate()
+            .skip(primary + 1)
+            .map(|(index, url)| (index, scope.spawn(move || first_byte(context, url))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(index, handle)| {
+                let result = handle.join().unwrap_or_else(|_| {
+                    Err(Error::Panicked {
+                        url: urls[index].to_string(),
+                    })
+                });
+                (index, result)
+            })
+            .collect()
+    });
     // 3. The sizes must agree.
     let mut sizes = vec![(urls[primary].to_string(), total)];
     let mut list: Vec<Mirror> = urls[..primary]
@@ -253,9 +252,13 @@ pub(crate) fn probe_link(
     list.push(primary_mirror);
     for (index, result) in others {
         match result {
-            Ok((final_url, size, validators)) => {
-                sizes.push((urls[index].to_string(), size));
-                list.push(Mirror::new(urls[index], &final_url, validators));
+            Ok(answer) => {
+                sizes.push((urls[index].to_string(), answer.total));
+                list.push(Mirror::new(
+                    urls[index],
+                    &answer.final_url,
+                    answer.validators,
+                ));
             }
             Err(error @ Error::Interrupted { .. }) => return Err(error),
             Err(error) => {
@@ -273,8 +276,18 @@ pub(crate) fn probe_link(
     Ok((answer, Some((Mirrors::new(list), primary))))
 }
 
+/// What a mirror's answer to a request for its first byte tells.
+struct FirstByte {
+    /// The URL after redirects.
+    final_url: String,
+    /// The file's size.
+    total: u64,
+    /// The mirror's version of the file.
+    validators: Validators,
+}
+
 /// Asks `url` for its first byte: its final URL, the file's size and its validators, or why not.
-fn first_byte(context: &Context, url: &str) -> Result<(String, u64, Validators), Error> {
+fn first_byte(context: &Context, url: &str) -> Result<FirstByte, Error> {
     let answer = send(context, url, Some("bytes=0-0"), None)?;
     let final_url = keep_credentials(url, &answer.response.get_uri().to_string());
     let head = Head::of(&answer.response);
@@ -291,7 +304,11 @@ fn first_byte(context: &Context, url: &str) -> Result<(String, u64, Validators),
             let mut byte = [0u8; 2];
             let _ = reader.read(&mut byte);
             let _ = reader.read(&mut byte);
-            Ok((final_url, total, validators))
+            Ok(FirstByte {
+                final_url,
+                total,
+                validators,
+            })
         }
         ProbeVerdict::BadStatus(bad) => Err(reject(url, answer, bad)),
         ProbeVerdict::Whole => Err(protocol("it does not honour ranges")),

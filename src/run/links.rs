@@ -11,7 +11,7 @@
 //! # nightly images
 //! https://example.com/images/disk.iso
 //! https://example.com/get?id=42   out=report.pdf
-//! https://a.example.org/disk.iso	https://b.example.net/disk.iso out=disk.iso
+//! https://a.example.org/disk.iso https://b.example.net/disk.iso out=disk.iso
 //! ```
 //!
 //! [`LinkReader`] streams: it reads only as far as the next link, so downloads
