@@ -27,7 +27,7 @@
 //!   fast the ranges end together and nothing is split, so the file costs one request per
 //!   connection.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::file::plan::{Chunk, ChunkPlan, BLOCK};
 use crate::file::ranged::RangedJob;
@@ -37,6 +37,9 @@ use crate::file::ranged::RangedJob;
 /// connection starts slowly; an object store does work per request), and this keeps a split from
 /// being made for gains too small to measure.
 pub(crate) const MIN_SPLIT_GAIN: Duration = Duration::from_millis(100);
+
+/// How often a worker waiting for a range worth splitting checks whether the file is done.
+const IDLE_POLL: Duration = Duration::from_millis(5);
 
 /// What a thief knows about one range another connection is fetching.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,10 +167,12 @@ pub(crate) fn steal(job: &RangedJob, finished: Option<usize>) -> Option<usize> {
                 return None;
             }
         }
-        // An idle worker has nothing better to do than look again a little later.
-        job.context.sleep_unless(MIN_SPLIT_GAIN, || {
-            job.should_stop() || job.plan.is_complete()
-        });
+        // An idle worker has nothing better to do than look again a little later; it checks often
+        // whether the file is done meanwhile, so that it never holds up the end of the file.
+        let next_look = Instant::now() + MIN_SPLIT_GAIN;
+        while Instant::now() < next_look && !job.should_stop() && !job.plan.is_complete() {
+            std::thread::sleep(IDLE_POLL);
+        }
     }
 }
 
