@@ -92,6 +92,14 @@ pub enum Error {
         /// The `.part` file that is locked.
         path: PathBuf,
     },
+    /// The mirrors of a link (several URLs of one file) do not agree on its size: they cannot all
+    /// serve the same file, so nothing is downloaded.
+    MirrorsDisagree {
+        /// The link (its first URL).
+        url: String,
+        /// Each mirror that answered, with the size it gave.
+        sizes: Vec<(String, u64)>,
+    },
     /// The downloaded file does not have the checksum the link (or a `--checksum-file`) gave; it was
     /// not kept.
     ChecksumMismatch {
@@ -180,6 +188,7 @@ impl Error {
             Error::Protocol { .. } => true,
             Error::InvalidUrl { .. }
             | Error::FileChanged { .. }
+            | Error::MirrorsDisagree { .. }
             | Error::ChecksumMismatch { .. }
             | Error::Locked { .. }
             | Error::AmbiguousChecksum { .. }
@@ -213,6 +222,7 @@ impl Error {
             Error::RangeIgnored { .. } => "range-ignored",
             Error::FileChanged { .. } => "file-changed",
             Error::Locked { .. } => "locked",
+            Error::MirrorsDisagree { .. } => "mirrors-disagree",
             Error::ChecksumMismatch { .. } => "checksum-mismatch",
             Error::AmbiguousChecksum { .. } => "checksum-ambiguous",
             Error::Interrupted { .. } => "interrupted",
@@ -259,6 +269,14 @@ impl fmt::Display for Error {
                 "{} is locked: another pardl process is downloading this file into the same directory",
                 path.display()
             ),
+            Error::MirrorsDisagree { url, sizes } => {
+                write!(f, "{}: the mirrors disagree on the size of the file:", redact_url(url))?;
+                for (i, (mirror, size)) in sizes.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(f, "{sep} {} has {size} bytes", redact_url(mirror))?;
+                }
+                Ok(())
+            }
             Error::ChecksumMismatch {
                 url,
                 path,

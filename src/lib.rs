@@ -84,7 +84,7 @@
 //! | `src/run/` | what a run reads and shares: `links.rs` ([`LinkReader`]), `shard.rs` ([`Shard`]), `skip_done.rs` ([`DoneLinks`]), `config.rs` ([`Config`]), `context.rs` (what every thread shares), `progress.rs` ([`Progress`]), `cancel.rs` ([`CancelHandle`]), `outcome.rs` ([`Outcome`], [`Summary`]), `report.rs` (the `--report` lines) |
 //! | `src/file/mod.rs` | one file's task: skip, resume, probe, plan, ranged or stream, check, rename |
 //! | `src/file/child_pool.rs` | the **child pool** of one file: one task per chunk, resume state saved every second |
-//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`: its credentials, and its redirects followed by hand), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
+//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `split.rs` (a worker out of work takes over part of a slower range), `mirrors.rs` (one file from several URLs), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`: its credentials, and its redirects followed by hand), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
 //! | `src/http/` | HTTP rules with no state of the run: header parsing, `url.rs` (every rule about URL text: credentials, host, origin, redirect targets, masking, percent-decoding, non-ASCII hosts), `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`), `netrc.rs` ([`Netrc`]) and `cookies.rs` ([`CookieJar`]), `tls.rs` (whom HTTPS trusts) |
 //! | `src/disk/` | the `.part` file and its lock (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs` ([`Checksum`]) and `checksum_file.rs` ([`ChecksumFile`]), opening files in a directory others may write to (`open.rs`) |
 //! | `src/ui/` | the command's live display ([`ui`], behind the default `cli` feature) |
@@ -123,7 +123,7 @@ pub use run::config::{Config, Credentials, Header, IfExists};
 pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
 pub use run::progress::{FileProgress, Progress, RetryWait, Snapshot};
-pub use run::report::{ReportFile, ReportLine};
+pub use run::report::{MirrorLine, ReportFile, ReportLine};
 pub use run::run_handle::Run;
 pub use run::shard::{Shard, SHARD_ENV};
 pub use run::skip_done::DoneLinks;

@@ -71,6 +71,11 @@ struct Cli {
     #[arg(short = 'o', long = "output", value_name = "NAME")]
     output: Option<String>,
 
+    /// Another URL of the single URL's file (a mirror); repeat it for more. The file's chunks are
+    /// spread over all of them. In a links file, write mirrors after the URL, separated by tabs or spaces.
+    #[arg(long = "mirror", value_name = "URL")]
+    mirror: Vec<String>,
+
     /// Read links from FILE ('-' for standard input). Without URLs and without -i, ./links.txt is read if
     /// it exists.
     #[arg(short = 'i', long = "input-file", value_name = "FILE")]

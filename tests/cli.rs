@@ -34,7 +34,7 @@ fn several_multi_chunk_files_arrive_byte_identical_in_planned_chunks() {
         assert_ranged_download(&server.requests_for(&file.path), file.len, 256 * KIB, 4);
         assert!(
             expected_requests(file.len, 256 * KIB, 4) > 4,
-            "the test should exercise several chunks per connection"
+            "the test should exercise a chunk on every connection besides the probe"
         );
         run.assert_stderr_line(&["ok", name]);
     }

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pardl_testserver::{pattern_bytes, Behaviour, TestServer, Version};
+use pardl_testserver::{pattern_bytes, Behaviour, Fault, TestServer, Version};
 use support::*;
 
 /// Flags every fault test uses: small chunks so a few MiB make several, quick retries.
@@ -231,7 +231,9 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
         42,
         Behaviour::new()
             .etag("\"v1\"")
-            .change_after(3, Version::new(new_content.clone()).etag("\"v2\"")),
+            // The probe gets the first version; the next request (the rest of the file, on the one
+            // connection) sees the second.
+            .change_after(1, Version::new(new_content.clone()).etag("\"v2\"")),
     );
     let (server, dir) = server_and_tempdir([&file]);
     let run = run_links(dir.path(), &[server.url(&file.path)], &["-x", "1"]);
@@ -675,4 +677,183 @@ fn ctrl_c_promises_a_resume_only_for_what_was_saved() {
         "Interrupted: nothing could be saved (1 file from a server without ranges cannot resume); run the same command again to start over.",
     );
     assert_eq!(names_in(&dir.path().join("out")), Vec::<String>::new());
+}
+
+/// Runs pardl with [`FAST`] and `--report`, and returns the run and the file's `splits` count.
+fn run_with_report(dir: &Path, url: &str, extra: &[&str]) -> (Run, u64) {
+    let report = dir.join("report.jsonl");
+    let report_arg = report.to_str().unwrap().to_string();
+    let run = run_links(
+        dir,
+        &[url.to_string()],
+        &[&["--report", report_arg.as_str()], extra].concat(),
+    );
+    let lines = report_lines(&report);
+    let splits = lines
+        .last()
+        .and_then(|line| line["splits"].as_u64())
+        .expect("a splits count in the report");
+    (run, splits)
+}
+
+#[test]
+fn a_slow_connection_s_range_is_split_and_the_file_is_byte_exact() {
+    // The first chunk after the probe goes at 128 KiB/s, the others as fast as the machine allows:
+    // without a split the file would take 16 s.
+    let file = Served::with(
+        "/straggler.bin",
+        8 * MIB,
+        60,
+        Behaviour::new().slow(1, 1, 128 * KIB),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    let (run, splits) = run_with_report(dir.path(), &server.url(&file.path), &[]);
+    run.assert_code(0);
+    assert_served_file(&dir.path().join("out"), "straggler.bin", &file);
+    let records = server.requests_for(&file.path);
+    let slow: Vec<_> = records
+        .iter()
+        .filter(|r| r.faults.contains(&Fault::Slow { rate: 128 * KIB }))
+        .collect();
+    assert_eq!(slow.len(), 1, "{records:?}");
+    let slow = parse_range(slow[0].range.as_deref().unwrap());
+    // The request log shows the split: a request for the upper part of the slow range.
+    let taken: Vec<_> = ranges_starting_inside_others(&records)
+        .into_iter()
+        .filter(|r| slow.start < r.start && r.start < slow.end)
+        .collect();
+    assert!(!taken.is_empty(), "no split of {slow:?}: {records:?}");
+    assert!(splits >= 1, "the report counts the split");
+    assert_eq!(
+        records.len() as u64,
+        expected_requests(file.len, 256 * KIB, 4) as u64 + splits,
+        "one request per planned chunk and one per split, no retry"
+    );
+    assert_ranges_cover(&records, 0..file.len);
+    assert_no_part_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_stalled_chunk_is_split_and_the_file_is_byte_exact() {
+    // The first response longer than 512 KiB (a chunk, not the probe) stops for 3 s after 512 KiB,
+    // then goes on: the others take over the rest of its range meanwhile.
+    let file = Served::with(
+        "/stalled.bin",
+        8 * MIB,
+        61,
+        Behaviour::new().stall_after(512 * KIB, Duration::from_secs(3), 1),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    let (run, splits) = run_with_report(dir.path(), &server.url(&file.path), &[]);
+    run.assert_code(0);
+    assert_served_file(&dir.path().join("out"), "stalled.bin", &file);
+    let records = server.requests_for(&file.path);
+    let stalled: Vec<_> = records.iter().filter(|r| !r.faults.is_empty()).collect();
+    assert_eq!(stalled.len(), 1, "{records:?}");
+    let stalled = parse_range(stalled[0].range.as_deref().unwrap());
+    assert!(
+        ranges_starting_inside_others(&records)
+            .iter()
+            .any(|r| stalled.start + 512 * KIB < r.start && r.start < stalled.end),
+        "nobody took over the stalled range {stalled:?}: {records:?}"
+    );
+    assert!(splits >= 1);
+    assert_eq!(
+        records.len() as u64,
+        expected_requests(file.len, 256 * KIB, 4) as u64 + splits
+    );
+    assert_ranges_cover(&records, 0..file.len);
+}
+
+#[cfg(unix)]
+#[test]
+fn kill_9_right_after_a_split_then_rerun_ends_byte_identical() {
+    // 4 connections at 512 KiB/s, one of them at 64 KiB/s: the others run out of work after about
+    // 2 s and split the slow range. The run is killed as soon as the split request arrives.
+    let file = Served::with(
+        "/split-kill.bin",
+        4 * MIB,
+        62,
+        Behaviour::new()
+            .rate_limit(512 * KIB)
+            .slow(1, 1, 64 * KIB)
+            .etag("\"s\""),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    let out = dir.path().join("out");
+    let args =
+        Argv::links_file(dir.path(), &[server.url(&file.path)]).args(["-x", "4", "-k", "256K"]);
+    let mut child = pardl_command(dir.path(), &args).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ranges_starting_inside_others(&server.requests_for(&file.path)).is_empty() {
+        assert!(Instant::now() < deadline, "no split within 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("split-kill.bin").exists());
+    if let Ok(control) = fs::read_to_string(out.join("split-kill.bin.part.pardl")) {
+        // Whatever moment it was saved at, it describes ranges that tile the file.
+        let mut at = 0;
+        for line in control.lines().filter(|l| l.starts_with("chunk ")) {
+            let numbers: Vec<u64> = line[6..].split(' ').map(|n| n.parse().unwrap()).collect();
+            assert_eq!(numbers[0], at, "{control}");
+            assert!(numbers[2] <= numbers[1] - numbers[0], "{control}");
+            at = numbers[1];
+        }
+        assert_eq!(at, file.len, "{control}");
+    }
+    pardl(dir.path(), &args).assert_code(0);
+    let got = fs::read(out.join("split-kill.bin")).unwrap();
+    assert_eq!(sha256_hex(&got), sha256_hex(&file.bytes()));
+    assert_eq!(names_in(&out), vec!["split-kill.bin".to_string()]);
+}
+
+#[test]
+fn a_resumed_download_with_one_range_left_still_uses_every_connection() {
+    // An earlier run (with -x 1) left the first 256 KiB and one range for the rest.
+    let file = Served::with(
+        "/one-left.bin",
+        4 * MIB,
+        63,
+        Behaviour::new().rate_limit(MIB).etag("\"r\""),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let mut part = file.bytes();
+    part[256 * KIB as usize..].fill(0);
+    fs::write(out.join("one-left.bin.part"), part).unwrap();
+    fs::write(
+        out.join("one-left.bin.part.pardl"),
+        format!(
+            "pardl-control 1\nurl {}\nsize {}\netag \"r\"\nchunk 0 {} {}\nchunk {} {} 0\n",
+            server.url(&file.path),
+            file.len,
+            256 * KIB,
+            256 * KIB,
+            256 * KIB,
+            file.len
+        ),
+    )
+    .unwrap();
+    let (run, splits) = run_with_report(dir.path(), &server.url(&file.path), &[]);
+    run.assert_code(0);
+    assert_served_file(&out, "one-left.bin", &file);
+    assert!(
+        splits >= 1,
+        "the other connections took over parts of the range"
+    );
+    let records = server.requests_for(&file.path);
+    assert_eq!(records.len() as u64, 1 + splits);
+    assert!(server.stats().path(&file.path).in_flight_peak >= 2);
+    // A range whose upper part was taken over is cut off at its new end: the server may have sent
+    // a little past it before the connection closed, but nothing is asked for twice.
+    let sent = server.stats().path(&file.path).bytes_sent;
+    assert!(
+        sent <= file.len - 256 * KIB + splits * 256 * KIB,
+        "sent {sent} for {} missing bytes with {splits} splits",
+        file.len - 256 * KIB
+    );
+    assert_ranges_cover(&records, 256 * KIB..file.len);
 }

@@ -468,6 +468,8 @@ fn report_lines_parse_and_hold_the_right_fields() {
         "seconds",
         "connections",
         "retries",
+        "splits",
+        "mirrors",
     ];
     for line in &lines {
         for key in keys {

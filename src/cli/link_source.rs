@@ -1,5 +1,5 @@
-//! Where the command's links come from: the URLs given as arguments (with `-o` and `--checksum`,
-//! which apply to a single one), then the links file (`-i FILE`, `-i -` for standard input, or
+//! Where the command's links come from: the URLs given as arguments (with `-o`, `--checksum` and
+//! `--mirror`, which apply to a single one), then the links file (`-i FILE`, `-i -` for standard input, or
 //! `./links.txt` when neither URLs nor `-i` are given).
 
 use std::fs::File;
@@ -28,12 +28,19 @@ pub(crate) fn link_source(
             ));
         }
     }
+    if !cli.mirror.is_empty() && (cli.urls.len() != 1 || cli.input_file.is_some()) {
+        return Err("--mirror applies to a single URL given on the command line; in a links file write the mirrors after the URL, separated by tabs or spaces".into());
+    }
     let arguments: Vec<Result<Link, LinkError>> = cli
         .urls
         .iter()
         .enumerate()
         .map(|(i, url)| {
-            Link::parse(url, Origin::Argument(i + 1)).map(|link| Link {
+            let with_mirrors = std::iter::once(url.as_str())
+                .chain(cli.mirror.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Link::parse(&with_mirrors, Origin::Argument(i + 1)).map(|link| Link {
                 checksum: link.checksum.or_else(|| cli.checksum.clone()),
                 out: link.out.or_else(|| cli.output.clone()),
                 ..link

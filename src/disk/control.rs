@@ -16,8 +16,25 @@
 //! `url` is the link as given, its password masked (a rerun must name the same link),
 //! `size` the file's size, `etag` and
 //! `last-modified` the server's validators when it sent them (each line optional), and one `chunk START
-//! END DONE` line per chunk: its byte range (END exclusive) and how many of its bytes, counted from
-//! START, are on disk.
+//! END DONE` line per chunk, in file order: its byte range (END exclusive) and how many of its bytes,
+//! counted from START, are on disk. The ranges are those of the moment the file was saved, splits
+//! included (a split is saved whole or not at all, see `src/file/plan.rs`).
+//!
+//! A link with mirrors adds what is kept per mirror: `mirror N URL` for each further URL (numbered
+//! from 1, in the link's order; `url` is mirror 0), `mirror N etag VALUE` and `mirror N last-modified
+//! DATE` for its own validators, `mirror N dropped` for one no longer used, and at the end of each
+//! chunk line `from N` (the mirror its bytes came from) or `from *` (more than one):
+//!
+//! ```text
+//! url https://a.example/big.iso
+//! size 1073741824
+//! etag "5f3a-1b2c"
+//! mirror 1 https://b.example/big.iso
+//! mirror 1 etag "77-aa"
+//! chunk 0 1048576 1048576 from 0
+//! chunk 1048576 537919488 20971520 from 1
+//! chunk 537919488 1073741824 0 from 0
+//! ```
 //!
 //! The file is replaced atomically (written to `NAME.part.pardl.tmp`, synced, renamed), and only after
 //! the `.part` data it describes has been synced, so after a crash or power loss it never claims a byte
@@ -36,7 +53,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::disk::open::{create_new, open_existing};
-use crate::file::plan::ChunkPlan;
+use crate::file::plan::{ChunkPlan, Source};
 use crate::http::url::redact_url;
 use crate::http::Validators;
 
@@ -58,7 +75,17 @@ pub(crate) struct ControlFile {
     pub validators: Validators,
     /// Each chunk's range and the bytes of it on disk.
     pub chunks: Vec<(Range<u64>, u64)>,
+    /// For a link with mirrors: the URLs after `url`, in order, each with its own validators.
+    pub mirrors: Vec<(String, Validators)>,
+    /// For a link with mirrors: the mirrors no longer used (0 is `url`).
+    pub dropped: Vec<usize>,
+    /// For a link with mirrors: where each chunk's bytes came from (empty otherwise).
+    pub sources: Vec<Source>,
 }
+
+/// One mirror as [`ControlFile::with_mirrors`] saves it: its URL as given, its validators, and
+/// whether it is still used.
+pub(crate) type MirrorState = (String, Validators, bool);
 
 impl ControlFile {
     /// The state of `plan` right now.
@@ -67,11 +94,33 @@ impl ControlFile {
             url: url.to_string(),
             total: plan.total(),
             validators: validators.clone(),
-            chunks: plan
-                .chunks()
+            chunks: plan.ranges(),
+            mirrors: Vec::new(),
+            dropped: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// The state of `plan` right now, for a link with `mirrors` (the first is the link's `url`).
+    pub(crate) fn with_mirrors(
+        url: &str,
+        plan: &ChunkPlan,
+        mirrors: &[MirrorState],
+    ) -> ControlFile {
+        let saved = plan.ranges_and_sources();
+        let validators = mirrors.first().map(|m| m.1.clone()).unwrap_or_default();
+        ControlFile {
+            url: url.to_string(),
+            total: plan.total(),
+            validators,
+            chunks: saved.iter().map(|(r, w, _)| (r.clone(), *w)).collect(),
+            mirrors: mirrors
                 .iter()
-                .map(|c| (c.start..c.end, c.written()))
+                .skip(1)
+                .map(|(url, validators, _)| (url.clone(), validators.clone()))
                 .collect(),
+            dropped: (0..mirrors.len()).filter(|&i| !mirrors[i].2).collect(),
+            sources: saved.iter().map(|(_, _, source)| *source).collect(),
         }
     }
 
@@ -98,8 +147,28 @@ impl ControlFile {
         if let Some(date) = &self.validators.last_modified {
             let _ = writeln!(text, "last-modified {date}");
         }
-        for (range, done) in &self.chunks {
-            let _ = writeln!(text, "chunk {} {} {done}", range.start, range.end);
+        for (i, (url, validators)) in self.mirrors.iter().enumerate() {
+            let _ = writeln!(text, "mirror {} {url}", i + 1);
+            if let Some(etag) = &validators.etag {
+                let _ = writeln!(text, "mirror {} etag {etag}", i + 1);
+            }
+            if let Some(date) = &validators.last_modified {
+                let _ = writeln!(text, "mirror {} last-modified {date}", i + 1);
+            }
+        }
+        for index in &self.dropped {
+            let _ = writeln!(text, "mirror {index} dropped");
+        }
+        for (i, (range, done)) in self.chunks.iter().enumerate() {
+            let _ = write!(text, "chunk {} {} {done}", range.start, range.end);
+            match self.sources.get(i) {
+                Some(Source::Mirror(mirror)) => {
+                    let _ = write!(text, " from {mirror}");
+                }
+                Some(Source::Mixed) => text.push_str(" from *"),
+                None => {}
+            }
+            text.push('\n');
         }
         text
     }
@@ -116,6 +185,7 @@ impl ControlFile {
         let (mut url, mut total) = (None, None);
         let mut validators = Validators::default();
         let mut chunks = Vec::new();
+        let (mut mirrors, mut dropped, mut sources) = (Vec::new(), Vec::new(), Vec::new());
         for line in lines {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             match key {
@@ -129,7 +199,20 @@ impl ControlFile {
                 }
                 "etag" => validators.etag = Some(value.to_string()),
                 "last-modified" => validators.last_modified = Some(value.to_string()),
+                "mirror" => parse_mirror_line(value, &mut mirrors, &mut dropped)
+                    .ok_or_else(|| format!("bad mirror line '{line}'"))?,
                 "chunk" => {
+                    let (value, source) = match value.split_once(" from ") {
+                        Some((numbers, "*")) => (numbers, Some(Source::Mixed)),
+                        Some((numbers, mirror)) => {
+                            let mirror = mirror
+                                .parse()
+                                .map_err(|_| format!("bad chunk line '{line}'"))?;
+                            (numbers, Some(Source::Mirror(mirror)))
+                        }
+                        None => (value, None),
+                    };
+                    sources.extend(source);
                     let numbers: Vec<u64> = value
                         .split(' ')
                         .map(str::parse)
@@ -145,11 +228,25 @@ impl ControlFile {
         }
         let url = url.ok_or("no url line")?;
         let total = total.ok_or("no size line")?;
+        if !sources.is_empty() && sources.len() != chunks.len() {
+            return Err("some chunk lines say where their bytes came from, others do not".into());
+        }
+        let mirror_count = mirrors.len() as u32;
+        if sources
+            .iter()
+            .any(|s| matches!(s, Source::Mirror(m) if *m > mirror_count))
+            || dropped.iter().any(|&d| d > mirrors.len())
+        {
+            return Err("a mirror number with no mirror line".into());
+        }
         let control = ControlFile {
             url,
             total,
             validators,
             chunks,
+            mirrors,
+            dropped,
+            sources,
         };
         control
             .plan()
@@ -157,9 +254,14 @@ impl ControlFile {
         Ok(control)
     }
 
-    /// Rebuilds the chunk plan with its progress.
+    /// Rebuilds the chunk plan with its progress (and, for a link with mirrors, where each chunk's
+    /// bytes came from).
     pub(crate) fn plan(&self) -> Option<ChunkPlan> {
-        ChunkPlan::from_parts(self.total, self.chunks.clone())
+        let plan = ChunkPlan::from_parts(self.total, self.chunks.clone())?;
+        for (chunk, source) in plan.chunks().iter().zip(&self.sources) {
+            chunk.set_source(*source);
+        }
+        Some(plan)
     }
 
     /// Reads the control file at `path`: `Ok(None)` if there is none, `Err` with a reason if it is
@@ -224,6 +326,31 @@ fn remove_if_there(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Reads the value of a `mirror` line (`N URL`, `N etag VALUE`, `N last-modified DATE`, `N dropped`)
+/// into `mirrors` (numbered from 1) and `dropped`; `None` if it is malformed.
+fn parse_mirror_line(
+    value: &str,
+    mirrors: &mut Vec<(String, Validators)>,
+    dropped: &mut Vec<usize>,
+) -> Option<()> {
+    let (number, rest) = value.split_once(' ')?;
+    let index: usize = number.parse().ok()?;
+    if rest == "dropped" {
+        dropped.push(index);
+        return Some(());
+    }
+    if let Some(etag) = rest.strip_prefix("etag ") {
+        mirrors.get_mut(index.checked_sub(1)?)?.1.etag = Some(etag.to_string());
+    } else if let Some(date) = rest.strip_prefix("last-modified ") {
+        mirrors.get_mut(index.checked_sub(1)?)?.1.last_modified = Some(date.to_string());
+    } else if index == mirrors.len() + 1 {
+        mirrors.push((rest.to_string(), Validators::default()));
+    } else {
+        return None;
+    }
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +364,61 @@ mod tests {
                 last_modified: Some("Tue, 01 Jan 2030 00:00:00 GMT".into()),
             },
             chunks: vec![(0..50, 50), (50..100, 7)],
+            mirrors: Vec::new(),
+            dropped: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn mirrors_round_trip_with_their_own_validators_and_the_source_of_each_chunk() {
+        let control = ControlFile {
+            mirrors: vec![
+                (
+                    "https://b/f.iso".into(),
+                    Validators {
+                        etag: Some("\"b1\"".into()),
+                        last_modified: None,
+                    },
+                ),
+                ("https://c/f.iso".into(), Validators::default()),
+            ],
+            dropped: vec![2],
+            sources: vec![Source::Mirror(1), Source::Mixed],
+            ..sample()
+        };
+        let text = control.render();
+        assert!(
+            text.contains("mirror 1 https://b/f.iso\nmirror 1 etag \"b1\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("chunk 0 50 50 from 1\nchunk 50 100 7 from *\n"),
+            "{text}"
+        );
+        assert_eq!(ControlFile::parse(&text), Ok(control.clone()));
+        let plan = control.plan().unwrap();
+        assert_eq!(plan.chunks()[0].source(), Source::Mirror(1));
+        assert_eq!(plan.chunks()[1].source(), Source::Mixed);
+        for (bad, reason) in [
+            (
+                text.replace("chunk 0 50 50 from 1", "chunk 0 50 50 from 7"),
+                "no mirror line",
+            ),
+            (
+                text.replace("chunk 0 50 50 from 1", "chunk 0 50 50"),
+                "others do not",
+            ),
+            (
+                text.replace("mirror 1 etag", "mirror 5 etag"),
+                "bad mirror line",
+            ),
+        ] {
+            let error = ControlFile::parse(&bad).unwrap_err();
+            assert!(
+                error.contains(reason),
+                "{error:?} should mention {reason:?}"
+            );
         }
     }
 
@@ -369,6 +551,9 @@ mod examples {
                 last_modified: None,
             },
             chunks: vec![(0..4, 4), (4..10, 1)],
+            mirrors: Vec::new(),
+            dropped: Vec::new(),
+            sources: Vec::new(),
         };
         assert_eq!(ControlFile::parse(&control.render()), Ok(control));
     }

@@ -42,14 +42,17 @@ pub(crate) trait CopyTarget {
     fn advance(&mut self, written: &[u8]) -> u64;
 }
 
-/// A ranged download's chunk, filled from where it stopped to the end of its range.
+/// A ranged download's chunk, filled from where it stopped to the end of its range. Each read takes
+/// no more than the owner has claimed ([`Chunk::claim`]), so a split of the range never lands inside
+/// a read.
 impl CopyTarget for &Chunk {
     fn offset(&self) -> u64 {
         self.next_offset()
     }
 
     fn remaining(&self) -> Option<u64> {
-        Some(Chunk::remaining(self))
+        let offset = self.next_offset();
+        Some(self.claim(offset).saturating_sub(offset))
     }
 
     fn advance(&mut self, written: &[u8]) -> u64 {

@@ -2,7 +2,10 @@
 //!
 //! A ranged download's task (running on a worker of the outer pool) calls [`run_chunks`], which
 //! builds a [`ThreadPool`] of its own with up to `connections` workers, queues one task per
-//! unfinished chunk ([`fetch_chunk`]), and waits for all of them. While it waits it is not idle: every
+//! unfinished chunk ([`fetch_chunk`]), and waits for all of them. A worker that finishes its chunk
+//! and finds none queued takes over part of a slower one's range (`src/file/split.rs`); on a
+//! resumed download with fewer ranges left than connections, the spare workers start that way
+//! ([`help`]). While it waits it is not idle: every
 //! [`CHECKPOINT_PERIOD`] it saves the resume state ([`RangedJob::checkpoint`]). When the last chunk has
 //! stopped, the pool is dropped (which joins its workers) and the job is handed back to the file's
 //! task, which decides how the file ends.
@@ -22,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::file::chunk::fetch_chunk;
+use crate::file::chunk::{fetch_chunk, help};
 use crate::file::ranged::{RangedJob, CHECKPOINT_PERIOD};
 use crate::file::request::InFlight;
 use crate::pool::ThreadPool;
@@ -57,8 +60,23 @@ pub(crate) fn run_chunks(
         fetch_chunk(&job, incomplete[0], first);
         return Ok((job, 0));
     }
+    // Chunks a pool before this one had taken (the file went on without a mirror) are free again.
+    job.plan.release_all();
     let job = Arc::new(job);
-    let workers = connections.clamp(1, incomplete.len().max(1));
+    // A resumed download may have fewer ranges left than connections: the other workers start as
+    // helpers, which take over part of a range once they can tell it is worth it.
+    let min_chunk = job.context.config.min_chunk;
+    let splittable = job
+        .plan
+        .chunks()
+        .iter()
+        .any(|c| c.remaining() >= 2 * min_chunk);
+    let helpers = if splittable {
+        connections.saturating_sub(incomplete.len())
+    } else {
+        0
+    };
+    let workers = connections.clamp(1, (incomplete.len() + helpers).max(1));
     let pool = ThreadPool::try_with_name(workers, "pardl-chunk")
         .map_err(|e| Error::io("start download threads for", job.part.part_path(), e))?;
     let mut first = first;
@@ -83,6 +101,10 @@ pub(crate) fn run_chunks(
         let response = if index == 0 { first.take() } else { None };
         pool.execute(move || fetch_chunk(&job, index, response));
     }
+    for _ in 0..helpers {
+        let job = Arc::clone(&job);
+        pool.execute(move || help(&job));
+    }
     while !pool.wait_completion_timeout(CHECKPOINT_PERIOD) {
         job.checkpoint(false);
     }
@@ -92,6 +114,9 @@ pub(crate) fn run_chunks(
     let job = Arc::try_unwrap(job).map_err(|job| Error::Panicked {
         url: job.link_url.clone(),
     })?;
+    if job.mirrors.len() > 1 {
+        job.file.set_mirrors(job.mirrors.deliveries());
+    }
     Ok((job, panicked))
 }
 

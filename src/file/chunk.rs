@@ -30,59 +30,97 @@
 //! | `429`/`503` | overloaded | fewer connections if others are busy; wait (`Retry-After`), retry |
 //! | `408`/other `5xx` | trouble on the server | wait, retry |
 //! | any other status | refused | fail the file at once |
+//!
+//! "The range asked for" is the `Range` the request sent. Another connection may take over the upper
+//! part of the chunk while the answer is on its way ([`steal`]); the answer is still judged by what
+//! was asked, and the copy then stops at the chunk's new end and drops the rest of the body with its
+//! connection (the test `a_range_split_after_it_was_asked_is_judged_by_what_was_asked`).
 
 use std::io::Read;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::file::answer::{bad_status, reject, BadStatus, Head};
 use crate::file::body::{BodyCopy, CopyEnd, BUFFER_SIZE};
+use crate::file::mirrors::is_mirror_failure;
 use crate::file::plan::Chunk;
 use crate::file::ranged::RangedJob;
 use crate::file::request::{send, InFlight};
 use crate::file::retry::{with_retries, Backoff, Retryable};
+use crate::file::split::steal;
 use crate::http::{range_header, ContentRange, Validators};
 
-/// Fetches chunk `index` of `job` to the end, retrying as allowed; records a failure in `job`.
+/// Fetches chunk `index` of `job` to the end, retrying as allowed; records a failure in `job`. Then,
+/// while no chunk is left waiting for a worker, takes over part of the range that would finish last
+/// ([`steal`]) and fetches that too: the stolen part is a new chunk of the plan, fetched by this task,
+/// since this worker is the one free to fetch it.
 ///
 /// `first` is a response already received for this chunk (the probe's), whose `Content-Range` was
 /// checked by the probe.
 pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>) {
-    let chunk = &job.plan.chunks()[index];
     let config = &job.context.config;
-    let backoff = Backoff::new(config.max_tries, config.retry_wait);
-    let mut fetch = ChunkFetch {
-        job,
-        chunk,
-        first,
-        buffer: vec![0u8; BUFFER_SIZE],
-    };
-    match with_retries(&job.context, &job.file, backoff, &mut fetch) {
-        Ok(()) if chunk.is_complete() => job.checkpoint(false),
-        Ok(()) => {}
-        Err(error) => job.fail(error),
+    let mut buffer = vec![0u8; BUFFER_SIZE];
+    let mut index = index;
+    let mut first = first;
+    loop {
+        let chunk = &job.plan.chunks()[index];
+        chunk.take();
+        let mut fetch = ChunkFetch {
+            job,
+            index,
+            chunk,
+            first: first.take(),
+            buffer: &mut buffer,
+        };
+        let backoff = Backoff::new(config.max_tries, config.retry_wait);
+        match with_retries(&job.context, &job.file, backoff, &mut fetch) {
+            Ok(()) if chunk.is_complete() => job.checkpoint(false),
+            Ok(()) => return,
+            Err(error) => return job.fail(error),
+        }
+        match steal(job, Some(index)) {
+            Some(stolen) => index = stolen,
+            None => return,
+        }
+    }
+}
+
+/// The task of a worker started with no chunk of its own, to help (a resumed download with fewer
+/// ranges left than connections): it takes over part of a range as soon as that is worth a request,
+/// and goes on as [`fetch_chunk`].
+pub(crate) fn help(job: &RangedJob) {
+    if let Some(stolen) = steal(job, None) {
+        fetch_chunk(job, stolen, None);
     }
 }
 
 /// The requests for the rest of one chunk.
 struct ChunkFetch<'a> {
     job: &'a RangedJob,
+    index: usize,
     chunk: &'a Chunk,
     /// The probe's answer, used instead of the first request.
     first: Option<InFlight>,
-    buffer: Vec<u8>,
+    buffer: &'a mut [u8],
 }
 
 impl Retryable for ChunkFetch<'_> {
     type Output = ();
 
     fn attempt(&mut self) -> Result<(), Error> {
-        let answer = match self.first.take() {
-            Some(answer) => answer,
-            None => request_chunk(self.job, self.chunk)?,
+        let (answer, asked_end, mirror) = match self.first.take() {
+            Some(answer) => {
+                self.job.plan.request_sent(self.index);
+                (answer, self.chunk.end(), self.chunk.mirror())
+            }
+            None => request_from_a_mirror(self.job, self.index)?,
         };
-        copy(self.job, self.chunk, answer, &mut self.buffer)
+        let before = self.chunk.written();
+        let copied = copy(self.job, self.chunk, answer, asked_end, self.buffer);
+        let delivered = self.chunk.written() - before;
+        self.job.mirrors.delivered(mirror, delivered);
+        copied
     }
 
     fn progress(&self) -> u64 {
@@ -102,8 +140,8 @@ impl Retryable for ChunkFetch<'_> {
     fn retry_warning(&self, error: &Error, wait: Duration) -> String {
         format!(
             "chunk {}-{}: {error}; retrying from byte {} in {:.1}s",
-            self.chunk.start,
-            self.chunk.end - 1,
+            self.chunk.start(),
+            self.chunk.end() - 1,
             self.chunk.next_offset(),
             wait.as_secs_f64()
         )
@@ -113,7 +151,8 @@ impl Retryable for ChunkFetch<'_> {
 /// What a chunk request asked for, and of which file.
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkAsk<'a> {
-    /// The bytes asked for (the rest of the chunk).
+    /// The bytes asked for: the rest of the chunk when the request was sent. A split may lower the
+    /// chunk's end while the answer is on its way; the answer is still judged by what was asked.
     pub range: Range<u64>,
     /// The size of the file the download started with.
     pub total: u64,
@@ -190,24 +229,53 @@ fn unsatisfied_total(content_range: &str) -> Option<u64> {
         .and_then(|total| total.trim().parse().ok())
 }
 
-/// Asks for the rest of `chunk` and returns the answer if it is exactly that ([`chunk_verdict`]).
-fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<InFlight, Error> {
+/// Asks a mirror for the rest of chunk `index` (its own mirror while that one is alive): returns
+/// the answer, the end it asked for and the mirror. A mirror that fails while another is alive is
+/// dropped and the next one asked at once; one whose file changed stops the file, which then goes on
+/// without it ([`RangedJob::forget_changed_mirror`]).
+fn request_from_a_mirror(job: &RangedJob, index: usize) -> Result<(InFlight, u64, usize), Error> {
+    let chunk = &job.plan.chunks()[index];
+    loop {
+        let mirror = job.mirrors.pick(chunk.mirror()).unwrap_or(chunk.mirror());
+        chunk.use_mirror(mirror);
+        match request_chunk(job, index, mirror) {
+            Ok((answer, asked_end)) => return Ok((answer, asked_end, mirror)),
+            Err(error @ Error::FileChanged { .. }) => {
+                job.mirror_changed(mirror);
+                return Err(error);
+            }
+            Err(error)
+                if (is_mirror_failure(&error) || matches!(error, Error::RangeIgnored { .. }))
+                    && job.mirrors.drop_after(mirror, &error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Asks mirror `mirror` for the rest of chunk `index` and returns the answer if it is exactly that
+/// ([`chunk_verdict`]), with the end it asked for.
+fn request_chunk(job: &RangedJob, index: usize, mirror: usize) -> Result<(InFlight, u64), Error> {
+    let chunk = &job.plan.chunks()[index];
+    let source = job.mirrors.get(mirror);
     let asked = ChunkAsk {
-        range: chunk.next_offset()..chunk.end,
+        range: chunk.next_offset()..chunk.end(),
         total: job.plan.total(),
-        validators: &job.validators,
+        validators: &source.validators,
     };
     let range = range_header(asked.range.start, asked.range.end);
+    job.plan.request_sent(index);
+    let sent = Instant::now();
     let answer = send(
         &job.context,
-        &job.url,
+        &source.url,
         Some(&range),
-        job.validators.if_range(),
+        source.validators.if_range(),
     )?;
+    job.plan.record_latency(sent.elapsed());
     let head = Head::of(&answer.response);
-    let url = || job.url.clone();
+    let url = || source.url.clone();
     match chunk_verdict(&asked, &head) {
-        ChunkVerdict::Write => Ok(answer),
+        ChunkVerdict::Write => Ok((answer, asked.range.end)),
         ChunkVerdict::WrongRange => Err(Error::Protocol {
             url: url(),
             message: format!(
@@ -227,12 +295,18 @@ fn request_chunk(job: &RangedJob, chunk: &Chunk) -> Result<InFlight, Error> {
                 ),
             })
         }
-        ChunkVerdict::BadStatus(bad) => Err(reject(&job.url, answer, bad)),
+        ChunkVerdict::BadStatus(bad) => Err(reject(&source.url, answer, bad)),
     }
 }
 
-/// Reads the body of `answer` (a `206` for the rest of `chunk`) into the chunk.
-fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> Result<(), Error> {
+/// Reads the body of `answer` (a `206` for the rest of `chunk`, up to `asked_end`) into the chunk.
+fn copy(
+    job: &RangedJob,
+    chunk: &Chunk,
+    answer: InFlight,
+    asked_end: u64,
+    buffer: &mut [u8],
+) -> Result<(), Error> {
     let InFlight { response, slot } = answer;
     let body_copy = BodyCopy {
         context: &job.context,
@@ -245,9 +319,13 @@ fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> 
     let mut target = chunk;
     match body_copy.run(&mut reader, &mut target, buffer, || job.should_stop())? {
         CopyEnd::Filled => {
-            // A 206 carries exactly the range, so the body is fully read; one last read lets ureq
-            // see its end and return the connection to the pool for the next chunk.
-            let _ = reader.read(&mut buffer[..1]);
+            if chunk.end() >= asked_end {
+                // A 206 carries exactly the range, so the body is fully read; one last read lets
+                // ureq see its end and return the connection to the pool for the next chunk.
+                let _ = reader.read(&mut buffer[..1]);
+            }
+            // Otherwise another connection took the rest of the range: the rest of this body is
+            // not read but dropped with its connection (see docs/design.md, "Re-splitting").
             slot.succeeded();
             Ok(())
         }
@@ -257,8 +335,8 @@ fn copy(job: &RangedJob, chunk: &Chunk, answer: InFlight, buffer: &mut [u8]) -> 
             message: format!(
                 "body ended early, at byte {} of chunk {}-{}",
                 chunk.next_offset(),
-                chunk.start,
-                chunk.end - 1
+                chunk.start(),
+                chunk.end() - 1
             ),
         }),
     }
@@ -449,6 +527,32 @@ mod tests {
             ..Head::default()
         };
         assert_eq!(chunk_verdict(&asked, &answer), ChunkVerdict::RangeIgnored);
+    }
+
+    #[test]
+    fn a_range_split_after_it_was_asked_is_judged_by_what_was_asked() {
+        // Asked for 100..200; another connection took 150..200 before the answer came. The answer
+        // is for what was sent, so it is the right one (the copy stops at 150).
+        let ours = Validators::default();
+        let asked = ChunkAsk {
+            range: 100..200,
+            total: 1000,
+            validators: &ours,
+        };
+        let answer = |content_range| Head {
+            status: 206,
+            content_range: Some(content_range),
+            ..Head::default()
+        };
+        assert_eq!(
+            chunk_verdict(&asked, &answer("bytes 100-199/1000")),
+            ChunkVerdict::Write
+        );
+        assert_eq!(
+            chunk_verdict(&asked, &answer("bytes 100-149/1000")),
+            ChunkVerdict::WrongRange,
+            "a server that sends only the part left is not the answer to what was asked"
+        );
     }
 
     #[test]

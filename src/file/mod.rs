@@ -46,16 +46,19 @@ pub(crate) mod answer;
 pub(crate) mod body;
 pub(crate) mod child_pool;
 pub(crate) mod chunk;
+pub(crate) mod mirrors;
 pub(crate) mod plan;
 pub(crate) mod probe;
 pub(crate) mod ranged;
 pub(crate) mod request;
 pub(crate) mod retry;
+pub(crate) mod split;
 pub(crate) mod stream;
 
 use child_pool::run_chunks;
+use mirrors::probe_link;
 use plan::ChunkPlan;
-use probe::{probe, RangeProbe};
+use probe::RangeProbe;
 use ranged::RangedJob;
 use request::InFlight;
 use retry::Backoff;
@@ -124,8 +127,7 @@ impl FileTask<'_> {
             Resumed::Job(job) => return self.run_ranged(*job, None),
             Resumed::Fresh(part) => part,
         };
-        let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        let answer = match probe(context, &link.url, config.min_chunk, backoff, file) {
+        let (answer, mirrors) = match probe_link(context, link, config.min_chunk, file) {
             Ok(answer) => answer,
             Err(error) => {
                 // Nothing was written: the empty `.part` goes.
@@ -201,7 +203,8 @@ impl FileTask<'_> {
                     validators,
                     Arc::clone(file),
                     control_path,
-                );
+                )
+                .with_mirrors(mirrors);
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
@@ -378,6 +381,15 @@ impl FileTask<'_> {
                 return start_over(part, Some(format!("unusable resume state ({reason})")))
             }
         };
+        // The control file holds the URLs with their passwords masked (older ones: as given).
+        let saved_mirrors: Vec<String> = control.mirrors.iter().map(|(url, _)| redact_url(url)).collect();
+        let link_mirrors: Vec<String> = link.mirrors.iter().map(|url| redact_url(url)).collect();
+        if saved_mirrors != link_mirrors {
+            return start_over(
+                part,
+                Some("resume state of the same link with other mirrors".into()),
+            );
+        }
         // The control file holds the link with its password masked (older ones: as given).
         if redact_url(&control.url) != redact_url(&link.url) {
             return start_over(
@@ -422,11 +434,12 @@ impl FileTask<'_> {
                 link.url.clone(),
                 part,
                 plan,
-                control.validators,
+                control.validators.clone(),
                 Arc::clone(file),
                 control_path,
             )
-            .with_saved_control(),
+            .with_saved_control()
+            .with_saved_mirrors(&control),
         )))
     }
 
@@ -452,6 +465,10 @@ impl FileTask<'_> {
                 self.context.progress.rewind(&job.file);
                 let RangedJob { part, url, .. } = job;
                 self.run_stream(part, &url, None)
+            }
+            // One mirror's file changed, others are alive: what it delivered is fetched from them.
+            Some(Error::FileChanged { .. }) if job.forget_changed_mirror() => {
+                self.run_ranged(job, None)
             }
             Some(error @ Error::FileChanged { .. }) => {
                 job.remove_control();

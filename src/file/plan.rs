@@ -1,29 +1,113 @@
-//! How a file is cut into chunks, and how far each chunk has got.
+//! How a file is cut into chunks, how far each chunk has got, and how a chunk is split while it is
+//! being fetched.
 //!
 //! A [`ChunkPlan`] is the explicit state of one ranged download: the file's size and a list of
 //! [`Chunk`]s, each a byte range with an atomic count of the bytes already written. Workers of the
-//! file's child pool fetch chunks; the display reads the counts; the control file ([`crate::disk::control`]) saves
-//! them so an interrupted download can resume. Keeping it one plain structure, rather than locals spread over the
-//! threads, is what makes all three possible.
+//! file's child pool fetch chunks; the display reads the counts; the control file
+//! ([`crate::disk::control`]) saves them so an interrupted download can resume. Keeping it one plain
+//! structure, rather than locals spread over the threads, is what makes all three possible.
+//!
+//! # Ranges that move: splitting a chunk while it is fetched
+//!
+//! A worker that runs out of work takes over the upper part of a range another connection is still
+//! fetching ([`ChunkPlan::split`]; when and where is decided in [`crate::file::split`]). Two threads
+//! then care about one chunk's end: its owner, which must never write past it, and the thief, which
+//! lowers it. They agree through one atomic word per chunk, the chunk's *window*: how far the owner
+//! has claimed, and where the chunk ends, both counted in [`BLOCK`]s from the chunk's start.
+//!
+//! * The owner, before each read, makes sure the bytes it is about to read are claimed
+//!   ([`Chunk::claim`]): usually the claim it made before still covers them (one atomic load);
+//!   otherwise it moves its claim forward by one buffer with a compare-and-swap, never past the end.
+//! * The thief lowers the end with a compare-and-swap that fails if the owner claimed past the new
+//!   end in the meantime; it then looks again.
+//!
+//! So a split point is never inside a window the owner has claimed: the owner never has to stop in
+//! the middle of a read, no byte is written by two owners, and none is left without one. There is
+//! no lock on the owner's side; the thieves and the resume-state snapshots take the plan's split
+//! lock, so a snapshot sees every split either done or not begun (the victim's end lowered *and*
+//! the new chunk there), never half.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-/// How many chunks per connection a plan aims for. More chunks than connections lets a fast connection
-/// take more of the file than a slow one, at the cost of one request per chunk; four keeps the
-/// tail (the last chunk still running while the others are idle) short without many extra requests.
-pub(crate) const CHUNKS_PER_CONNECTION: u64 = 4;
+use parking_lot::Mutex;
+
+/// Split points fall on multiples of this many bytes from the start of the chunk being split, and an
+/// owner claims whole blocks ahead of its reads. Small next to any chunk worth splitting.
+pub(crate) const BLOCK: u64 = 64 * 1024;
+
+/// How far ahead of its reads an owner claims at a time: one read buffer's worth. A thief can never
+/// take these bytes, so this is the most a stalled owner keeps to itself.
+pub(crate) const CLAIM_AHEAD: u64 = 128 * 1024;
+
+/// Room for splits, per connection, beyond the chunks a plan starts with. Each split at least halves
+/// what a slow connection has left, so a handful per connection is what a download needs; the bound
+/// keeps the plan's memory and the control file small whatever happens.
+const SPLITS_PER_CONNECTION: usize = 16;
+
+/// Room for splits in a plan rebuilt from a control file (which does not say how many connections
+/// the next run will use).
+const SPLITS_AFTER_RESUME: usize = 64;
+
+/// A window's end when the chunk is too long to count in [`BLOCK`]s (over 256 TiB): such a chunk
+/// is never split.
+const UNSPLITTABLE: u32 = u32::MAX;
+
+/// `(claimed, end)` in blocks from the chunk's start, as one word.
+fn pack(claimed: u32, end: u32) -> u64 {
+    (u64::from(claimed) << 32) | u64::from(end)
+}
+
+/// The `(claimed, end)` of a window word.
+fn unpack(window: u64) -> (u32, u32) {
+    ((window >> 32) as u32, window as u32)
+}
+
+/// `bytes` in blocks, rounded up; [`UNSPLITTABLE`] if that does not fit.
+fn blocks_up(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(BLOCK))
+        .ok()
+        .filter(|&b| b < UNSPLITTABLE)
+        .unwrap_or(UNSPLITTABLE)
+}
 
 /// One byte range of a file and its progress.
+///
+/// The range's end can move down while the chunk is fetched (a split, see the [module](self) docs);
+/// its start never moves.
 #[derive(Debug)]
 pub struct Chunk {
-    /// First byte of the range.
-    pub start: u64,
-    /// One past the last byte of the range.
-    pub end: u64,
+    /// First byte of the range. Set before the chunk is published in its plan, never changed after.
+    start: AtomicU64,
+    /// One past the last byte the range had when the chunk was made; the real end is at most this.
+    /// Set before the chunk is published, never changed after.
+    first_end: AtomicU64,
+    /// The owner's claim and the range's end, in blocks from `start` ([`pack`]).
+    window: AtomicU64,
     /// Bytes of the range already written to disk, counted from `start`. Only the worker that owns the
     /// chunk adds to it; anyone may read it.
     written: AtomicU64,
+    /// Whether a worker has taken the chunk (so an idle worker knows whether work is still queued).
+    taken: AtomicBool,
+    /// When the chunk's current request was sent, in nanoseconds from the plan's epoch (0: none yet).
+    request_sent: AtomicU64,
+    /// `written` when that request was sent: the bytes since then, over the time since then, are the
+    /// connection's speed.
+    request_base: AtomicU64,
+    /// The mirror its requests go to (0 for a link with one URL).
+    mirror: AtomicU32,
+    /// Whether its bytes came from more than one mirror (it moved to another after a failure).
+    mixed: AtomicBool,
+}
+
+/// Where the bytes of a chunk came from, as the resume state keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// All from this mirror (the index among the link's URLs).
+    Mirror(u32),
+    /// From more than one.
+    Mixed,
 }
 
 impl Chunk {
@@ -35,16 +119,59 @@ impl Chunk {
     /// A chunk covering `range` of which the first `written` bytes are already on disk.
     pub fn with_written(range: Range<u64>, written: u64) -> Chunk {
         assert!(range.start < range.end, "a chunk cannot be empty");
+        let chunk = Chunk::unused();
+        chunk.fill(range, written);
+        chunk
+    }
+
+    /// A slot for a chunk a split may make later.
+    fn unused() -> Chunk {
         Chunk {
-            start: range.start,
-            end: range.end,
-            written: AtomicU64::new(written.min(range.end - range.start)),
+            start: AtomicU64::new(0),
+            first_end: AtomicU64::new(0),
+            window: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            taken: AtomicBool::new(false),
+            request_sent: AtomicU64::new(0),
+            request_base: AtomicU64::new(0),
+            mirror: AtomicU32::new(0),
+            mixed: AtomicBool::new(false),
         }
+    }
+
+    /// Makes this slot the chunk `range` with `written` bytes on disk. Only on a slot nobody else
+    /// can see yet (its plan publishes it afterwards, with a release store).
+    fn fill(&self, range: Range<u64>, written: u64) {
+        let len = range.end - range.start;
+        self.start.store(range.start, Ordering::Relaxed);
+        self.first_end.store(range.end, Ordering::Relaxed);
+        self.window
+            .store(pack(0, blocks_up(len)), Ordering::Relaxed);
+        self.written.store(written.min(len), Ordering::Relaxed);
+    }
+
+    /// First byte of the range.
+    pub fn start(&self) -> u64 {
+        self.start.load(Ordering::Relaxed)
+    }
+
+    /// One past the last byte of the range, as it is now (a split may lower it).
+    pub fn end(&self) -> u64 {
+        self.end_of(unpack(self.window.load(Ordering::Acquire)).1)
+    }
+
+    /// The byte offset where a window end of `end_blocks` puts the chunk's end.
+    fn end_of(&self, end_blocks: u32) -> u64 {
+        let first_end = self.first_end.load(Ordering::Relaxed);
+        if end_blocks == UNSPLITTABLE {
+            return first_end;
+        }
+        (self.start() + u64::from(end_blocks) * BLOCK).min(first_end)
     }
 
     /// Size of the range in bytes.
     pub fn len(&self) -> u64 {
-        self.end - self.start
+        self.end() - self.start()
     }
 
     /// Always false: empty chunks are never created.
@@ -59,12 +186,12 @@ impl Chunk {
 
     /// The offset of the next byte to fetch: where a (re)started request begins.
     pub fn next_offset(&self) -> u64 {
-        self.start + self.written()
+        self.start() + self.written()
     }
 
     /// Bytes still to fetch.
     pub fn remaining(&self) -> u64 {
-        self.len() - self.written()
+        self.len().saturating_sub(self.written())
     }
 
     /// Whether every byte of the range is on disk.
@@ -72,48 +199,184 @@ impl Chunk {
         self.remaining() == 0
     }
 
-    /// Records that `n` more bytes were written right after the previous ones.
-    pub fn advance(&self, n: u64) {
+    /// For the owner: the end of the bytes it may write now, starting at `offset` (its next byte).
+    /// If its earlier claim does not reach past `offset`, claims up to [`CLAIM_AHEAD`] more bytes (in
+    /// whole blocks, never past the end). Returns `offset` itself when the chunk has ended there.
+    pub(crate) fn claim(&self, offset: u64) -> u64 {
+        let start = self.start();
+        loop {
+            let window = self.window.load(Ordering::Acquire);
+            let (claimed, end_blocks) = unpack(window);
+            let end = self.end_of(end_blocks);
+            if end_blocks == UNSPLITTABLE {
+                return end;
+            }
+            let claimed_to = (start + u64::from(claimed) * BLOCK).min(end);
+            if claimed_to > offset || offset >= end {
+                return claimed_to.max(offset).min(end);
+            }
+            let wanted = blocks_up(offset + CLAIM_AHEAD - start).min(end_blocks);
+            let claimed_now = pack(wanted, end_blocks);
+            if self
+                .window
+                .compare_exchange(window, claimed_now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return (start + u64::from(wanted) * BLOCK).min(end);
+            }
+        }
+    }
+
+    /// The end of the owner's claim: where the chunk could be split now, at the earliest.
+    pub(crate) fn claimed_to(&self) -> u64 {
+        let (claimed, end_blocks) = unpack(self.window.load(Ordering::Acquire));
+        if end_blocks == UNSPLITTABLE {
+            return self.end();
+        }
+        (self.start() + u64::from(claimed) * BLOCK)
+            .min(self.end_of(end_blocks))
+            .max(self.next_offset())
+    }
+
+    /// Records that `n` more bytes were written right after the previous ones (by the owner, inside
+    /// its claim).
+    pub(crate) fn advance(&self, n: u64) {
         let before = self.written.fetch_add(n, Ordering::AcqRel);
         debug_assert!(before + n <= self.len(), "chunk overran its range");
     }
+
+    /// Lowers the end to `at` (a block boundary from the start), unless the owner has claimed past it
+    /// or the end is already there or lower; returns the end before, if lowered.
+    fn cut_at(&self, at: u64) -> Option<u64> {
+        let start = self.start();
+        if at <= start || (at - start) % BLOCK != 0 {
+            return None;
+        }
+        let at_blocks = u32::try_from((at - start) / BLOCK).ok()?;
+        let window = self.window.load(Ordering::Acquire);
+        let (claimed, end_blocks) = unpack(window);
+        let end = self.end_of(end_blocks);
+        if end_blocks == UNSPLITTABLE || at_blocks < claimed || at >= end || at < self.next_offset()
+        {
+            return None;
+        }
+        self.window
+            .compare_exchange(
+                window,
+                pack(claimed, at_blocks),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .ok()
+            .map(|_| end)
+    }
+
+    /// The mirror this chunk's requests go to.
+    pub(crate) fn mirror(&self) -> usize {
+        self.mirror.load(Ordering::Relaxed) as usize
+    }
+
+    /// Sends this chunk's next requests to mirror `mirror`; bytes it already has from another one
+    /// make it mixed.
+    pub(crate) fn use_mirror(&self, mirror: usize) {
+        let mirror = u32::try_from(mirror).unwrap_or(u32::MAX);
+        let before = self.mirror.swap(mirror, Ordering::Relaxed);
+        if before != mirror && self.written() > 0 {
+            self.mixed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Where its bytes came from.
+    pub(crate) fn source(&self) -> Source {
+        if self.mixed.load(Ordering::Relaxed) {
+            Source::Mixed
+        } else {
+            Source::Mirror(self.mirror.load(Ordering::Relaxed))
+        }
+    }
+
+    /// Restores where its bytes came from (a resume).
+    pub(crate) fn set_source(&self, source: Source) {
+        match source {
+            Source::Mirror(mirror) => {
+                self.mirror.store(mirror, Ordering::Relaxed);
+                self.mixed.store(false, Ordering::Relaxed);
+            }
+            Source::Mixed => self.mixed.store(true, Ordering::Relaxed),
+        }
+    }
+
+    /// Forgets the chunk's bytes, to fetch them again (their mirror changed its file). Only while no
+    /// worker fetches it.
+    pub(crate) fn restart(&self) -> u64 {
+        let (_, end_blocks) = unpack(self.window.load(Ordering::Acquire));
+        self.window.store(pack(0, end_blocks), Ordering::Release);
+        self.mixed.store(false, Ordering::Relaxed);
+        self.taken.store(false, Ordering::Release);
+        self.written.swap(0, Ordering::AcqRel)
+    }
+
+    /// Takes the chunk for a worker; false if another worker already has.
+    pub(crate) fn take(&self) -> bool {
+        !self.taken.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether a worker has taken the chunk.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(Ordering::Acquire)
+    }
 }
 
-/// The chunks of one file, in file order, covering `0..total` with no gap and no overlap.
+/// The chunks of one file, covering `0..total` with no gap and no overlap.
+///
+/// The plan has room for more chunks than it starts with: a split fills the next free slot. The
+/// chunks are in file order until the first split; [`ChunkPlan::ranges`] gives them sorted.
 #[derive(Debug)]
 pub struct ChunkPlan {
     total: u64,
-    chunks: Vec<Chunk>,
+    /// The chunks in use (the first `live`), then free slots for splits.
+    slots: Box<[Chunk]>,
+    live: AtomicUsize,
+    /// Held by a split and by a snapshot of the ranges, never by an owner reading and writing.
+    split_lock: Mutex<()>,
+    splits: AtomicU64,
+    /// What request times and speeds are measured from.
+    epoch: Instant,
+    /// Bytes that were on disk when the plan was made (a resume): not part of this run's speed.
+    resumed: u64,
+    /// The last time a request took to bring its first byte, in nanoseconds.
+    latency: AtomicU64,
 }
 
 impl ChunkPlan {
     /// Plans a file of `total` bytes whose first chunk is already decided (`0..first_end`, the range the
-    /// probe request asked for) and whose rest is split for `connections` connections into chunks of
-    /// at least `min_chunk` bytes.
+    /// probe request asked for) and whose rest is split into one chunk per connection, each of at
+    /// least `min_chunk` bytes. A connection that runs out of work later takes over part of another's
+    /// range, so no more chunks are needed to balance connections of unequal speed.
     ///
     /// ```
     /// use pardl::ChunkPlan;
     ///
     /// // 10 MiB, first chunk of 1 MiB from the probe, 2 connections, chunks of at least 1 MiB.
     /// let plan = ChunkPlan::new(10 << 20, 1 << 20, 2, 1 << 20);
-    /// assert_eq!(plan.chunks()[0].end, 1 << 20);
-    /// assert_eq!(plan.chunks().last().unwrap().end, 10 << 20);
+    /// assert_eq!(plan.chunks()[0].end(), 1 << 20);
+    /// assert_eq!(plan.chunks().last().unwrap().end(), 10 << 20);
     /// assert!(plan.chunks().iter().all(|c| c.len() >= 1 << 20));
-    /// assert_eq!(plan.chunks().len(), 9);
+    /// assert_eq!(plan.chunks().len(), 3); // the probe's chunk, then one per connection
     /// ```
     pub fn new(total: u64, first_end: u64, connections: usize, min_chunk: u64) -> ChunkPlan {
         let first_end = first_end.min(total);
-        let mut chunks = Vec::new();
+        let mut ranges = Vec::new();
         if first_end > 0 {
-            chunks.push(Chunk::new(0..first_end));
+            ranges.push(0..first_end);
         }
         let rest = total - first_end;
         if rest > 0 {
-            let wanted = (connections.max(1) as u64).saturating_mul(CHUNKS_PER_CONNECTION);
-            let size = rest.div_ceil(wanted).max(min_chunk.max(1));
-            // Rounding the count down and spreading evenly keeps every chunk at least `size` (so at
-            // least `min_chunk`) and leaves no runt at the end.
-            let count = (rest / size).max(1);
+            // One chunk per connection, fewer if they would be under `min_chunk`; spreading evenly
+            // leaves no runt at the end.
+            let count = (connections.max(1) as u64)
+                .min(rest / min_chunk.max(1))
+                .max(1);
             let mut lens = even_split(rest, count);
             // The connection that reads the probe's chunk starts on the rest that much later, and
             // with connections of equal speed (a server capping each one) it is also the one that
@@ -130,29 +393,57 @@ impl ChunkPlan {
             }
             let mut start = first_end;
             for len in lens {
-                chunks.push(Chunk::new(start..start + len));
+                ranges.push(start..start + len);
                 start += len;
             }
         }
-        ChunkPlan { total, chunks }
+        let room = if ranges.len() > 1 {
+            SPLITS_PER_CONNECTION * connections.max(1)
+        } else {
+            0
+        };
+        ChunkPlan::with_room(total, ranges.into_iter().map(|r| (r, 0)), room)
+    }
+
+    /// A plan of these chunks, with `room` free slots for splits.
+    fn with_room(
+        total: u64,
+        parts: impl ExactSizeIterator<Item = (Range<u64>, u64)>,
+        room: usize,
+    ) -> ChunkPlan {
+        let used = parts.len();
+        let slots: Box<[Chunk]> = (0..used + room).map(|_| Chunk::unused()).collect();
+        for (slot, (range, written)) in slots.iter().zip(parts) {
+            slot.fill(range, written);
+        }
+        let resumed = slots[..used].iter().map(Chunk::written).sum();
+        ChunkPlan {
+            total,
+            slots,
+            live: AtomicUsize::new(used),
+            split_lock: Mutex::new(()),
+            splits: AtomicU64::new(0),
+            epoch: Instant::now(),
+            resumed,
+            latency: AtomicU64::new(0),
+        }
     }
 
     /// Rebuilds a plan from saved ranges and progress (for resuming); `None` if they do not tile
-    /// `0..total` exactly.
+    /// `0..total` exactly, in order.
     pub fn from_parts(total: u64, parts: Vec<(Range<u64>, u64)>) -> Option<ChunkPlan> {
         let mut expected_start = 0;
-        let mut chunks = Vec::with_capacity(parts.len());
-        for (range, written) in parts {
+        for (range, written) in &parts {
             if range.start != expected_start
                 || range.end <= range.start
-                || written > range.end - range.start
+                || *written > range.end - range.start
             {
                 return None;
             }
             expected_start = range.end;
-            chunks.push(Chunk::with_written(range, written));
         }
-        (expected_start == total).then_some(ChunkPlan { total, chunks })
+        (expected_start == total)
+            .then(|| ChunkPlan::with_room(total, parts.into_iter(), SPLITS_AFTER_RESUME))
     }
 
     /// Size of the file.
@@ -160,19 +451,144 @@ impl ChunkPlan {
         self.total
     }
 
-    /// The chunks, in file order.
+    /// The chunks: in file order as planned, then those that splits made, in the order they were
+    /// made.
     pub fn chunks(&self) -> &[Chunk] {
-        &self.chunks
+        &self.slots[..self.live.load(Ordering::Acquire)]
     }
 
     /// Bytes on disk over all chunks.
     pub fn written(&self) -> u64 {
-        self.chunks.iter().map(Chunk::written).sum()
+        self.chunks().iter().map(Chunk::written).sum()
     }
 
     /// Whether every chunk is complete.
     pub fn is_complete(&self) -> bool {
-        self.chunks.iter().all(Chunk::is_complete)
+        self.chunks().iter().all(Chunk::is_complete)
+    }
+
+    /// How many times a range was split while it was being fetched.
+    pub fn splits(&self) -> u64 {
+        self.splits.load(Ordering::Relaxed)
+    }
+
+    /// Every chunk's range as it is now and the bytes of it on disk, in file order: what the control
+    /// file saves. Taken under the split lock, so a split is in it whole or not at all.
+    pub fn ranges(&self) -> Vec<(Range<u64>, u64)> {
+        self.ranges_and_sources()
+            .into_iter()
+            .map(|(range, written, _)| (range, written))
+            .collect()
+    }
+
+    /// [`ranges`](ChunkPlan::ranges) with where each chunk's bytes came from.
+    pub(crate) fn ranges_and_sources(&self) -> Vec<(Range<u64>, u64, Source)> {
+        let _no_split_meanwhile = self.split_lock.lock();
+        let mut ranges: Vec<(Range<u64>, u64, Source)> = self
+            .chunks()
+            .iter()
+            .map(|c| (c.start()..c.end(), c.written(), c.source()))
+            .collect();
+        ranges.sort_by_key(|(range, _, _)| range.start);
+        ranges
+    }
+
+    /// Marks every chunk untaken, so a new child pool's tasks can take them (after the pool before
+    /// stopped).
+    pub(crate) fn release_all(&self) {
+        for chunk in self.chunks() {
+            chunk.taken.store(false, Ordering::Release);
+        }
+    }
+
+    /// Whether some unfinished chunk has not been taken by a worker yet (it is queued for one).
+    pub(crate) fn has_untaken(&self) -> bool {
+        self.chunks()
+            .iter()
+            .any(|c| !c.is_taken() && !c.is_complete())
+    }
+
+    /// Splits a chunk while it is fetched: `choose` looks at the chunks (under the split lock) and
+    /// names a chunk and a split point on a [`BLOCK`] boundary from its start; the chunk's end moves
+    /// down to that point and a new chunk, from there to the old end, is made and returned, already
+    /// taken for the caller. `None` if `choose` names nothing, the plan has no room left, or the owner
+    /// keeps claiming past the point.
+    pub(crate) fn split(
+        &self,
+        mut choose: impl FnMut(&[Chunk]) -> Option<(usize, u64)>,
+    ) -> Option<usize> {
+        let _splitting = self.split_lock.lock();
+        let live = self.live.load(Ordering::Acquire);
+        if live == self.slots.len() {
+            return None;
+        }
+        // A failed cut means the owner claimed past the point meanwhile: look again, a few times.
+        for _ in 0..4 {
+            let (victim, at) = choose(&self.slots[..live])?;
+            let Some(old_end) = self.slots.get(victim)?.cut_at(at) else {
+                continue;
+            };
+            let new = &self.slots[live];
+            new.fill(at..old_end, 0);
+            new.taken.store(true, Ordering::Relaxed);
+            self.live.store(live + 1, Ordering::Release);
+            self.splits.fetch_add(1, Ordering::Relaxed);
+            return Some(live);
+        }
+        None
+    }
+
+    /// Time since the plan was made, in nanoseconds (the clock of [`ChunkPlan::request_sent`]).
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Records that a request for the rest of chunk `index` is being sent now.
+    pub(crate) fn request_sent(&self, index: usize) {
+        let chunk = &self.chunks()[index];
+        chunk.request_base.store(chunk.written(), Ordering::Relaxed);
+        chunk
+            .request_sent
+            .store(self.now_nanos(), Ordering::Release);
+    }
+
+    /// How long chunk `index`'s current request has been running, and the bytes it brought; `None`
+    /// before its first request.
+    pub(crate) fn request_progress(&self, index: usize) -> Option<(Duration, u64)> {
+        let chunk = &self.chunks()[index];
+        let sent = chunk.request_sent.load(Ordering::Acquire);
+        if sent == 0 {
+            return None;
+        }
+        let age = Duration::from_nanos(self.now_nanos().saturating_sub(sent));
+        let bytes = chunk
+            .written()
+            .saturating_sub(chunk.request_base.load(Ordering::Relaxed));
+        Some((age, bytes))
+    }
+
+    /// Records how long a request took to bring its first byte.
+    pub(crate) fn record_latency(&self, latency: Duration) {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.latency.store(nanos, Ordering::Relaxed);
+    }
+
+    /// How long the last request took to bring its first byte (zero before any).
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency.load(Ordering::Relaxed))
+    }
+
+    /// Bytes per second this plan's download has fetched so far, over all its connections.
+    pub(crate) fn speed(&self) -> f64 {
+        let fetched = self.written().saturating_sub(self.resumed);
+        let seconds = self.epoch.elapsed().as_secs_f64();
+        if seconds > 0.0 {
+            fetched as f64 / seconds
+        } else {
+            0.0
+        }
     }
 }
 
@@ -185,13 +601,15 @@ fn even_split(total: u64, count: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU32;
 
     fn assert_tiles(plan: &ChunkPlan) {
         let mut at = 0;
-        for chunk in plan.chunks() {
-            assert_eq!(chunk.start, at, "gap or overlap in {plan:?}");
-            assert!(chunk.end > chunk.start);
-            at = chunk.end;
+        for (range, written) in plan.ranges() {
+            assert_eq!(range.start, at, "gap or overlap in {plan:?}");
+            assert!(range.end > range.start);
+            assert!(written <= range.end - range.start);
+            at = range.end;
         }
         assert_eq!(at, plan.total());
     }
@@ -204,17 +622,15 @@ mod tests {
                     let plan = ChunkPlan::new(total, min_chunk.min(total), connections, min_chunk);
                     assert_tiles(&plan);
                     // Every chunk after the probe's respects the minimum, unless the whole rest is smaller.
-                    let rest = total - plan.chunks()[0].end;
+                    let rest = total - plan.chunks()[0].end();
                     for chunk in &plan.chunks()[1..] {
                         assert!(
                             chunk.len() >= min_chunk.min(rest),
                             "{chunk:?} in {total}/{connections}/{min_chunk}"
                         );
                     }
-                    assert!(
-                        plan.chunks().len() as u64
-                            <= 1 + connections as u64 * CHUNKS_PER_CONNECTION
-                    );
+                    // The probe's chunk, then at most one per connection.
+                    assert!(plan.chunks().len() <= 1 + connections);
                 }
             }
         }
@@ -250,7 +666,7 @@ mod tests {
     fn a_file_smaller_than_the_probe_is_one_chunk() {
         let plan = ChunkPlan::new(100, 1 << 20, 4, 1 << 20);
         assert_eq!(plan.chunks().len(), 1);
-        assert_eq!(plan.chunks()[0].end, 100);
+        assert_eq!(plan.chunks()[0].end(), 100);
     }
 
     #[test]
@@ -258,7 +674,10 @@ mod tests {
         let plan = ChunkPlan::new(4000, 1000, 3, 1000);
         plan.chunks()[1].advance(500);
         assert_eq!(plan.written(), 500);
-        assert_eq!(plan.chunks()[1].next_offset(), plan.chunks()[1].start + 500);
+        assert_eq!(
+            plan.chunks()[1].next_offset(),
+            plan.chunks()[1].start() + 500
+        );
         for chunk in plan.chunks() {
             chunk.advance(chunk.remaining());
         }
@@ -272,5 +691,143 @@ mod tests {
         assert!(ChunkPlan::from_parts(10, vec![(0..5, 5), (6..10, 0)]).is_none());
         assert!(ChunkPlan::from_parts(10, vec![(0..5, 6), (5..10, 0)]).is_none());
         assert!(ChunkPlan::from_parts(11, vec![(0..5, 0), (5..10, 0)]).is_none());
+    }
+
+    #[test]
+    fn an_owner_claims_a_buffer_ahead_and_a_split_never_goes_below_the_claim() {
+        let plan = ChunkPlan::from_parts(10 * BLOCK, vec![(0..10 * BLOCK, 0)]).unwrap();
+        let chunk = &plan.chunks()[0];
+        assert_eq!(chunk.claim(0), CLAIM_AHEAD, "one buffer claimed");
+        assert_eq!(chunk.claim(1000), CLAIM_AHEAD, "the claim still covers it");
+        // Inside the claim, or off a block boundary: refused.
+        assert_eq!(plan.split(|_| Some((0, BLOCK))), None);
+        assert_eq!(plan.split(|_| Some((0, 5 * BLOCK + 1))), None);
+        let new = plan.split(|_| Some((0, 5 * BLOCK))).unwrap();
+        assert_eq!((chunk.start(), chunk.end()), (0, 5 * BLOCK));
+        let stolen = &plan.chunks()[new];
+        assert_eq!((stolen.start(), stolen.end()), (5 * BLOCK, 10 * BLOCK));
+        assert!(stolen.is_taken(), "the thief has it");
+        assert_eq!(plan.splits(), 1);
+        assert_tiles(&plan);
+        // The owner's claims stop at its new end.
+        chunk.advance(CLAIM_AHEAD);
+        assert_eq!(chunk.claim(CLAIM_AHEAD), CLAIM_AHEAD + CLAIM_AHEAD);
+        chunk.advance(CLAIM_AHEAD);
+        assert_eq!(chunk.claim(2 * CLAIM_AHEAD), 5 * BLOCK);
+        chunk.advance(BLOCK);
+        assert!(chunk.is_complete());
+        assert_eq!(chunk.claim(5 * BLOCK), 5 * BLOCK, "nothing more to claim");
+    }
+
+    #[test]
+    fn a_resumed_chunk_is_never_split_below_what_is_on_disk() {
+        let plan = ChunkPlan::from_parts(8 * BLOCK, vec![(0..8 * BLOCK, 3 * BLOCK)]).unwrap();
+        assert_eq!(plan.split(|_| Some((0, 2 * BLOCK))), None);
+        assert!(plan.split(|_| Some((0, 4 * BLOCK))).is_some());
+        assert_tiles(&plan);
+    }
+
+    #[test]
+    fn the_last_partial_block_ends_at_the_file_end() {
+        let total = 3 * BLOCK + 10;
+        let plan = ChunkPlan::from_parts(total, vec![(0..total, 0)]).unwrap();
+        let new = plan.split(|_| Some((0, 3 * BLOCK))).unwrap();
+        assert_eq!(plan.chunks()[new].end(), total);
+        assert_eq!(plan.chunks()[new].claim(3 * BLOCK), total);
+    }
+
+    /// A tiny deterministic generator for the stress test (splitmix64).
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n.max(1)
+        }
+    }
+
+    /// What an owner does with chunk `index`, as the body copy does it: claim, "read" a piece of
+    /// random size inside the claim, "write" it (marking every byte with the owner's id, which must
+    /// find the byte unwritten), advance.
+    fn own(plan: &ChunkPlan, index: usize, id: u32, bytes: &[AtomicU32], rng: &mut Rng) {
+        let chunk = &plan.chunks()[index];
+        loop {
+            let offset = chunk.next_offset();
+            let claimed = chunk.claim(offset);
+            if claimed <= offset {
+                assert!(chunk.is_complete());
+                return;
+            }
+            let n = 1 + rng.below((claimed - offset).min(40_000));
+            for at in offset..offset + n {
+                let before = bytes[at as usize].swap(id, Ordering::Relaxed);
+                assert_eq!(before, 0, "byte {at} written by {before} and {id}");
+            }
+            chunk.advance(n);
+            if rng.below(4) == 0 {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    #[test]
+    fn owners_and_thieves_racing_write_every_byte_exactly_once_and_snapshots_always_tile() {
+        for round in 0..8u64 {
+            let total = 4 << 20;
+            // One range and one owner, as a resumed download starts; four thieves.
+            let plan = ChunkPlan::from_parts(total, vec![(0..total, 0)]).unwrap();
+            let bytes: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(0)).collect();
+            let done = AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                let (plan, bytes, done) = (&plan, &bytes, &done);
+                for worker in 0..5u32 {
+                    scope.spawn(move || {
+                        let mut rng = Rng(round * 100 + u64::from(worker));
+                        let mut id = worker + 1;
+                        let mut owned = (worker == 0).then_some(0);
+                        while !plan.is_complete() {
+                            if let Some(index) = owned {
+                                own(plan, index, id, bytes, &mut rng);
+                                id += 100;
+                            }
+                            // Out of work: take part of the range with most left.
+                            owned = plan.split(|chunks| {
+                                let (victim, chunk) = chunks
+                                    .iter()
+                                    .enumerate()
+                                    .max_by_key(|(_, c)| c.remaining())?;
+                                let from = chunk.claimed_to() + rng.below(3) * BLOCK;
+                                let at =
+                                    chunk.start() + (from - chunk.start()).div_ceil(BLOCK) * BLOCK;
+                                (at + BLOCK <= chunk.end()).then_some((victim, at))
+                            });
+                            if owned.is_none() {
+                                std::thread::yield_now();
+                            }
+                        }
+                    });
+                }
+                scope.spawn(move || {
+                    while !done.load(Ordering::Acquire) {
+                        assert_tiles(plan);
+                    }
+                });
+                while !plan.is_complete() {
+                    std::thread::yield_now();
+                }
+                done.store(true, Ordering::Release);
+            });
+            assert!(plan.splits() > 0, "round {round}: no split happened");
+            assert_tiles(&plan);
+            assert_eq!(plan.written(), total);
+            let orphans = bytes
+                .iter()
+                .filter(|b| b.load(Ordering::Relaxed) == 0)
+                .count();
+            assert_eq!(orphans, 0, "round {round}: bytes nobody wrote");
+        }
     }
 }

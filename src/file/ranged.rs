@@ -7,7 +7,7 @@
 //! that is not on disk.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,9 @@ use parking_lot::Mutex;
 use crate::disk::control::ControlFile;
 use crate::disk::part::PartFile;
 use crate::error::Error;
-use crate::file::plan::ChunkPlan;
+use crate::file::mirrors::{Mirror, Mirrors};
+use crate::file::plan::{ChunkPlan, Source};
+use crate::http::url::redact_url;
 use crate::http::Validators;
 use crate::run::context::Context;
 use crate::run::progress::FileProgress;
@@ -24,6 +26,9 @@ use crate::run::progress::FileProgress;
 /// How often the control file is brought up to date while a file downloads. A download that ends
 /// sooner never writes one; after a crash at most about this much transfer per connection is lost.
 pub(crate) const CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
+
+/// `changed_mirror` when no mirror changed.
+const NO_MIRROR: usize = usize::MAX;
 
 /// Everything the chunks of one file share: the plan, the `.part` file, the counters, the resume
 /// state, and the first failure (which stops the other chunks).
@@ -43,6 +48,10 @@ pub(crate) struct RangedJob {
     pub validators: Validators,
     /// This file's counters.
     pub file: Arc<FileProgress>,
+    /// The URLs the chunks are fetched from: the link's one, or its mirrors.
+    pub mirrors: Mirrors,
+    /// A mirror whose file changed while others are alive ([`NO_MIRROR`] when none).
+    changed_mirror: AtomicUsize,
     control_path: PathBuf,
     started: Instant,
     /// Held while the control file is written, so two savers never interleave.
@@ -66,6 +75,7 @@ impl RangedJob {
         file: Arc<FileProgress>,
         control_path: PathBuf,
     ) -> RangedJob {
+        let mirrors = Mirrors::new(vec![Mirror::new(&link_url, &url, validators.clone())]);
         RangedJob {
             context,
             link_url,
@@ -74,6 +84,8 @@ impl RangedJob {
             plan,
             validators,
             file,
+            mirrors,
+            changed_mirror: AtomicUsize::new(NO_MIRROR),
             control_path,
             started: Instant::now(),
             checkpoint_lock: Mutex::new(()),
@@ -87,6 +99,111 @@ impl RangedJob {
     pub(crate) fn with_saved_control(self) -> RangedJob {
         self.control_saved.store(true, Ordering::Release);
         self
+    }
+
+    /// Uses the mirrors of a link (from [`probe_link`](crate::file::mirrors::probe_link)) instead of
+    /// its one URL; `primary` is the one whose answer carries chunk 0. The chunks are spread over the
+    /// mirrors still alive, in turn.
+    pub(crate) fn with_mirrors(mut self, mirrors: Option<(Mirrors, usize)>) -> RangedJob {
+        let Some((mirrors, primary)) = mirrors else {
+            return self;
+        };
+        let alive = mirrors.alive();
+        for (i, chunk) in self.plan.chunks().iter().enumerate() {
+            let mirror = match i {
+                0 => primary,
+                _ => {
+                    alive[(alive.iter().position(|&m| m == primary).unwrap_or(0) + i) % alive.len()]
+                }
+            };
+            chunk.use_mirror(mirror);
+        }
+        self.mirrors = mirrors;
+        self
+    }
+
+    /// Uses the mirrors a control file saved for a link with mirrors (`link_url` is mirror 0; the
+    /// chunks already know their mirror from the control file).
+    pub(crate) fn with_saved_mirrors(mut self, control: &ControlFile) -> RangedJob {
+        if control.mirrors.is_empty() {
+            return self;
+        }
+        let mut list = vec![Mirror::new(
+            &self.link_url,
+            &self.url,
+            control.validators.clone(),
+        )];
+        for (url, validators) in &control.mirrors {
+            list.push(Mirror::new(url, url, validators.clone()));
+        }
+        let mirrors = Mirrors::new(list);
+        for &index in &control.dropped {
+            let error = Error::Interrupted {
+                url: mirrors.get(index).link_url.clone(),
+            };
+            if !mirrors.drop_after(index, &error) {
+                break;
+            }
+        }
+        let alive = mirrors.alive();
+        for (i, chunk) in self.plan.chunks().iter().enumerate() {
+            if !mirrors.is_alive(chunk.mirror()) || chunk.source() == Source::Mixed {
+                chunk.use_mirror(alive[i % alive.len().max(1)]);
+            }
+        }
+        self.mirrors = mirrors;
+        self
+    }
+
+    /// Records that mirror `index` serves another version of the file now. If another mirror is
+    /// alive, the file will go on without it ([`RangedJob::forget_changed_mirror`]); returns whether
+    /// that is so.
+    pub(crate) fn mirror_changed(&self, index: usize) -> bool {
+        if self.mirrors.alive().iter().any(|&m| m != index) {
+            self.changed_mirror.store(index, Ordering::Release);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After the chunks stopped because a mirror's file changed while others are alive: drops that
+    /// mirror, forgets the bytes it contributed (every chunk whose bytes came from it, alone or with
+    /// another), and makes the job ready to run again. Returns false (and changes nothing) when no
+    /// such mirror was recorded.
+    pub(crate) fn forget_changed_mirror(&self) -> bool {
+        let changed = self.changed_mirror.swap(NO_MIRROR, Ordering::AcqRel);
+        if changed == NO_MIRROR {
+            return false;
+        }
+        let error = Error::FileChanged {
+            url: self.mirrors.get(changed).link_url.clone(),
+            reason: "its file changed".into(),
+        };
+        self.mirrors.drop_after(changed, &error);
+        let alive = self.mirrors.alive();
+        let mut forgotten = 0;
+        for chunk in self.plan.chunks() {
+            let from_changed = match chunk.source() {
+                Source::Mirror(m) => m as usize == changed,
+                Source::Mixed => true,
+            };
+            if from_changed {
+                forgotten += chunk.restart();
+            }
+            if !self.mirrors.is_alive(chunk.mirror()) {
+                chunk.use_mirror(alive[chunk.start() as usize % alive.len().max(1)]);
+            }
+        }
+        self.context.progress.forget(&self.file, forgotten);
+        log::warn!(
+            "{}: fetching again the {forgotten} bytes mirror {} delivered, from the other mirrors",
+            redact_url(&self.link_url),
+            redact_url(&self.mirrors.get(changed).link_url)
+        );
+        self.aborted.store(false, Ordering::Release);
+        self.failure.lock().take();
+        true
     }
 
     /// Records a failure and tells the other chunks to stop; the first failure is the one reported.
@@ -120,7 +237,21 @@ impl RangedJob {
         let _saving = self.checkpoint_lock.lock();
         // The counts are read before the sync: every byte they count was written before they were
         // advanced, so the sync covers it.
-        let control = ControlFile::snapshot(&self.link_url, &self.validators, &self.plan);
+        let control = if self.mirrors.len() > 1 {
+            let mirrors: Vec<_> = (0..self.mirrors.len())
+                .map(|i| {
+                    let mirror = self.mirrors.get(i);
+                    (
+                        mirror.link_url.clone(),
+                        mirror.validators.clone(),
+                        self.mirrors.is_alive(i),
+                    )
+                })
+                .collect();
+            ControlFile::with_mirrors(&self.link_url, &self.plan, &mirrors)
+        } else {
+            ControlFile::snapshot(&self.link_url, &self.validators, &self.plan)
+        };
         if let Err(error) = self.part.sync_data() {
             log::warn!("{error}; resume state not saved");
             return;

@@ -6,11 +6,14 @@
 //! `out=NAME` (the output file name) and one checksum the file must have,
 //! `sha256=HEX`, `sha512=HEX`, `sha1=HEX` or `md5=HEX` (MD5 and SHA-1 catch a
 //! corrupted download, not a forged one).
+//! A URL may also be followed by more URLs of the same file: mirrors, separated by tabs (aria2's
+//! convention) or spaces.
 //!
 //! ```text
 //! # nightly images
 //! https://example.com/images/disk.iso   sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 //! https://example.com/get?id=42   out=report.pdf
+//! https://a.example.org/disk.iso https://b.example.net/disk.iso out=disk.iso
 //! ```
 //!
 //! [`LinkReader`] streams: it reads only as far as the next link, so downloads
@@ -72,6 +75,9 @@ pub struct Link {
     /// numbered, its directories created. A links file cannot set it (its `out=` names stay inside
     /// the output directory).
     pub path: Option<PathBuf>,
+    /// More URLs of the same file (mirrors), in the order given; empty for most links. The file's
+    /// chunks are spread over `url` and these.
+    pub mirrors: Vec<String>,
     /// Where the link came from, for messages.
     pub origin: Origin,
 }
@@ -161,7 +167,9 @@ impl LinkError {
 
 impl Link {
     /// Parses one links-file line or one command-line argument: a URL
-    /// followed by optional whitespace-separated `key=value` options.
+    /// followed by optional whitespace-separated `key=value` options and
+    /// mirror URLs (any further word that starts with `http://` or
+    /// `https://`).
     ///
     /// Because options are separated by whitespace, a URL containing spaces
     /// must have them percent-encoded (`%20`).
@@ -174,6 +182,9 @@ impl Link {
     ///
     /// let err = Link::parse("http://example.com/f.bin foo=bar", Origin::Line(7)).unwrap_err();
     /// assert_eq!(err.to_string(), "line 7: unknown option: 'foo=bar'");
+    ///
+    /// let mirrored = Link::parse("http://a.example/f\thttp://b.example/f out=f", Origin::Line(8)).unwrap();
+    /// assert_eq!(mirrored.mirrors, ["http://b.example/f"]);
     /// ```
     pub fn parse(text: &str, origin: Origin) -> Result<Link, LinkError> {
         let mut tokens = text.split_whitespace();
@@ -192,8 +203,22 @@ impl Link {
 
         let mut out = None;
         let mut checksum = None;
+        let mut mirrors = Vec::new();
         let options: Vec<&str> = tokens.collect();
         for (at, &option) in options.iter().enumerate() {
+            if is_url_word(option) {
+                validate_url(option)
+                    .map_err(|reason| LinkError::malformed(origin, option, reason))?;
+                if option == url || mirrors.iter().any(|m| m == option) {
+                    return Err(LinkError::malformed(
+                        origin,
+                        option,
+                        "the same mirror twice",
+                    ));
+                }
+                mirrors.push(option.to_string());
+                continue;
+            }
             let Some((key, value)) = option.split_once('=') else {
                 return Err(LinkError::malformed(
                     origin,
@@ -225,6 +250,7 @@ impl Link {
             out,
             checksum,
             path: None,
+            mirrors,
             origin,
         })
     }
@@ -245,6 +271,12 @@ impl Link {
             ..self
         }
     }
+}
+
+/// Whether a word after a link's URL is another URL (a mirror) rather than an option.
+fn is_url_word(word: &str) -> bool {
+    let lower = word.get(..8).unwrap_or(word).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 /// Checks a `sha256=` value: 64 hex digits, returned in lowercase. (The other algorithms:
@@ -507,7 +539,37 @@ mod tests {
             out: out.map(str::to_string),
             checksum: None,
             path: None,
+            mirrors: Vec::new(),
             origin: Origin::Line(line),
+        }
+    }
+
+    #[test]
+    fn mirrors_follow_the_url_separated_by_tabs_or_spaces() {
+        let text = "http://a.example/f\thttp://b.example/f\tHTTPS://c.example/f out=f sha256=\
+                    e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n\
+                    http://a.example/g out=g http://b.example/g?x=1\n";
+        let links: Vec<Link> = read_all(text.as_bytes())
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            links[0].mirrors,
+            ["http://b.example/f", "HTTPS://c.example/f"]
+        );
+        assert_eq!(links[0].out.as_deref(), Some("f"));
+        assert!(links[0].checksum.is_some());
+        assert_eq!(links[1].mirrors, ["http://b.example/g?x=1"]);
+        let cases = [
+            (
+                "http://a.example/f http://a.example/f",
+                "line 1: the same mirror twice: 'http://a.example/f'",
+            ),
+            ("http://a.example/f http://", "line 1: missing host"),
+        ];
+        for (text, start) in cases {
+            let err = Link::parse(text, Origin::Line(1)).unwrap_err().to_string();
+            assert!(err.starts_with(start), "{err}");
         }
     }
 

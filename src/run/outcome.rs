@@ -76,6 +76,11 @@ pub struct Transfer {
     pub connections: usize,
     /// Requests for the file that failed and were tried again.
     pub retries: u64,
+    /// How many times a connection that ran out of work took over part of a slower one's range.
+    pub splits: u64,
+    /// For a link with mirrors: each mirror's URL (as given) and the bytes it delivered; empty for a
+    /// link with one URL.
+    pub mirrors: Vec<(String, u64)>,
     /// Bytes an earlier run had left on disk, which this one resumed from (0 for a fresh download):
     /// not transferred now, so not counted in the speed.
     pub resumed: u64,
@@ -143,9 +148,10 @@ impl Outcome {
                     )
                 } else {
                     format!(
-                        "ok    {path} ({}{})",
+                        "ok    {path} ({}{}{})",
                         human_bytes(*bytes),
-                        rate(fetched, self.elapsed)
+                        rate(fetched, self.elapsed),
+                        mirror_shares(&self.transfer.mirrors)
                     )
                 }
             }
@@ -157,6 +163,18 @@ impl Outcome {
             }
         }
     }
+}
+
+/// `; from mirrors: URL 3.0 MiB, URL 1.0 MiB` for a link with mirrors, nothing otherwise.
+fn mirror_shares(mirrors: &[(String, u64)]) -> String {
+    if mirrors.is_empty() {
+        return String::new();
+    }
+    let shares: Vec<String> = mirrors
+        .iter()
+        .map(|(url, bytes)| format!("{} {}", redact_url(url), human_bytes(*bytes)))
+        .collect();
+    format!("; from mirrors: {}", shares.join(", "))
 }
 
 /// The message for a failed link: the error, with the URL in front when the error does not name it.

@@ -66,6 +66,8 @@ pub struct FileProgress {
     discarded: AtomicU64,
     /// Whether an interrupted or failed download left its resume state on disk.
     saved_for_resume: AtomicBool,
+    splits: AtomicU64,
+    mirrors: Mutex<Vec<(String, u64)>>,
     final_url: Mutex<Option<String>>,
     checksum: Mutex<Option<Checksum>>,
     /// The wait before a request of this file is tried again, while there is one.
@@ -99,6 +101,8 @@ impl FileProgress {
             retries: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
             saved_for_resume: AtomicBool::new(false),
+            splits: AtomicU64::new(0),
+            mirrors: Mutex::new(Vec::new()),
             final_url: Mutex::new(None),
             checksum: Mutex::new(None),
             retry: Mutex::new(None),
@@ -182,6 +186,27 @@ impl FileProgress {
         self.retries.load(Ordering::Relaxed)
     }
 
+    /// How many times a connection that ran out of work took over part of a slower one's range.
+    pub fn splits(&self) -> u64 {
+        self.splits.load(Ordering::Relaxed)
+    }
+
+    /// For a link with mirrors: each mirror's URL (as given) and the bytes it delivered in this run;
+    /// empty for a link with one URL.
+    pub fn mirrors(&self) -> Vec<(String, u64)> {
+        self.mirrors.lock().clone()
+    }
+
+    /// Records what each mirror delivered (see [`FileProgress::mirrors`]).
+    pub(crate) fn set_mirrors(&self, deliveries: Vec<(String, u64)>) {
+        *self.mirrors.lock() = deliveries;
+    }
+
+    /// Counts one split of a range (see `src/file/split.rs`).
+    pub(crate) fn split(&self) {
+        self.splits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What this record learnt about the transfer, for the link's [`Outcome`](crate::Outcome).
     pub(crate) fn transfer(&self) -> Transfer {
         Transfer {
@@ -191,6 +216,8 @@ impl FileProgress {
             checksum: self.checksum(),
             connections: self.peak_connections(),
             retries: self.retries(),
+            splits: self.splits(),
+            mirrors: self.mirrors(),
             resumed: self.resumed(),
             fetched: self.fetched(),
             saved_for_resume: self.saved_for_resume(),
@@ -354,6 +381,21 @@ impl Progress {
         self.bytes
             .fetch_sub(transferred.min(self.bytes()), Ordering::Relaxed);
         self.expected_bytes.fetch_add(existing, Ordering::Relaxed);
+    }
+
+    /// Forgets `n` bytes of `file` that are being thrown away and fetched again (a mirror's file
+    /// changed: what it delivered is fetched from the others). Bytes an earlier run left are taken
+    /// off first, as [`rewind`](Progress::rewind) does for all of them.
+    pub(crate) fn forget(&self, file: &FileProgress, n: u64) {
+        let existing = file.existing.load(Ordering::Relaxed);
+        let from_earlier = n.min(existing);
+        file.existing.fetch_sub(from_earlier, Ordering::Relaxed);
+        file.bytes.fetch_sub(n.min(file.bytes()), Ordering::Relaxed);
+        let transferred = n - from_earlier;
+        self.bytes
+            .fetch_sub(transferred.min(self.bytes()), Ordering::Relaxed);
+        self.expected_bytes
+            .fetch_add(from_earlier, Ordering::Relaxed);
     }
 
     /// The hot path: `n` more bytes of `file` are on disk. Two atomic adds, nothing else.

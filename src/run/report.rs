@@ -62,6 +62,20 @@ pub struct ReportLine {
     pub connections: usize,
     /// Requests that failed and were tried again.
     pub retries: u64,
+    /// How many times a connection that ran out of work took over part of a slower one's range.
+    pub splits: u64,
+    /// For a link with mirrors: each mirror (URL, password masked) and the bytes it delivered;
+    /// `null` for a link with one URL.
+    pub mirrors: Option<Vec<MirrorLine>>,
+}
+
+/// One mirror of a [`ReportLine`]: its URL and the bytes it delivered.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MirrorLine {
+    /// The mirror's URL as given, password masked.
+    pub url: String,
+    /// Bytes it delivered in this run.
+    pub bytes: u64,
 }
 
 impl From<&Outcome> for ReportLine {
@@ -92,6 +106,18 @@ impl From<&Outcome> for ReportLine {
             seconds: (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             connections: outcome.transfer.connections,
             retries: outcome.transfer.retries,
+            splits: outcome.transfer.splits,
+            mirrors: (!outcome.transfer.mirrors.is_empty()).then(|| {
+                outcome
+                    .transfer
+                    .mirrors
+                    .iter()
+                    .map(|(url, bytes)| MirrorLine {
+                        url: redact_url(url),
+                        bytes: *bytes,
+                    })
+                    .collect()
+            }),
         }
     }
 }

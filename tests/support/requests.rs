@@ -75,3 +75,54 @@ pub fn assert_ranged_download(
         "every ranged request is answered 206"
     );
 }
+
+/// The ranges of `records` that begin strictly inside the range of another request of the same
+/// download: a split (another connection took over the upper part of a range) or a retry (a chunk
+/// continued from where it stopped).
+pub fn ranges_starting_inside_others(records: &[RequestRecord]) -> Vec<Range<u64>> {
+    let spans: Vec<Range<u64>> = records
+        .iter()
+        .filter_map(|r| r.range.as_deref().map(parse_range))
+        .collect();
+    spans
+        .iter()
+        .filter(|s| {
+            spans
+                .iter()
+                .any(|other| other.start < s.start && s.start < other.end)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Asserts that the ranges of `records` account for the bytes `wanted` (the whole file, or what a
+/// resumed download was missing) exactly once when each range is cut where a later one begins
+/// inside it (a split or a retry takes over from there): from one range's start to the next start,
+/// some range asked for those bytes, and none asked for bytes outside `wanted`.
+#[track_caller]
+pub fn assert_ranges_cover(records: &[RequestRecord], wanted: Range<u64>) {
+    let (first, total) = (wanted.start, wanted.end);
+    let spans: Vec<Range<u64>> = records
+        .iter()
+        .map(|r| parse_range(r.range.as_deref().expect("every request has a Range")))
+        .collect();
+    let mut starts: Vec<u64> = spans.iter().map(|s| s.start).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    assert_eq!(
+        starts.first(),
+        Some(&first),
+        "nothing asked for the first byte: {spans:?}"
+    );
+    for (i, &start) in starts.iter().enumerate() {
+        let next = starts.get(i + 1).copied().unwrap_or(total);
+        assert!(
+            spans.iter().any(|s| s.start == start && s.end >= next),
+            "bytes {start}..{next} were asked for by no range: {spans:?}"
+        );
+    }
+    assert!(
+        spans.iter().all(|s| s.end <= total),
+        "a range past the end: {spans:?}"
+    );
+}

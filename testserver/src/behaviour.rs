@@ -245,6 +245,10 @@ pub struct Behaviour {
     /// file that changes between a download and its resumption. See
     /// [`ChangeAfter`].
     pub change_after: Option<ChangeAfter>,
+    /// Cap a few chosen GET responses at a low speed, as if their
+    /// connections had landed on a busy backend: a straggler among fast
+    /// connections. See [`Slow`].
+    pub slow: Option<Slow>,
     /// Answer with a redirect instead of the file. See [`Redirect`] and
     /// [`TestServer::redirect`](crate::TestServer::redirect).
     pub redirect: Option<Redirect>,
@@ -307,6 +311,21 @@ pub struct Stall {
     pub duration: Duration,
     /// How many responses of the path stall; later ones do not.
     pub times: usize,
+}
+
+/// Parameters of [`Behaviour::slow`]: GET responses with a body are
+/// numbered in the order they start (from 0); those numbered `skip` to
+/// `skip + times - 1` are capped at `rate` bytes per second (instead of
+/// [`rate_limit`](Behaviour::rate_limit), if any), for their whole body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slow {
+    /// GET responses with a body served at the normal speed first (1 spares
+    /// a ranged client's probe).
+    pub skip: usize,
+    /// How many responses after those are slow.
+    pub times: usize,
+    /// Their speed in bytes per second (`0` is treated as 1).
+    pub rate: u64,
 }
 
 /// Parameters of [`Behaviour::change_after`].
@@ -518,6 +537,14 @@ impl Behaviour {
             duration,
             times,
         });
+        self
+    }
+
+    /// After the first `skip` GET responses with a body, the next `times`
+    /// are capped at `rate` bytes per second: one slow connection among fast
+    /// ones. Each is a [`Fault::Slow`](crate::Fault::Slow).
+    pub fn slow(mut self, skip: usize, times: usize, rate: u64) -> Behaviour {
+        self.slow = Some(Slow { skip, times, rate });
         self
     }
 

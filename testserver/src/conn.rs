@@ -436,6 +436,17 @@ fn plan(shared: &Shared, request: &Request) -> Plan {
         Some((after_bytes, CutKind::Truncate)) => faults.push(Fault::Truncated { after_bytes }),
         None => {}
     }
+    let mut rate_limit = behaviour.rate_limit;
+    if request.method == "GET" && len > 0 {
+        let body_seq = budgets.bodies;
+        budgets.bodies += 1;
+        if let Some(slow) = behaviour.slow {
+            if body_seq >= slow.skip && body_seq - slow.skip < slow.times {
+                rate_limit = Some(slow.rate);
+                faults.push(Fault::Slow { rate: slow.rate });
+            }
+        }
+    }
     let slot = behaviour.max_concurrent.map(|_| route.state.take_slot());
     drop(budgets);
 
@@ -446,7 +457,6 @@ fn plan(shared: &Shared, request: &Request) -> Plan {
     } else {
         Framing::ContentLength
     };
-    let rate_limit = behaviour.rate_limit;
     Plan {
         status,
         headers,

@@ -51,6 +51,12 @@ pub enum Fault {
         /// Body bytes sent before the reset.
         after_bytes: u64,
     },
+    /// The whole body was sent at this many bytes per second
+    /// ([`slow`](crate::Behaviour::slow)).
+    Slow {
+        /// The speed, in bytes per second.
+        rate: u64,
+    },
     /// The connection was closed cleanly after `after_bytes` body bytes,
     /// short of the length announced
     /// ([`truncate`](crate::Behaviour::truncate)).
@@ -76,6 +82,8 @@ pub(crate) struct Budgets {
     pub resets: usize,
     pub truncations: usize,
     pub stalls: usize,
+    /// GET responses with a body so far, for `slow`.
+    pub bodies: usize,
 }
 
 /// Takes one unit of a "first `times`" budget; false once it is spent.

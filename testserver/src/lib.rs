@@ -80,7 +80,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 pub use behaviour::{
-    Behaviour, Body, ChangeAfter, Cut, FailAfter, FailFirst, MaxConcurrent, Redirect, Stall,
+    Behaviour, Body, ChangeAfter, Cut, FailAfter, FailFirst, MaxConcurrent, Redirect, Slow, Stall,
     Version,
 };
 pub use fault::Fault;
