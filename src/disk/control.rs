@@ -148,7 +148,8 @@ impl ControlFile {
             let _ = writeln!(text, "last-modified {date}");
         }
         for (i, (url, validators)) in self.mirrors.iter().enumerate() {
-            let _ = writeln!(text, "mirror {} {url}", i + 1);
+            // Masked like the link's own URL: the control file never holds a password.
+            let _ = writeln!(text, "mirror {} {}", i + 1, redact_url(url));
             if let Some(etag) = &validators.etag {
                 let _ = writeln!(text, "mirror {} etag {etag}", i + 1);
             }
@@ -396,7 +397,12 @@ mod tests {
             text.contains("chunk 0 50 50 from 1\nchunk 50 100 7 from *\n"),
             "{text}"
         );
-        assert_eq!(ControlFile::parse(&text), Ok(control.clone()));
+        // The link's password is masked on disk.
+        let on_disk = ControlFile {
+            url: redact_url(&control.url),
+            ..control.clone()
+        };
+        assert_eq!(ControlFile::parse(&text), Ok(on_disk));
         let plan = control.plan().unwrap();
         assert_eq!(plan.chunks()[0].source(), Source::Mirror(1));
         assert_eq!(plan.chunks()[1].source(), Source::Mixed);

@@ -382,7 +382,11 @@ impl FileTask<'_> {
             }
         };
         // The control file holds the URLs with their passwords masked (older ones: as given).
-        let saved_mirrors: Vec<String> = control.mirrors.iter().map(|(url, _)| redact_url(url)).collect();
+        let saved_mirrors: Vec<String> = control
+            .mirrors
+            .iter()
+            .map(|(url, _)| redact_url(url))
+            .collect();
         let link_mirrors: Vec<String> = link.mirrors.iter().map(|url| redact_url(url)).collect();
         if saved_mirrors != link_mirrors {
             return start_over(
@@ -439,7 +443,7 @@ impl FileTask<'_> {
                 control_path,
             )
             .with_saved_control()
-            .with_saved_mirrors(&control),
+            .with_saved_mirrors(&control, &link.mirrors),
         )))
     }
 

@@ -249,7 +249,7 @@ impl Chunk {
     /// or the end is already there or lower; returns the end before, if lowered.
     fn cut_at(&self, at: u64) -> Option<u64> {
         let start = self.start();
-        if at <= start || (at - start) % BLOCK != 0 {
+        if at <= start || !(at - start).is_multiple_of(BLOCK) {
             return None;
         }
         let at_blocks = u32::try_from((at - start) / BLOCK).ok()?;

@@ -124,7 +124,11 @@ impl RangedJob {
 
     /// Uses the mirrors a control file saved for a link with mirrors (`link_url` is mirror 0; the
     /// chunks already know their mirror from the control file).
-    pub(crate) fn with_saved_mirrors(mut self, control: &ControlFile) -> RangedJob {
+    pub(crate) fn with_saved_mirrors(
+        mut self,
+        control: &ControlFile,
+        urls: &[String],
+    ) -> RangedJob {
         if control.mirrors.is_empty() {
             return self;
         }
@@ -133,7 +137,9 @@ impl RangedJob {
             &self.url,
             control.validators.clone(),
         )];
-        for (url, validators) in &control.mirrors {
+        // The control file holds the mirrors' URLs masked; the link's own (with any credentials)
+        // are the same mirrors in the same order, as the resume checked.
+        for (url, (_, validators)) in urls.iter().zip(&control.mirrors) {
             list.push(Mirror::new(url, url, validators.clone()));
         }
         let mirrors = Mirrors::new(list);
