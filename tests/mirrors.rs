@@ -128,6 +128,21 @@ fn a_dead_mirror_is_dropped_with_a_warning_and_the_file_completes_from_the_other
 }
 
 #[test]
+fn a_mirror_that_keeps_failing_with_5xx_is_dropped_after_its_tries() {
+    let file = Served::new("/busy.bin", 2 * MIB, 77);
+    let good = mirror(&file, Behaviour::new());
+    // Its first answer (to the first-byte probe) is fine, every later one a 503.
+    let busy = mirror(&file, Behaviour::new().fail_after(1, 503));
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!("{} {}", good.url(&file.path), busy.url(&file.path));
+    let (run, report) = run_line(dir.path(), &line, &["--max-tries", "2"]);
+    run.assert_code(0);
+    assert_served_file(&dir.path().join("out"), "busy.bin", &file);
+    run.assert_stderr_line(&["mirror", &busy.url(&file.path), "dropped", "503"]);
+    assert_eq!(delivered(&report), [file.len, 0]);
+}
+
+#[test]
 fn when_every_mirror_fails_the_link_fails() {
     let file = Served::new("/all.bin", MIB, 73);
     let a = mirror(&file, Behaviour::new().status(404));
