@@ -128,6 +128,21 @@ fn a_dead_mirror_is_dropped_with_a_warning_and_the_file_completes_from_the_other
 }
 
 #[test]
+fn a_mirror_that_keeps_failing_with_5xx_is_dropped_after_its_tries() {
+    let file = Served::new("/busy.bin", 2 * MIB, 77);
+    let good = mirror(&file, Behaviour::new());
+    // Its first answer (to the first-byte probe) is fine, every later one a 503.
+    let busy = mirror(&file, Behaviour::new().fail_after(1, 503));
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!("{} {}", good.url(&file.path), busy.url(&file.path));
+    let (run, report) = run_line(dir.path(), &line, &["--max-tries", "2"]);
+    run.assert_code(0);
+    assert_served_file(&dir.path().join("out"), "busy.bin", &file);
+    run.assert_stderr_line(&["mirror", &busy.url(&file.path), "dropped", "503"]);
+    assert_eq!(delivered(&report), [file.len, 0]);
+}
+
+#[test]
 fn when_every_mirror_fails_the_link_fails() {
     let file = Served::new("/all.bin", MIB, 73);
     let a = mirror(&file, Behaviour::new().status(404));
@@ -244,4 +259,51 @@ fn a_change_on_one_mirror_between_runs_refetches_only_what_it_delivered() {
     assert!(from_a.iter().all(|r| r.start >= 512 * KIB), "{from_a:?}");
     assert!(from_a.iter().any(|r| r.start == 512 * KIB), "{from_a:?}");
     assert_eq!(delivered(&report)[1], 0, "{report}");
+}
+
+#[cfg(unix)]
+#[test]
+fn kill_9_during_a_mirrored_download_resumes_with_each_mirror_s_state() {
+    let file = Served::new("/k.bin", 4 * MIB, 78);
+    let a = mirror(&file, Behaviour::new().rate_limit(512 * KIB).etag("\"a\""));
+    let b = mirror(&file, Behaviour::new().rate_limit(512 * KIB).etag("\"b\""));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let line = format!("{}\t{}", a.url(&file.path), b.url(&file.path));
+    let args = Argv::links_file(dir.path(), &[line]).args(["-x", "4", "-k", "256K"]);
+    let mut child = pardl_command(dir.path(), &args).spawn().unwrap();
+    let control_path = out.join("k.bin.part.pardl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Killed once the saved state names the second mirror and a chunk from it.
+    while !fs::read_to_string(&control_path).is_ok_and(|c| c.contains(" from 1")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no control file with mirrors"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let control = fs::read_to_string(&control_path).unwrap();
+    assert!(
+        control.contains(&format!(
+            "mirror 1 {}\nmirror 1 etag \"b\"\n",
+            b.url(&file.path)
+        )),
+        "{control}"
+    );
+    let run = pardl(dir.path(), &args);
+    run.assert_code(0);
+    assert_served_file(&out, "k.bin", &file);
+    assert_eq!(names_in(&out), vec!["k.bin".to_string()]);
+    // The rerun asked each mirror with its own validator.
+    let rerun_if_ranges: Vec<_> = b
+        .requests_for(&file.path)
+        .iter()
+        .filter_map(|r| r.header("if-range").map(str::to_string))
+        .collect();
+    assert!(
+        rerun_if_ranges.iter().all(|v| v == "\"b\""),
+        "{rerun_if_ranges:?}"
+    );
 }

@@ -77,6 +77,13 @@ pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>
         match with_retries(&job.context, &job.file, backoff, &mut fetch) {
             Ok(()) if chunk.is_complete() => job.checkpoint(false),
             Ok(()) => return,
+            // A mirror that keeps failing (its tries used up) is dropped while another is alive,
+            // and the chunk goes on from that one.
+            Err(error)
+                if error.is_transient() && job.mirrors.drop_after(chunk.mirror(), &error) =>
+            {
+                continue
+            }
             Err(error) => return job.fail(error),
         }
         match steal(job, Some(index)) {

@@ -157,7 +157,8 @@ impl From<&str> for Body {
 /// 4. The range: `If-Range`, [`ignore_range`](Behaviour::ignore_range),
 ///    [`ignore_range_after`](Behaviour::ignore_range_after), and for a `206`
 ///    [`wrong_content_range`](Behaviour::wrong_content_range).
-/// 5. The body, GET only: [`stall_after`](Behaviour::stall_after), then the
+/// 5. The body, GET only: [`slow`](Behaviour::slow) (a lower speed cap for
+///    chosen responses), [`stall_after`](Behaviour::stall_after), then the
 ///    earlier of [`reset_after`](Behaviour::reset_after) and
 ///    [`truncate`](Behaviour::truncate) (a tie goes to the reset; if the
 ///    earlier cut's budget is spent, the later one may still apply). A

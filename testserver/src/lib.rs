@@ -5,8 +5,8 @@
 //! you register with [`TestServer::add`]: either fixed bytes or a
 //! deterministic [pattern](pattern_bytes) generated on the fly (so a 1 GiB
 //! file costs no memory). Each path has a [`Behaviour`] that turns on faults:
-//! no range support, no `Content-Length`, chunked framing, a speed cap, a
-//! forced error status; and, for the first K responses only, error statuses
+//! no range support, no `Content-Length`, chunked framing, a speed cap (and
+//! a lower one for chosen responses: a straggler), a forced error status; and, for the first K responses only, error statuses
 //! with `Retry-After`, connection resets and clean truncations after exactly
 //! N body bytes, stalls, a `Content-Range` for the wrong bytes; after N
 //! requests, ranges no longer honoured or the file changed (`ETag`,
