@@ -330,6 +330,17 @@ impl TestServer {
     }
 }
 
+/// Stops an accept loop that checks `stopping` after each connection: sets the flag, then wakes the
+/// blocked `accept()` with a throwaway connection so it sees the flag and returns, and joins it. If
+/// even that connect fails, the thread is detached rather than risk hanging the test in `join()`.
+fn stop_accepting(stopping: &AtomicBool, addr: SocketAddr, thread: Option<JoinHandle<()>>) {
+    stopping.store(true, Ordering::SeqCst);
+    let woken = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok();
+    if let (Some(handle), true) = (thread, woken) {
+        let _ = handle.join();
+    }
+}
+
 impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")
@@ -340,16 +351,7 @@ impl fmt::Debug for TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        // accept() blocks; a throwaway connection wakes it, it sees the flag
-        // and returns. If even that connect fails, detach rather than risk
-        // hanging the test in join().
-        let woken = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        if let Some(handle) = self.accept_thread.take() {
-            if woken {
-                let _ = handle.join();
-            }
-        }
+        stop_accepting(&self.shared.stopping, self.addr, self.accept_thread.take());
         // After the join no new connection can be registered. Shutting the
         // sockets down makes blocked reads return and writes fail, so
         // connection threads end now instead of after the idle timeout.

@@ -14,7 +14,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::http::read_request;
-use crate::lock;
+use crate::{lock, stop_accepting};
 
 /// A running `CONNECT` proxy on `127.0.0.1`. Dropping it stops accepting
 /// and closes every tunnel.
@@ -91,13 +91,7 @@ impl std::fmt::Debug for TestProxy {
 
 impl Drop for TestProxy {
     fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        let woken = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        if let Some(handle) = self.accept_thread.take() {
-            if woken {
-                let _ = handle.join();
-            }
-        }
+        stop_accepting(&self.shared.stopping, self.addr, self.accept_thread.take());
         for socket in lock(&self.shared.sockets).drain(..) {
             let _ = socket.shutdown(Shutdown::Both);
         }
