@@ -112,6 +112,7 @@ mod run;
 
 pub use disk::checksum::{Checksum, ChecksumAlgorithm};
 pub use disk::checksum_file::ChecksumFile;
+pub use disk::durable::SyncMode;
 pub use error::{Error, NetworkErrorKind};
 pub use file::plan::ChunkPlan;
 pub use http::cookies::CookieJar;

@@ -12,7 +12,7 @@ use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
 use pardl::{
     CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists,
-    ReportFile, Shard,
+    ReportFile, Shard, SyncMode,
 };
 
 // The command's own modules, apart from the library (tests/layout.rs reads them as the binary's).
@@ -163,6 +163,13 @@ struct Cli {
     /// Set each file's modification time from the server's Last-Modified (also after a resume).
     #[arg(short = 'R', long = "remote-time")]
     remote_time: bool,
+
+    /// When a finished file's data is flushed to the disk before its rename: batch (files that
+    /// finish together share one flush), always (each file on its own), never (faster, but a power
+    /// cut may leave a file under its final name incomplete).
+    #[arg(long = "sync", value_name = "MODE", default_value_t = Config::DEFAULT_SYNC,
+          value_parser = SyncMode::parse)]
+    sync: SyncMode,
 
     /// Limit the download speed of all connections together, e.g. 500K, 2M (bytes per second).
     #[arg(long = "limit-rate", value_name = "RATE",
@@ -522,6 +529,7 @@ fn config(cli: &Cli) -> Config {
         client_certificate: cli.certificate.clone(),
         client_key: cli.private_key.clone(),
         remote_time: cli.remote_time,
+        sync: cli.sync,
         user_agent: cli
             .user_agent
             .clone()

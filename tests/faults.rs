@@ -857,3 +857,50 @@ fn a_resumed_download_with_one_range_left_still_uses_every_connection() {
     );
     assert_ranges_cover(&records, 256 * KIB..file.len);
 }
+
+/// Files that finish together are flushed together (`--sync batch`, the default) and renamed only
+/// after their flush: a `kill -9` while batches are flushed and renamed leaves every file under its
+/// final name whole, and the same command then completes the rest.
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_9_while_finished_files_are_flushed_in_batches_leaves_only_whole_files() {
+    use std::io::{BufRead, BufReader};
+
+    let files: Vec<Served> = (0..400u64)
+        .map(|i| Served::new(&format!("/small/{i}.bin"), 16 * KIB + i, 900 + i))
+        .collect();
+    let (server, dir) = server_and_tempdir(&files);
+    let out = dir.path().join("out");
+    let args = Argv::links_file(dir.path(), &urls(&server, &files)).args(["-j", "16", "-x", "1"]);
+    let mut child = pardl_command(dir.path(), args.clone().args(["-vv"]))
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    // Killed right after the leader of the 10th flush said it starts: files of that batch are
+    // being flushed, others wait for the next one, earlier ones are being renamed. (A batch holds
+    // at most 16 files here, one per worker, so most of the 400 are not done yet.)
+    let flushes = stderr
+        .lines()
+        .map_while(Result::ok)
+        .filter(|line| line.contains("of finished files:"))
+        .take(10)
+        .count();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(flushes, 10, "the run ended before its 10th flush");
+    let mut whole = 0;
+    for file in &files {
+        let path = out.join(file.name());
+        if path.exists() {
+            assert_served_file(&out, file.name(), file);
+            whole += 1;
+        }
+    }
+    assert!(whole < files.len(), "the kill came after the last file");
+
+    pardl(dir.path(), args).assert_code(0);
+    for file in &files {
+        assert_served_file(&out, file.name(), file);
+    }
+    assert_no_part_files(&out);
+}

@@ -286,20 +286,32 @@ impl ControlFile {
     }
 
     /// Replaces the control file at `path` atomically: a new temporary file (readable by its owner
-    /// only), sync, rename. A failed save leaves no temporary file behind.
-    pub(crate) fn save(&self, path: &Path) -> io::Result<()> {
+    /// only), sync (unless `flush` is false: `--sync never`), rename. A failed save leaves no
+    /// temporary file behind.
+    pub(crate) fn save(&self, path: &Path, flush: bool) -> io::Result<()> {
         let temp = temp_path(path);
         // A temporary file left by a crash or a full disk is this download's own (its lock is held).
         remove_if_there(&temp)?;
         let written = create_new(&temp, true).and_then(|mut file| {
             file.write_all(self.render().as_bytes())?;
-            file.sync_all()
+            if flush {
+                file.sync_all()?;
+            }
+            Ok(())
         });
         let saved = written.and_then(|()| fs::rename(&temp, path));
         if saved.is_err() {
             let _ = remove_if_there(&temp);
         }
         saved
+    }
+
+    /// Whether anything lies at `path` or at its temporary file's name (a control file, a leftover
+    /// of a failed save, or something else pardl will refuse to read): looked up, not opened.
+    pub(crate) fn any_at(path: &Path) -> bool {
+        [path.to_path_buf(), temp_path(path)].iter().any(
+            |p| !matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound),
+        )
     }
 
     /// Deletes the control file at `path` (and a leftover temp file), ignoring files that are not there.
@@ -433,7 +445,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.iso.part.pardl");
         assert_eq!(ControlFile::load(&path), Ok(None));
-        sample().save(&path).unwrap();
+        sample().save(&path, true).unwrap();
         // Everything comes back but the password, which never reaches the disk.
         let masked = ControlFile {
             url: "https://u:***@h/f.iso".into(),
@@ -455,7 +467,7 @@ mod tests {
         let victim = dir.path().join("victim");
         fs::write(&victim, b"v").unwrap();
         symlink(&victim, dir.path().join("f.part.pardl.tmp")).unwrap();
-        sample().save(&path).unwrap();
+        sample().save(&path, true).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"v");
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
@@ -468,7 +480,7 @@ mod tests {
         // A directory (not empty) where the control file goes: the rename fails.
         let path = dir.path().join("f.part.pardl");
         fs::create_dir_all(path.join("in the way")).unwrap();
-        assert!(sample().save(&path).is_err());
+        assert!(sample().save(&path, true).is_err());
         assert!(!dir.path().join("f.part.pardl.tmp").exists());
     }
 

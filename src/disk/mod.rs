@@ -7,6 +7,7 @@ pub(crate) mod checksum;
 pub(crate) mod checksum_file;
 pub(crate) mod control;
 pub(crate) mod disposition;
+pub(crate) mod durable;
 pub(crate) mod names;
 pub(crate) mod open;
 pub(crate) mod part;

@@ -23,11 +23,13 @@
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use crate::disk::checksum::{hash_reader, Checksum, ChecksumAlgorithm};
 use crate::disk::control::ControlFile;
-use crate::disk::open::{create_new, open_existing, same_file};
+use crate::disk::durable::{start_writeback, GroupSync};
+use crate::disk::open::{create_new, device, open_existing, same_file, same_file_as};
 use crate::error::Error;
 
 /// How often [`PartFile::lock`] opens the name again when the file under it changes between the
@@ -43,6 +45,13 @@ pub(crate) struct PartFile {
     file: File,
     part_path: PathBuf,
     final_path: PathBuf,
+    /// Whether this task created the file (it was not there): then no earlier run left a
+    /// download to resume, and no control file of its own.
+    created: bool,
+    /// Whether a control file may lie beside the file: unless the task saw there was none
+    /// ([`PartFile::mark_no_control`]), or until a checkpoint saves one. Only then is there one to
+    /// remove when the download ends: an `unlink` of nothing takes the directory's lock too.
+    control_may_exist: AtomicBool,
 }
 
 impl PartFile {
@@ -53,15 +62,19 @@ impl PartFile {
     pub(crate) fn lock(final_path: &Path) -> Result<PartFile, Error> {
         let part_path = part_path_for(final_path);
         for _ in 0..LOCK_ATTEMPTS {
-            let file = match open_existing(&part_path, true) {
-                Ok(Some(file)) => file,
-                Ok(None) => match create_new(&part_path, false) {
-                    Ok(file) => file,
-                    // Another process created it just now: open that one.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(Error::io("create", &part_path, e)),
-                },
-                Err(e) => return Err(Error::io("open", &part_path, e)),
+            // Created first: most `.part` files are new, and a failed create costs no more than
+            // a failed open.
+            let (file, created) = match create_new(&part_path, false) {
+                Ok(file) => (file, true),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match open_existing(&part_path, true) {
+                        Ok(Some(file)) => (file, false),
+                        // Removed just now (another process finished or gave up): create it again.
+                        Ok(None) => continue,
+                        Err(e) => return Err(Error::io("open", &part_path, e)),
+                    }
+                }
+                Err(e) => return Err(Error::io("create", &part_path, e)),
             };
             match file.try_lock() {
                 Ok(()) => {}
@@ -82,10 +95,34 @@ impl PartFile {
                     file,
                     part_path,
                     final_path: final_path.to_path_buf(),
+                    created,
+                    control_may_exist: AtomicBool::new(true),
                 });
             }
         }
         Err(Error::Locked { path: part_path })
+    }
+
+    /// Whether this task created the file: nothing of an earlier run is in it or beside it.
+    pub(crate) fn is_new(&self) -> bool {
+        self.created
+    }
+
+    /// Notes that no control file (nor its temporary file) lies beside the file: finishing then
+    /// removes none, unless a checkpoint saves one meanwhile.
+    pub(crate) fn mark_no_control(&self) {
+        self.control_may_exist.store(false, Ordering::Release);
+    }
+
+    /// Notes that a control file is being saved beside the file, so that it is removed at the end.
+    pub(crate) fn mark_control_saved(&self) {
+        self.control_may_exist.store(true, Ordering::Release);
+    }
+
+    /// Starts writing `len` bytes from `offset` back to the disk without waiting (see
+    /// [`start_writeback`]).
+    pub(crate) fn start_writeback(&self, offset: u64, len: u64) {
+        start_writeback(&self.file, offset, len);
     }
 
     /// The file's length now.
@@ -159,26 +196,33 @@ impl PartFile {
     }
 
     /// Renames the file to its final name (replacing any file there) once it holds exactly `size`
-    /// bytes and its name still names it; then deletes the control file beside it, and only then
-    /// releases the lock.
+    /// bytes and its name still names it; then deletes the control file beside it, if there may be
+    /// one, and only then releases the lock.
     ///
-    /// The data is synced first so that after a power loss the final name never points at a file
-    /// whose blocks were not written yet.
-    pub(crate) fn finish(self, size: u64) -> Result<PathBuf, Error> {
-        let len = self.len()?;
-        if len != size {
+    /// The data is made durable first, as `sync` says ([`GroupSync`]), so that after a power loss
+    /// the final name never points at a file whose blocks were not written yet.
+    pub(crate) fn finish(self, size: u64, sync: &GroupSync) -> Result<PathBuf, Error> {
+        let metadata = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("inspect", &self.part_path, e))?;
+        if metadata.len() != size {
+            let len = metadata.len();
             return Err(self.refuse(format!("it has {len} bytes, not the {size} planned")));
         }
-        if !same_file(&self.part_path, &self.file)
+        // fdatasync (alone or in a batch): the data and the size, which is all a reader needs; the
+        // timestamps need not be durable, and skipping them makes the flush cheaper.
+        sync.make_durable(&self.file, device(&metadata))
+            .map_err(|e| Error::io("sync", &self.part_path, e))?;
+        // Checked after the flush, which may have waited for a batch: as close to the rename as
+        // can be.
+        if !same_file_as(&self.part_path, &metadata)
             .map_err(|e| Error::io("inspect", &self.part_path, e))?
         {
             return Err(self.refuse(
                 "another program moved or replaced it while pardl was writing it".to_string(),
             ));
         }
-        // fdatasync: the data and the size, which is all a reader needs; the timestamps need not be
-        // durable, and skipping them makes the one sync per file cheaper.
-        self.sync_data()?;
         fs::rename(&self.part_path, &self.final_path)
             .map_err(|e| Error::io("rename", &self.part_path, e))?;
         // The directory is not synced after the rename: a power loss right after it can at worst undo
@@ -186,7 +230,9 @@ impl PartFile {
         // name, and a directory sync per file doubled the cost of a links file of small files. A
         // crash before the next line leaves a complete file and a stale control file, never a
         // control file without its data.
-        ControlFile::remove(&ControlFile::path_for(&self.final_path));
+        if self.control_may_exist.load(Ordering::Acquire) {
+            ControlFile::remove(&ControlFile::path_for(&self.final_path));
+        }
         drop(self.file);
         Ok(self.final_path)
     }
@@ -272,6 +318,7 @@ fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disk::durable::SyncMode;
 
     #[test]
     fn chunks_land_at_their_offsets_and_finish_renames() {
@@ -284,7 +331,10 @@ mod tests {
             !final_path.exists(),
             "nothing under the final name before finish"
         );
-        assert_eq!(part.finish(10).unwrap(), final_path);
+        assert_eq!(
+            part.finish(10, &GroupSync::new(SyncMode::Batch)).unwrap(),
+            final_path
+        );
         assert_eq!(fs::read(&final_path).unwrap(), b"0123456789");
         assert!(!dir.path().join("f.bin.part").exists());
     }
@@ -336,7 +386,9 @@ mod tests {
         let final_path = dir.path().join("f");
         let part = PartFile::lock(&final_path).unwrap();
         part.write_all_at(b"abc", 0).unwrap();
-        let error = part.finish(4).unwrap_err();
+        let error = part
+            .finish(4, &GroupSync::new(SyncMode::Batch))
+            .unwrap_err();
         assert!(
             error.to_string().contains("3 bytes, not the 4 planned"),
             "{error}"
@@ -346,7 +398,9 @@ mod tests {
         let part = PartFile::lock(&final_path).unwrap();
         fs::rename(dir.path().join("f.part"), dir.path().join("elsewhere")).unwrap();
         fs::write(dir.path().join("f.part"), b"xyz").unwrap();
-        let error = part.finish(3).unwrap_err();
+        let error = part
+            .finish(3, &GroupSync::new(SyncMode::Batch))
+            .unwrap_err();
         assert!(error.to_string().contains("moved or replaced"), "{error}");
         assert!(!final_path.exists());
     }
@@ -359,7 +413,7 @@ mod tests {
         part.allocate(2).unwrap();
         fs::write(dir.path().join("f.part.pardl"), b"state").unwrap();
         fs::write(dir.path().join("f.part.pardl.tmp"), b"").unwrap();
-        part.finish(2).unwrap();
+        part.finish(2, &GroupSync::new(SyncMode::Batch)).unwrap();
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -360,6 +360,12 @@ impl FileTask<'_> {
     fn resume(&self, final_path: &Path, part: PartFile) -> Result<Resumed, Error> {
         let (link, file) = (self.link, self.file);
         let control_path = ControlFile::path_for(final_path);
+        if part.is_new() && !ControlFile::any_at(&control_path) {
+            // Nothing to resume and nothing to remove later: two lookups, not four `unlink`s of
+            // nothing that each take the directory's lock.
+            part.mark_no_control();
+            return Ok(Resumed::Fresh(part));
+        }
         let start_over = |part: PartFile, why: Option<String>| {
             if let Some(why) = why {
                 log::warn!(
@@ -410,7 +416,7 @@ impl FileTask<'_> {
         // The file may be shorter than the download (sized only once its first answer delivered),
         // but must hold every byte the control file counts.
         let len = part.len()?;
-        if len > control.total || len < bytes_needed(&plan) {
+        if len > control.total || len < plan.written_end() {
             return start_over(
                 part,
                 Some("the .part file is missing or has another size".into()),
@@ -509,7 +515,7 @@ impl FileTask<'_> {
                 }
                 let total = job.plan.total();
                 // The control file goes after the rename, under the lock (see `PartFile::finish`).
-                job.part.finish(total)?;
+                job.part.finish(total, &self.context.durable)?;
                 Ok(Status::Downloaded {
                     bytes: total,
                     ranged: true,
@@ -559,7 +565,7 @@ impl FileTask<'_> {
             part.discard();
             return Err(error);
         }
-        part.finish(streamed.len)?;
+        part.finish(streamed.len, &self.context.durable)?;
         Ok(Status::Downloaded {
             bytes: streamed.len,
             ranged: false,
@@ -581,16 +587,6 @@ enum Resumed {
     Job(Box<RangedJob>),
     /// Nothing usable: the `.part` file, empty, for a fresh start.
     Fresh(PartFile),
-}
-
-/// One past the last byte `plan` says is on disk: how long the `.part` file must at least be.
-fn bytes_needed(plan: &ChunkPlan) -> u64 {
-    plan.chunks()
-        .iter()
-        .filter(|chunk| chunk.written() > 0)
-        .map(|chunk| chunk.next_offset())
-        .max()
-        .unwrap_or(0)
 }
 
 /// Whether something (a file, a directory, even a dangling link) is at `path`.

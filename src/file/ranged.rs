@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::disk::control::ControlFile;
+use crate::disk::durable::SyncMode;
 use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::file::mirrors::{Mirror, Mirrors};
@@ -258,13 +259,19 @@ impl RangedJob {
         } else {
             ControlFile::snapshot(&self.link_url, &self.validators, &self.plan)
         };
-        if let Err(error) = self.part.sync_data() {
-            log::warn!("{error}; resume state not saved");
-            return;
+        // With `--sync never` nothing is flushed: the state then survives a crash of pardl (the
+        // kernel has the data), not a power cut.
+        let flush = self.context.durable.mode() != SyncMode::Never;
+        if flush {
+            if let Err(error) = self.part.sync_data() {
+                log::warn!("{error}; resume state not saved");
+                return;
+            }
         }
         // Marked before the save: a half-done save may leave a temp file that removal must clean.
         self.control_saved.store(true, Ordering::Release);
-        if let Err(error) = control.save(&self.control_path) {
+        self.part.mark_control_saved();
+        if let Err(error) = control.save(&self.control_path, flush) {
             log::warn!(
                 "cannot save resume state {}: {error}",
                 self.control_path.display()

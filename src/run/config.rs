@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::disk::checksum_file::ChecksumFile;
+use crate::disk::durable::SyncMode;
 use crate::http::cookies::CookieJar;
 use crate::http::is_secret_header;
 use crate::http::netrc::Netrc;
@@ -133,6 +134,11 @@ pub struct Config {
     /// (`--remote-time`, curl's `-R`), a resumed file's too. Default:
     /// [`Config::DEFAULT_REMOTE_TIME`] (off: the time the download finished).
     pub remote_time: bool,
+    /// When a finished file's data is flushed to the disk before its rename (`--sync`): alone,
+    /// together with the files that finish at the same time, or never (giving up the promise that
+    /// after a power cut a file under its final name is complete). Default:
+    /// [`Config::DEFAULT_SYNC`].
+    pub sync: SyncMode,
     /// User names and passwords per machine, from a netrc file (`~/.netrc`, `--netrc-file`), sent
     /// to the machine each names and to no other. Credentials in a link's URL and
     /// [`credentials`](Config::credentials) come first. The library reads no file of its own accord
@@ -208,6 +214,8 @@ impl Config {
     pub const DEFAULT_LIMIT_RATE: u64 = 0;
     /// Files get the time their download finished, not the server's `Last-Modified`.
     pub const DEFAULT_REMOTE_TIME: bool = false;
+    /// Files that finish together are flushed to the disk together, before their renames.
+    pub const DEFAULT_SYNC: SyncMode = SyncMode::Batch;
 }
 
 /// One extra request header, as given to `-H 'Name: value'`.
@@ -332,6 +340,7 @@ impl Default for Config {
             skip_done: None,
             checksums: None,
             remote_time: Config::DEFAULT_REMOTE_TIME,
+            sync: Config::DEFAULT_SYNC,
             netrc: None,
             cookies: None,
         }

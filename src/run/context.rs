@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use ureq::Agent;
 
+use crate::disk::durable::GroupSync;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
@@ -26,6 +27,8 @@ pub(crate) struct Context {
     pub(crate) progress: Arc<Progress>,
     pub(crate) hosts: Arc<HostLimits>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
+    /// Flushes finished files before their renames, together when they finish together.
+    pub(crate) durable: Arc<GroupSync>,
     /// Origins (scheme, host and port) of the links themselves, the only ones `--user` credentials
     /// and secret `-H` headers are sent to. Locked once per request, never per byte.
     link_origins: Arc<Mutex<HashSet<String>>>,
@@ -45,6 +48,7 @@ impl Context {
                 .then(|| Arc::new(RateLimit::new(config.limit_rate))),
             link_origins: Arc::new(Mutex::new(HashSet::new())),
             insecure_warnings: config.insecure.then(Arc::default),
+            durable: Arc::new(GroupSync::new(config.sync)),
             config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
