@@ -1,4 +1,4 @@
-# Helpers shared by benches/compare.sh and benches/million.sh (sourced, not run): logging, sizes,
+# Helpers shared by the scripts in benches/ (sourced, not run): logging, sizes,
 # ports, and starting and stopping a private nginx whose prefix directory is $NG.
 # shellcheck shell=bash
 
