@@ -266,12 +266,7 @@ start_moto() {
     MOTO_PORT=$(free_port $((HTTP_PORT + 10)))
     python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
     MOTO_PID=$!
-    local i
-    for ((i = 0; i < 100; i++)); do
-        [[ $(curl -q -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MOTO_PORT/") != 000 ]] && return 0
-        sleep 0.1
-    done
-    die "moto's server did not start (see $WORK/moto.log)"
+    wait_for_http "$MOTO_PORT" 100 "moto's server" "$WORK/moto.log"
 }
 
 # Uploads file $1 as s3://bench/obj.bin and prints a presigned GET URL for it (valid for a day).
