@@ -1,4 +1,4 @@
-# Helpers shared by benches/compare.sh and benches/million.sh (sourced, not run): logging, sizes,
+# Helpers shared by the scripts in benches/ (sourced, not run): logging, sizes,
 # ports, and starting and stopping a private nginx whose prefix directory is $NG.
 # shellcheck shell=bash
 
@@ -35,12 +35,18 @@ EOF
 launch_nginx() {
     nginx -t -q -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" || die "bad nginx config"
     nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" -g 'daemon on;'
+    wait_for_http "$1" 50 nginx "$NG/logs/error.log"
+}
+
+# Waits until http://127.0.0.1:$1/ answers (with any status), trying $2 times 0.1 s apart; if it
+# never does, dies naming the server $3 and its log $4.
+wait_for_http() {
     local i
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < $2; i++)); do
         [[ $(curl -q -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/") != 000 ]] && return 0
         sleep 0.1
     done
-    die "nginx did not start (see $NG/logs/error.log)"
+    die "$3 did not start (see $4)"
 }
 
 stop_nginx() {
