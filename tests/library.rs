@@ -62,8 +62,18 @@ fn download_works_from_several_plain_threads_at_once() {
 
 #[test]
 fn concurrent_downloads_of_one_name_get_distinct_files() {
+    // Slow enough (about a second each) that the three are in flight together even on a busy
+    // machine: a name is given back when its download ends, and a later one could take it again.
+    let slow = Behaviour::new().rate_limit(128 * KIB);
     let files: Vec<Served> = (0..3)
-        .map(|i| Served::new(&format!("/m{i}/same.bin"), 300 * KIB + i, 210 + i))
+        .map(|i| {
+            Served::with(
+                &format!("/m{i}/same.bin"),
+                300 * KIB + i,
+                210 + i,
+                slow.clone(),
+            )
+        })
         .collect();
     let (server, tmp) = server_and_tempdir(&files);
     let downloader = Downloader::new(lib_config(tmp.path())).unwrap();

@@ -66,7 +66,14 @@ impl PartFile {
             // a failed open.
             let (file, created) = match create_new(&part_path, false) {
                 Ok(file) => (file, true),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Something is there (a refusal says what, if it is no regular file): opening it
+                // tells, with the open's words.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::AlreadyExists | io::ErrorKind::InvalidInput
+                    ) =>
+                {
                     match open_existing(&part_path, true) {
                         Ok(Some(file)) => (file, false),
                         // Removed just now (another process finished or gave up): create it again.

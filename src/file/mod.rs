@@ -416,7 +416,9 @@ impl FileTask<'_> {
         // The file may be shorter than the download (sized only once its first answer delivered),
         // but must hold every byte the control file counts.
         let len = part.len()?;
-        if len > control.total || len < plan.written_end() {
+        let written = plan.chunks().iter().filter(|chunk| chunk.written() > 0);
+        let needed = written.map(|chunk| chunk.next_offset()).max().unwrap_or(0);
+        if len > control.total || len < needed {
             return start_over(
                 part,
                 Some("the .part file is missing or has another size".into()),

@@ -462,16 +462,6 @@ impl ChunkPlan {
         self.chunks().iter().map(Chunk::written).sum()
     }
 
-    /// One past the last byte the chunks say is on disk: how long the `.part` file must at least be.
-    pub(crate) fn written_end(&self) -> u64 {
-        self.chunks()
-            .iter()
-            .filter(|chunk| chunk.written() > 0)
-            .map(Chunk::next_offset)
-            .max()
-            .unwrap_or(0)
-    }
-
     /// Whether every chunk is complete.
     pub fn is_complete(&self) -> bool {
         self.chunks().iter().all(Chunk::is_complete)
