@@ -455,6 +455,7 @@ fn usage_errors_exit_2() {
         &["-x", "0", "http://127.0.0.1:9/f"][..],
         &["-j", "0", "http://127.0.0.1:9/f"],
         &["-k", "0", "http://127.0.0.1:9/f"],
+        &["--sync", "sometimes", "http://127.0.0.1:9/f"],
         &["--no-such-flag"],
     ] {
         let run = pardl(tmp.path(), bad);
@@ -728,4 +729,38 @@ fn the_shipped_links_file_documents_every_option() {
         assert!(text.contains(option), "links.txt does not mention {option}");
     }
     assert!(!text.contains("The only one today"), "{text}");
+}
+
+/// Every `--sync` mode gives the same files; with `-vv`, `batch` and `always` say how they flush and
+/// `never` flushes nothing.
+#[test]
+fn every_sync_mode_downloads_the_same_files() {
+    let files: Vec<Served> = (0..6u64)
+        .map(|i| Served::new(&format!("/sync{i}.bin"), 40 * KIB + i, 320 + i))
+        .collect();
+    let (server, tmp) = server_and_tempdir(&files);
+    for mode in ["batch", "always", "never"] {
+        let out = format!("out-{mode}");
+        let run = pardl(
+            tmp.path(),
+            Argv::quick(&out)
+                .args(["-j", "6", "--sync", mode, "-vv"])
+                .urls(&server, &files),
+        );
+        run.assert_code(0);
+        for file in &files {
+            assert_served_file(&tmp.path().join(&out), file.name(), file);
+        }
+        assert_no_part_files(&tmp.path().join(&out));
+        let flushes = run.stderr_lines_with(&["of finished files:"]).len();
+        match mode {
+            // Group commit: between one flush for all six and one each.
+            "batch" => assert!(
+                (1..=6).contains(&flushes),
+                "{mode}: {flushes} flushes\n{}",
+                run.stderr
+            ),
+            _ => assert_eq!(flushes, 0, "{mode} flushes each file itself, or none"),
+        }
+    }
 }
