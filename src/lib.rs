@@ -119,7 +119,7 @@ pub use http::netrc::Netrc;
 pub use http::url::redact_url;
 pub use pool::ThreadPool;
 pub use run::cancel::CancelHandle;
-pub use run::config::{Config, Credentials, Header, IfExists};
+pub use run::config::{Config, Credentials, Header, IfExists, Names};
 pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
 pub use run::progress::{FileProgress, Progress, RetryWait, Snapshot};

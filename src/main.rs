@@ -11,7 +11,7 @@ use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
 use pardl::{
-    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists,
+    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists, Names,
     ReportFile, Shard,
 };
 
@@ -100,6 +100,13 @@ struct Cli {
     #[arg(short = 'k', long = "min-chunk", value_name = "SIZE",
           default_value_t = Size(Config::DEFAULT_MIN_CHUNK), value_parser = parse_min_chunk)]
     min_chunk: Size,
+
+    /// How to name the files: 'url' (out=, else the server's name, else the URL's; numbered when two
+    /// links want one name) or 'index' (the link's position in the list, from 0, with the URL's
+    /// extension: 000000042.jpg), which keeps nothing per link: flat memory at any list length.
+    #[arg(long = "names", value_name = "url|index", default_value_t = Config::DEFAULT_NAMES,
+          value_parser = Names::parse)]
+    names: Names,
 
     /// Replace files that already exist instead of skipping their links.
     #[arg(long, conflicts_with = "check_existing")]
@@ -496,6 +503,7 @@ fn config(cli: &Cli) -> Config {
         jobs: cli.jobs,
         connections: cli.connections,
         min_chunk: cli.min_chunk.0,
+        names: cli.names,
         if_exists: if cli.overwrite {
             IfExists::Overwrite
         } else if cli.check_existing {
