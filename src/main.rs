@@ -355,13 +355,13 @@ fn shard(cli: &Cli) -> Result<Option<Shard>, String> {
     Ok(Some(shard))
 }
 
-/// The links the `--skip-done` journals mark ok. Read before the report is opened, so the report of
-/// the run being repeated can be both.
-fn done_links(paths: &[PathBuf]) -> Result<Option<Arc<DoneLinks>>, String> {
+/// The links the `--skip-done` journals mark ok (of this run's shard only). Read before the report
+/// is opened, so the report of the run being repeated can be both.
+fn done_links(paths: &[PathBuf], shard: Option<Shard>) -> Result<Option<Arc<DoneLinks>>, String> {
     if paths.is_empty() {
         return Ok(None);
     }
-    let mut done = DoneLinks::new();
+    let mut done = shard.map_or_else(DoneLinks::new, DoneLinks::in_shard);
     for path in paths {
         done.add_journal(path)
             .map_err(|e| format!("--skip-done: {e}"))?;
@@ -433,7 +433,7 @@ fn run() -> i32 {
         Err(message) => return usage_error(message),
     };
     // Journals are read before the report is opened, so one file can be both.
-    let skip_done = match done_links(&cli.skip_done) {
+    let skip_done = match done_links(&cli.skip_done, shard) {
         Ok(done) => done,
         Err(message) => return usage_error(message),
     };

@@ -115,7 +115,9 @@ pub struct Config {
     pub shard: Option<Shard>,
     /// Links that an earlier report marks `ok` (`--skip-done`): [`Downloader::run`](crate::Downloader::run)
     /// skips them without a request, without an outcome, and counts them in
-    /// [`Summary::already_done`](crate::Summary::already_done). See [`DoneLinks`](crate::DoneLinks). Default none.
+    /// [`Summary::already_done`](crate::Summary::already_done). See [`DoneLinks`](crate::DoneLinks);
+    /// with a [`shard`](Config::shard), [`DoneLinks::in_shard`](crate::DoneLinks::in_shard) keeps
+    /// only that shard's links. Default none.
     ///
     /// ```
     /// use std::sync::Arc;
