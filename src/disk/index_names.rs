@@ -54,10 +54,7 @@ pub(crate) fn index_name_position(name: &str) -> Option<u64> {
     let (number, rest) = name.split_at(digits);
     let padded_as_written =
         number.len() == INDEX_DIGITS || (number.len() > INDEX_DIGITS && !number.starts_with('0'));
-    let extension_fits = rest.is_empty()
-        || rest
-            .strip_prefix('.')
-            .is_some_and(|extension| is_plain_extension(extension));
+    let extension_fits = rest.is_empty() || rest.strip_prefix('.').is_some_and(is_plain_extension);
     if padded_as_written && extension_fits {
         number.parse().ok()
     } else {
