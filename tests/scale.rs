@@ -9,6 +9,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -160,6 +161,22 @@ fn bad_shards_are_usage_errors_that_name_what_is_expected() {
     assert_usage_error(&[], &["--skip-done", "missing.jsonl"], &["missing.jsonl"]);
 }
 
+/// Runs `pardl ARGS --shard K/SHARDS` in `cwd` for every shard K at once, as machines sharing a
+/// directory would; the runs in the order of K.
+fn run_every_shard(cwd: &Path, shards: u64, args: &[&str]) -> Vec<Run> {
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..shards)
+            .map(|k| {
+                scope.spawn(move || {
+                    let shard = format!("{k}/{shards}");
+                    pardl(cwd, args.iter().copied().chain(["--shard", shard.as_str()]))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run() {
     // Names that collide (data.bin six times, across hosts' paths and case, and two out=same.txt), so
@@ -190,18 +207,7 @@ fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run
     write_links(tmp.path(), "links.txt", &lines);
 
     const SHARDS: u64 = 3;
-    let runs: Vec<Run> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..SHARDS)
-            .map(|k| {
-                let cwd = tmp.path();
-                scope.spawn(move || {
-                    let shard = format!("{k}/{SHARDS}");
-                    pardl(cwd, ["-d", "shared", "-i", "links.txt", "--shard", &shard])
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let runs = run_every_shard(tmp.path(), SHARDS, &["-d", "shared", "-i", "links.txt"]);
     let mut ok = 0;
     for (k, run) in runs.iter().enumerate() {
         run.assert_code(0);
@@ -474,19 +480,8 @@ fn index_names_are_the_same_in_every_shard_and_in_a_full_run() {
 
     const SHARDS: u64 = 3;
     let malformed_in = Shard::of("ftp://example.com/old.iso", SHARDS);
-    let runs: Vec<Run> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..SHARDS)
-            .map(|k| {
-                let cwd = tmp.path();
-                scope.spawn(move || {
-                    let shard = format!("{k}/{SHARDS}");
-                    let args = ["-d", "shared", "-i", "links.txt", "--names", "index"];
-                    pardl(cwd, args.into_iter().chain(["--shard", shard.as_str()]))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let args = ["-d", "shared", "-i", "links.txt", "--names", "index"];
+    let runs = run_every_shard(tmp.path(), SHARDS, &args);
     for (k, run) in runs.iter().enumerate() {
         let malformed_here = k as u64 == malformed_in;
         run.assert_code(i32::from(malformed_here));
@@ -538,16 +533,7 @@ fn an_out_name_shaped_like_another_links_index_name_fails_that_link_alone() {
     );
     let run = pardl(
         tmp.path(),
-        [
-            "-d",
-            "out",
-            "-i",
-            "links.txt",
-            "--names",
-            "index",
-            "--report",
-            "r.jsonl",
-        ],
+        "-d out -i links.txt --names index --report r.jsonl".split(' '),
     );
     run.assert_code(1);
     run.assert_stderr_line(&[
@@ -587,21 +573,10 @@ fn a_rerun_with_index_names_skips_what_is_there_and_resumes_what_is_not() {
     let (server, tmp) = server_and_tempdir(small.iter().chain([&big]));
     let list = urls(&server, small.iter().chain([&big]));
     write_links(tmp.path(), "links.txt", &list);
-    let args = [
-        "-d",
-        "out",
-        "-i",
-        "links.txt",
-        "--names",
-        "index",
-        "-x",
-        "1",
-        "-k",
-        "4M",
-        "--max-tries",
-        "1",
-    ];
-    pardl(tmp.path(), args).assert_code(1);
+    let args: Vec<&str> = "-d out -i links.txt --names index -x 1 -k 4M --max-tries 1"
+        .split(' ')
+        .collect();
+    pardl(tmp.path(), &args).assert_code(1);
     let out = tmp.path().join("out");
     assert_eq!(
         names_in(&out),
@@ -614,7 +589,7 @@ fn a_rerun_with_index_names_skips_what_is_there_and_resumes_what_is_not() {
     );
 
     server.reset_stats();
-    let rerun = pardl(tmp.path(), args);
+    let rerun = pardl(tmp.path(), &args);
     rerun.assert_code(0);
     rerun.assert_stderr_line(&["1 ok, 2 skipped, 0 failed"]);
     assert_eq!(

@@ -96,24 +96,19 @@ mod tests {
     use super::*;
     use crate::run::links::Origin;
 
-    fn link(text: &str) -> Link {
-        Link::parse(text, Origin::Line(1)).unwrap()
+    /// The name `run` gives the link written `text` at `position`, in the directory `out`.
+    fn name(run: &RunNames, position: u64, text: &str) -> Result<String, Error> {
+        let link = Link::parse(text, Origin::Line(1)).unwrap();
+        run.name(position, &link, Path::new("out"))
     }
 
     #[test]
     fn index_names_need_no_reservation() {
         let names = NameReservations::new();
         let run = RunNames::open(&names, Names::Index);
-        let dir = Path::new("out");
-        assert_eq!(
-            run.name(3, &link("http://h/a.jpg"), dir).unwrap(),
-            "000000003.jpg"
-        );
+        assert_eq!(name(&run, 3, "http://h/a.jpg").unwrap(), "000000003.jpg");
         // The same URL at another position is another file.
-        assert_eq!(
-            run.name(4, &link("http://h/a.jpg"), dir).unwrap(),
-            "000000004.jpg"
-        );
+        assert_eq!(name(&run, 4, "http://h/a.jpg").unwrap(), "000000004.jpg");
         // Nothing was reserved: the URL's own name is free.
         assert_eq!(names.reserve("a.jpg"), "a.jpg");
         assert_eq!(names.reserve("000000003.jpg"), "000000003.jpg");
@@ -123,54 +118,38 @@ mod tests {
     fn out_names_are_numbered_among_themselves_in_index_mode() {
         let names = NameReservations::new();
         let run = RunNames::open(&names, Names::Index);
-        let dir = Path::new("out");
-        let named = |position, text| run.name(position, &link(text), dir);
-        assert_eq!(
-            named(0, "http://h/a.jpg out=cover.jpg").unwrap(),
-            "cover.jpg"
-        );
-        assert_eq!(
-            named(1, "http://h/b.jpg out=cover.jpg").unwrap(),
-            "cover.1.jpg"
-        );
-        // Its own index name, with any extension, is a link's to take.
-        assert_eq!(
-            named(2, "http://h/c.jpg out=000000002.png").unwrap(),
-            "000000002.png"
-        );
-        // Another link's is not.
-        let error = named(5, "http://h/d.jpg out=000000007.jpg").unwrap_err();
+        for (position, text, given) in [
+            (0, "http://h/a.jpg out=cover.jpg", "cover.jpg"),
+            (1, "http://h/b.jpg out=cover.jpg", "cover.1.jpg"),
+            // Its own index name, with any extension, is a link's to take.
+            (2, "http://h/c.jpg out=000000002.png", "000000002.png"),
+            // Names that only look like index names are fine.
+            (6, "http://h/e.jpg out=00000007.jpg", "00000007.jpg"),
+            (8, "http://h/f.jpg out=000000007.tar.gz", "000000007.tar.gz"),
+        ] {
+            assert_eq!(name(&run, position, text).unwrap(), given, "{text}");
+        }
+        // Another link's index name is not.
+        let error = name(&run, 5, "http://h/d.jpg out=000000007.jpg").unwrap_err();
         assert_eq!(error.kind(), "index-name");
         assert_eq!(
             error.to_string(),
             "http://h/d.jpg: its out= name out/000000007.jpg is the index name of the link at \
              position 7 (--names index); give this link another out= name"
         );
-        // Names that only look alike are fine.
-        assert_eq!(
-            named(6, "http://h/e.jpg out=00000007.jpg").unwrap(),
-            "00000007.jpg"
-        );
-        assert_eq!(
-            named(8, "http://h/f.jpg out=000000007.tar.gz").unwrap(),
-            "000000007.tar.gz"
-        );
     }
 
     #[test]
     fn url_names_are_reserved_in_link_order_and_given_back_at_the_end() {
         let names = NameReservations::new();
-        let dir = Path::new("out");
         let run = RunNames::open(&names, Names::Url);
-        assert_eq!(run.name(0, &link("http://h/a.jpg"), dir).unwrap(), "a.jpg");
-        assert_eq!(
-            run.name(1, &link("http://g/a.jpg"), dir).unwrap(),
-            "a.1.jpg"
-        );
-        assert_eq!(
-            run.name(2, &link("http://g/000000007.jpg"), dir).unwrap(),
-            "000000007.jpg"
-        );
+        for (position, text, given) in [
+            (0, "http://h/a.jpg", "a.jpg"),
+            (1, "http://g/a.jpg", "a.1.jpg"),
+            (2, "http://g/000000007.jpg", "000000007.jpg"),
+        ] {
+            assert_eq!(name(&run, position, text).unwrap(), given, "{text}");
+        }
         assert_eq!(names.reserve("a.jpg"), "a.2.jpg");
         run.close();
         names.release("a.2.jpg");
