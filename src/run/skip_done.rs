@@ -86,7 +86,7 @@ impl DoneLinks {
     ///
     /// let journal = "{\"url\":\"https://example.com/a\",\"status\":\"ok\"}\n\
     ///                {\"url\":\"https://example.com/b\",\"status\":\"ok\"}\n";
-    /// let shard = Shard::parse("0/2").unwrap();
+    /// let shard = Shard::parse("1/2").unwrap();
     /// assert!(shard.contains("https://example.com/b") && !shard.contains("https://example.com/a"));
     /// let mut done = DoneLinks::in_shard(shard);
     /// done.add_journal_text(journal.as_bytes())?;
