@@ -6,6 +6,8 @@
 #   benches/million.sh                      # full run: 1,000,000 links (100,000 for the small list)
 #   UPDATE_DOCS=1 benches/million.sh        # also write the results into docs/benchmarks.md
 #   SCENARIOS="full rerun" COUNT=300000 JOBS=16 benches/million.sh
+#   NAMES=index benches/million.sh          # the same scenarios with --names index
+#   SCENARIOS="shard64 huge" nice -n 19 benches/million.sh   # issue 13's targets (huge: ~30-60 min)
 #
 # Scenarios, in the order they run (SCENARIOS picks a subset):
 #   small      SMALL_COUNT links (default COUNT/10) into an empty directory, then the same list again
@@ -16,6 +18,13 @@
 #              should be made (skipped with a message if this pardl has no --skip-done)
 #   shard      --shard SHARD of the same list into an empty directory: about 1/N of the requests
 #              (skipped with a message if this pardl has no --shard)
+#   shard64    issue 13's first target: SHARD64_COUNT links (default 2,000,000) with --names index
+#              --shard 0/64, peak RSS under 40 MiB (not in the default SCENARIOS)
+#   huge       issue 13's second target: HUGE_COUNT links (default 10,000,000) with --names index,
+#              downloaded whole, peak RSS under 64 MiB. Finished files are deleted in the background
+#              as the run goes (they are done: counted, their sizes checked, one per pass compared
+#              with the served file), because 10M files would not fit in /dev/shm's inodes or RAM.
+#              Not in the default SCENARIOS; run it under nice -n 19.
 #
 # One static file is served for every path under /f/ (nginx try_files), so the server needs no
 # million files; every link is a distinct URL and names a distinct output file. Downloads go to
@@ -38,14 +47,19 @@ FILE_SIZE=${FILE_SIZE:-1K}              # size of the one file served for every 
 JOBS=${JOBS:-32}                        # pardl -j (files at once)
 SHARD=${SHARD:-0/16}                    # --shard of scenario shard
 SCENARIOS=${SCENARIOS:-"small full rerun skip-done shard"}
+NAMES=${NAMES:-url}                     # --names of the default scenarios (shard64 and huge: index)
+SHARD64_COUNT=${SHARD64_COUNT:-$((QUICK == 1 ? 200000 : 2000000))} # links of scenario shard64
+HUGE_COUNT=${HUGE_COUNT:-$((QUICK == 1 ? 100000 : 10000000))}      # links of scenario huge
 PARDL=${PARDL:-$REPO/target/release/pardl}
 BENCH_TMP=${BENCH_TMP:-/dev/shm}        # server files, links, logs and downloads go under here
 RUN_TIMEOUT=${RUN_TIMEOUT:-3600}        # seconds before a run is killed (and counted as failed)
+HUGE_TIMEOUT=${HUGE_TIMEOUT:-14400}     # the same for scenario huge
 SAMPLES=${SAMPLES:-1}                   # 1: sample pardl's RSS once a second (growth over the run)
 CONTENT_SAMPLE=${CONTENT_SAMPLE:-1000}  # files whose contents are compared with the served file
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 RESULTS_DIR=${RESULTS_DIR:-$REPO/target/bench-results/million}
 UPDATE_DOCS=${UPDATE_DOCS:-0}           # 1: replace the million section's results in docs/benchmarks.md
+DOCS_SECTION=${DOCS_SECTION:-million}   # which results (markers) UPDATE_DOCS replaces: million, million-flat
 KEEP=${KEEP:-0}                         # 1: keep the temp dir (nginx logs, links, report) after the run
 
 # shellcheck source=benches/common.sh
@@ -114,6 +128,7 @@ nginx_cpu() {
 
 cleanup() {
     [[ -z ${SAMPLER_PID:-} ]] || kill "$SAMPLER_PID" 2>/dev/null || true
+    [[ -z ${DELETER_PID:-} ]] || kill "$DELETER_PID" 2>/dev/null || true
     stop_nginx
     if [[ -n ${WORK:-} ]]; then
         if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
@@ -127,9 +142,38 @@ make_data() {
     head -c "$(bytes "$FILE_SIZE")" /dev/urandom >"$WWW/one.bin"
     local u="http://127.0.0.1:$HTTP_PORT/f"
     # Seven digits: a distinct URL and a distinct file name per line, all of one length.
-    seq -f "$u/%07.0f.bin" 1 "$COUNT" >"$LINKS/full"
+    if has full || has rerun || has skip-done || has shard; then
+        seq -f "$u/%07.0f.bin" 1 "$COUNT" >"$LINKS/full"
+    fi
     if has small; then seq -f "$u/%07.0f.bin" 1 "$SMALL_COUNT" >"$LINKS/small"; fi
     chmod -R a+rX "$WORK"
+}
+
+# The path of a list of N links like the full one's (made the first time it is asked for).
+links_of() {
+    local n=$1 list=$LINKS/n$1
+    [[ -s $list ]] || seq -f "http://127.0.0.1:$HTTP_PORT/f/%08.0f.bin" 1 "$n" >"$list"
+    echo "$list"
+}
+
+# Deletes the finished files of OUT (final names only, never a .part) every 2 s while the process
+# PARENT runs, then once more; appends "files wrong-size differing" per pass to $WORK/deleted. The first
+# file of each pass is compared with the served file before it goes.
+delete_done() {
+    local parent=$1 out=$2 size first last=0
+    size=$(bytes "$FILE_SIZE")
+    while ((last == 0)); do
+        kill -0 "$parent" 2>/dev/null || last=1
+        find "$out" -mindepth 1 -maxdepth 1 -type f -regextype posix-extended -regex '.*/[0-9]+\.bin' \
+            -printf '%s %p\n' >"$WORK/batch"
+        local differ=0
+        first=$(head -1 "$WORK/batch" | cut -d' ' -f2)
+        if [[ -n $first ]] && ! cmp -s "$first" "$WWW/one.bin"; then differ=1; fi
+        cut -d' ' -f2 "$WORK/batch" | xargs -r rm -f
+        awk -v size="$size" -v d="$differ" '{n++; if ($1 != size) w++} END {print n + 0, w + 0, d}' \
+            "$WORK/batch" >>"$WORK/deleted"
+        ((last == 1)) || sleep 2
+    done
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -167,16 +211,22 @@ run() {
     local cpu0 rc=0 samples=$RESULTS_DIR/rss-$name.tsv
     cpu0=$(nginx_cpu)
     : >"$samples"
+    : >"$WORK/deleted"
     log "$name: ${CMD[*]}"
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" \
-        timeout -k 10 "$RUN_TIMEOUT" "${CMD[@]}" >"$RESULTS_DIR/pardl-$name.log" 2>&1 &
+        timeout -k 10 "${TIMEOUT:-$RUN_TIMEOUT}" "${CMD[@]}" >"$RESULTS_DIR/pardl-$name.log" 2>&1 &
     local tpid=$!
     if [[ $SAMPLES == 1 ]]; then
         sample_rss "$tpid" "$samples" &
         SAMPLER_PID=$!
     fi
+    if [[ ${DELETE_DONE:-0} == 1 ]]; then
+        delete_done "$tpid" "$out" &
+        DELETER_PID=$!
+    fi
     wait "$tpid" || rc=$?
     if [[ -n ${SAMPLER_PID:-} ]]; then wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=; fi
+    if [[ -n ${DELETER_PID:-} ]]; then wait "$DELETER_PID" || true; DELETER_PID=; fi
     sleep 1.5 # the access log is flushed once a second
     local cpu1; cpu1=$(nginx_cpu)
     local wall user sys rss
@@ -191,12 +241,17 @@ run() {
     read -r files wrong parts < <(awk -v size="$(bytes "$FILE_SIZE")" '
         $1 == "f" && $3 ~ /^[0-9]+\.bin$/ {files++; if ($2 != size) wrong++; next} {parts++}
         END {print files + 0, wrong + 0, parts + 0}' "$WORK/listing")
-    bad=0
+    # Files deleted while the run went (scenario huge) count as files, checked as they went.
+    local deleted=0 deleted_wrong=0 bad_deleted=0
+    read -r deleted deleted_wrong bad_deleted < <(awk '{n += $1; w += $2; d += $3}
+        END {print n + 0, w + 0, d + 0}' "$WORK/deleted")
+    files=$((files + deleted)) wrong=$((wrong + deleted_wrong))
+    bad=$bad_deleted
     if ((files > 0 && CONTENT_SAMPLE > 0)); then
         local f
         while read -r f; do
             cmp -s "$f" "$WWW/one.bin" || bad=$((bad + 1))
-        done < <(awk -v out="$out" -v k="$CONTENT_SAMPLE" -v n="$files" '
+        done < <(awk -v out="$out" -v k="$CONTENT_SAMPLE" -v n="$((files - deleted))" '
             BEGIN {step = n / k; if (step < 1) step = 1; next_at = 1}
             $1 == "f" && $3 ~ /^[0-9]+\.bin$/ && ++i >= next_at {print out "/" $3; next_at += step}' "$WORK/listing")
     fi
@@ -266,6 +321,14 @@ report() {
                         a, b, rb / 1024, ra / 1024, nb - na, (rb - ra) * 1024 / (nb - na)}' "$TSV")
             if [[ -n $line ]]; then echo; echo "Peak RSS growth, $line."; fi
         done
+        # Issue 13's targets.
+        awk -F'\t' '
+            $1 == "shard64" {what = "links with `--names index --shard 0/64`"; target = 40}
+            $1 == "huge" {what = "links downloaded whole with `--names index`"; target = 64}
+            $1 == "shard64" || $1 == "huge" {
+                printf "\nTarget of issue 13, %s: %d %s, peak RSS %.1f MiB, target under %d MiB: **%s**.\n",
+                    $1, $2, what, $7 / 1024, target, ($7 / 1024 < target ? "met" : "not met")
+            }' "$TSV"
     } >"$t"
 }
 
@@ -284,11 +347,16 @@ main() {
     mkdir -p "$NG" "$WWW" "$OUT"
 
     # Room: each file takes at least a page on tmpfs (4 KiB for 1 KiB), plus the report (~400 bytes a
-    # line), the access log and the links.
-    local need_kib avail_kib pages fsz_kib
+    # line), the access log (~50 bytes a request) and the links (~45 bytes a line). Scenario huge
+    # deletes its files as it goes: it needs room for its list and the access log only.
+    local need_kib=1048576 avail_kib pages fsz_kib
     pages=$(( ($(bytes "$FILE_SIZE") + 4095) / 4096 ))
     fsz_kib=$((pages * 4))
-    need_kib=$(( COUNT * (fsz_kib + 1) + COUNT / 2 + 1048576 ))
+    if has small || has full || has rerun || has skip-done || has shard; then
+        need_kib=$(( need_kib + COUNT * (fsz_kib + 1) + COUNT / 2 ))
+    fi
+    if has shard64; then need_kib=$(( need_kib + SHARD64_COUNT / 20 + SHARD64_COUNT / 64 * fsz_kib )); fi
+    if has huge; then need_kib=$(( need_kib + HUGE_COUNT / 10 )); fi
     avail_kib=$(df -k --output=avail "$BENCH_TMP" | tail -1)
     ((avail_kib > need_kib)) || die "$BENCH_TMP has ${avail_kib} KiB free, needs about ${need_kib} KiB"
     ulimit -n 65536 2>/dev/null || true
@@ -298,25 +366,28 @@ main() {
     local load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     local started; started=$(date -u '+%Y-%m-%d %H:%M UTC')
     start_nginx
-    log "nginx on 127.0.0.1:$HTTP_PORT; generating $COUNT links"
+    log "nginx on 127.0.0.1:$HTTP_PORT; generating the links"
     make_data
     local shard_n=${SHARD#*/} report=$WORK/report.jsonl
+    # --names for the scenarios before shard64 (which, like huge, always names by index).
+    NAMES_OPT=()
+    [[ $NAMES == url ]] || NAMES_OPT=(--names "$NAMES")
 
     if has small; then
-        run small "$LINKS/small" "$OUT/small" "$SMALL_COUNT" "$SMALL_COUNT"
-        run small-rerun "$LINKS/small" "$OUT/small" 0 "$SMALL_COUNT"
+        run small "$LINKS/small" "$OUT/small" "$SMALL_COUNT" "$SMALL_COUNT" "${NAMES_OPT[@]}"
+        run small-rerun "$LINKS/small" "$OUT/small" 0 "$SMALL_COUNT" "${NAMES_OPT[@]}"
         remove "$OUT/small"
     fi
     if has full || has rerun || has skip-done; then
-        run full "$LINKS/full" "$OUT/full" "$COUNT" "$COUNT" --report "$report"
+        run full "$LINKS/full" "$OUT/full" "$COUNT" "$COUNT" "${NAMES_OPT[@]}" --report "$report"
         local lines; lines=$(wc -l <"$report")
         ((lines == COUNT)) || log "warning: the report has $lines lines, not $COUNT"
-        if has rerun; then run rerun "$LINKS/full" "$OUT/full" 0 "$COUNT"; fi
+        if has rerun; then run rerun "$LINKS/full" "$OUT/full" 0 "$COUNT" "${NAMES_OPT[@]}"; fi
         remove "$OUT/full"
     fi
     if has skip-done; then
         if has_flag --skip-done; then
-            run skip-done "$LINKS/full" "$OUT/skip" 0 0 --skip-done "$report"
+            run skip-done "$LINKS/full" "$OUT/skip" 0 0 "${NAMES_OPT[@]}" --skip-done "$report"
             remove "$OUT/skip"
         else
             log "skip-done: not run: $PARDL --help lists no --skip-done"
@@ -326,12 +397,29 @@ main() {
     if has shard; then
         if has_flag --shard; then
             # About COUNT/N requests, and as many files as requests.
-            run shard "$LINKS/full" "$OUT/shard" "~$((COUNT / shard_n))" =requests --shard "$SHARD"
+            run shard "$LINKS/full" "$OUT/shard" "~$((COUNT / shard_n))" =requests "${NAMES_OPT[@]}" \
+                --shard "$SHARD"
             remove "$OUT/shard"
         else
             log "shard: not run: $PARDL --help lists no --shard"
             SKIPPED+=("shard (this pardl has no \`--shard\`)")
         fi
+    fi
+    for scenario in shard64 huge; do
+        if has "$scenario" && ! has_flag --names; then
+            log "$scenario: not run: $PARDL --help lists no --names"
+            SKIPPED+=("$scenario (this pardl has no \`--names\`)")
+        fi
+    done
+    if has shard64 && has_flag --names; then
+        local list; list=$(links_of "$SHARD64_COUNT")
+        run shard64 "$list" "$OUT/shard64" "~$((SHARD64_COUNT / 64))" =requests --names index --shard 0/64
+        remove "$OUT/shard64"
+    fi
+    if has huge && has_flag --names; then
+        local list; list=$(links_of "$HUGE_COUNT")
+        DELETE_DONE=1 TIMEOUT=$HUGE_TIMEOUT run huge "$list" "$OUT/huge" "$HUGE_COUNT" "$HUGE_COUNT" --names index
+        remove "$OUT/huge"
     fi
     local load_after; load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     report
@@ -340,13 +428,15 @@ main() {
     commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
     [[ -z $(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]] || dirty=" (with uncommitted changes to src/)"
     {
-        echo "Run of $started (finished $(date -u '+%H:%M UTC')); QUICK=$QUICK, COUNT=$COUNT, SMALL_COUNT=$SMALL_COUNT, JOBS=$JOBS, FILE_SIZE=$FILE_SIZE."
+        local sizes="COUNT=$COUNT, SMALL_COUNT=$SMALL_COUNT"
+        if has shard64 || has huge; then sizes+=", SHARD64_COUNT=$SHARD64_COUNT, HUGE_COUNT=$HUGE_COUNT"; fi
+        echo "Run of $started (finished $(date -u '+%H:%M UTC')); QUICK=$QUICK, SCENARIOS=\"$SCENARIOS\", $sizes, NAMES=$NAMES, JOBS=$JOBS, FILE_SIZE=$FILE_SIZE."
         echo
         echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem/ {print $2}') GiB memory, Linux $(uname -r); downloads on $(df --output=fstype "$BENCH_TMP" | tail -1) ($BENCH_TMP)."
         echo "Load average (1/5/15 min) before: $load_before; after: $load_after."
         echo "pardl commit: $commit$dirty ($("$PARDL" --version | head -1)); nginx $(nginx -v 2>&1 | cut -d/ -f2) ($NGINX_WORKERS worker)."
         echo
-        echo "Commands (\$U = http://127.0.0.1:PORT/f, links \`\$U/0000001.bin\` … ; wall time, CPU and peak RSS from /usr/bin/time):"
+        echo "Commands (\$U = http://127.0.0.1:PORT/f, links \`\$U/0000001.bin\` …, those of shard64 and huge \`\$U/00000001.bin\` …; wall time, CPU and peak RSS from /usr/bin/time):"
         echo
         echo '```'
         awk -F'\t' '{print "# " $1 ": pardl " $16}' "$TSV" |
@@ -358,7 +448,7 @@ main() {
     log "results: $RESULTS_DIR/results.md (per run: $TSV, RSS samples: $RESULTS_DIR/rss-*.tsv)"
     cat "$RESULTS_DIR/results.md"
 
-    if [[ $UPDATE_DOCS == 1 ]]; then update_docs_section million "$RESULTS_DIR/results.md"; fi
+    if [[ $UPDATE_DOCS == 1 ]]; then update_docs_section "$DOCS_SECTION" "$RESULTS_DIR/results.md"; fi
     if awk -F'\t' '$3 != "ok" {bad = 1} END {exit !bad}' "$TSV"; then die "some runs were not ok (see above)"; fi
 }
 

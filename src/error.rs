@@ -143,6 +143,17 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
+    /// With [`Names::Index`](crate::Names::Index), the link's `out=` name has the shape of the index
+    /// name of another link of the list (`out=000000007.jpg` on any link but the one at position
+    /// 7), which would make the two links share a file. Nothing was requested.
+    IndexNameOfAnother {
+        /// The link's URL.
+        url: String,
+        /// The path the `out=` name gives.
+        path: PathBuf,
+        /// The position of the link whose index name it is.
+        position: u64,
+    },
     /// A worker task panicked while downloading; this is a bug in pardl, reported instead of hanging.
     Panicked {
         /// The URL whose download panicked.
@@ -198,6 +209,7 @@ impl Error {
             | Error::Io { .. }
             | Error::Config { .. }
             | Error::PathInUse { .. }
+            | Error::IndexNameOfAnother { .. }
             | Error::Panicked { .. } => false,
         }
     }
@@ -228,6 +240,7 @@ impl Error {
             Error::Interrupted { .. } => "interrupted",
             Error::Config { .. } => "config",
             Error::PathInUse { .. } => "path-in-use",
+            Error::IndexNameOfAnother { .. } => "index-name",
             Error::Panicked { .. } => "panic",
         }
     }
@@ -300,6 +313,16 @@ impl fmt::Display for Error {
             Error::PathInUse { url, path } => write!(
                 f,
                 "{}: another download is writing {} now",
+                redact_url(url),
+                path.display()
+            ),
+            Error::IndexNameOfAnother {
+                url,
+                path,
+                position,
+            } => write!(
+                f,
+                "{}: its out= name {} is the index name of the link at position {position} (--names index); give this link another out= name",
                 redact_url(url),
                 path.display()
             ),

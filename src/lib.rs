@@ -80,7 +80,7 @@
 //! | where | what lives there |
 //! |---|---|
 //! | `src/pool.rs` | the hand-written [`ThreadPool`] both levels use: bounded queue, `wait_completion`, panics caught ([`pool`]) |
-//! | `src/run/mod.rs` | the [`Downloader`] and the **outer pool**: one task per link, names reserved in link order |
+//! | `src/run/mod.rs` | the [`Downloader`] and the **outer pool**: one task per link, named in link order (`naming.rs`, [`Names`]) |
 //! | `src/run/` | what a run reads and shares: `links.rs` ([`LinkReader`]), `shard.rs` ([`Shard`]), `skip_done.rs` ([`DoneLinks`]), `config.rs` ([`Config`]), `context.rs` (what every thread shares), `progress.rs` ([`Progress`]), `cancel.rs` ([`CancelHandle`]), `outcome.rs` ([`Outcome`], [`Summary`]), `report.rs` (the `--report` lines) |
 //! | `src/file/mod.rs` | one file's task: skip, resume, probe, plan, ranged or stream, check, rename |
 //! | `src/file/child_pool.rs` | the **child pool** of one file: one task per chunk, resume state saved every second |
@@ -120,7 +120,7 @@ pub use http::netrc::Netrc;
 pub use http::url::redact_url;
 pub use pool::ThreadPool;
 pub use run::cancel::CancelHandle;
-pub use run::config::{Config, Credentials, Header, IfExists};
+pub use run::config::{Config, Credentials, Header, IfExists, Names};
 pub use run::links::{parse_sha256, Link, LinkError, LinkReader, Origin};
 pub use run::outcome::{Failure, Outcome, Status, Summary, Transfer};
 pub use run::progress::{FileProgress, Progress, RetryWait, Snapshot};

@@ -11,7 +11,7 @@ use clap::{ArgAction, CommandFactory, Parser, Subcommand};
 use pardl::ui::{Console, LogWriter, Renderer};
 use pardl::units::parse_size;
 use pardl::{
-    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists,
+    CancelHandle, Checksum, Config, Credentials, DoneLinks, Downloader, Header, IfExists, Names,
     ReportFile, Shard, SyncMode,
 };
 
@@ -100,6 +100,13 @@ struct Cli {
     #[arg(short = 'k', long = "min-chunk", value_name = "SIZE",
           default_value_t = Size(Config::DEFAULT_MIN_CHUNK), value_parser = parse_min_chunk)]
     min_chunk: Size,
+
+    /// How to name the files: 'url' (out=, else the server's name, else the URL's; numbered when two
+    /// links want one name) or 'index' (the link's position in the list, from 0, with the URL's
+    /// extension: 000000042.jpg), which keeps nothing per link: flat memory at any list length.
+    #[arg(long = "names", value_name = "url|index", default_value_t = Config::DEFAULT_NAMES,
+          value_parser = Names::parse)]
+    names: Names,
 
     /// Replace files that already exist instead of skipping their links.
     #[arg(long, conflicts_with = "check_existing")]
@@ -355,13 +362,13 @@ fn shard(cli: &Cli) -> Result<Option<Shard>, String> {
     Ok(Some(shard))
 }
 
-/// The links the `--skip-done` journals mark ok. Read before the report is opened, so the report of
-/// the run being repeated can be both.
-fn done_links(paths: &[PathBuf]) -> Result<Option<Arc<DoneLinks>>, String> {
+/// The links the `--skip-done` journals mark ok (of this run's shard only). Read before the report
+/// is opened, so the report of the run being repeated can be both.
+fn done_links(paths: &[PathBuf], shard: Option<Shard>) -> Result<Option<Arc<DoneLinks>>, String> {
     if paths.is_empty() {
         return Ok(None);
     }
-    let mut done = DoneLinks::new();
+    let mut done = shard.map_or_else(DoneLinks::new, DoneLinks::in_shard);
     for path in paths {
         done.add_journal(path)
             .map_err(|e| format!("--skip-done: {e}"))?;
@@ -433,7 +440,7 @@ fn run() -> i32 {
         Err(message) => return usage_error(message),
     };
     // Journals are read before the report is opened, so one file can be both.
-    let skip_done = match done_links(&cli.skip_done) {
+    let skip_done = match done_links(&cli.skip_done, shard) {
         Ok(done) => done,
         Err(message) => return usage_error(message),
     };
@@ -503,6 +510,7 @@ fn config(cli: &Cli) -> Config {
         jobs: cli.jobs,
         connections: cli.connections,
         min_chunk: cli.min_chunk.0,
+        names: cli.names,
         if_exists: if cli.overwrite {
             IfExists::Overwrite
         } else if cli.check_existing {

@@ -9,6 +9,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -160,6 +161,22 @@ fn bad_shards_are_usage_errors_that_name_what_is_expected() {
     assert_usage_error(&[], &["--skip-done", "missing.jsonl"], &["missing.jsonl"]);
 }
 
+/// Runs `pardl ARGS --shard K/SHARDS` in `cwd` for every shard K at once, as machines sharing a
+/// directory would; the runs in the order of K.
+fn run_every_shard(cwd: &Path, shards: u64, args: &[&str]) -> Vec<Run> {
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..shards)
+            .map(|k| {
+                scope.spawn(move || {
+                    let shard = format!("{k}/{shards}");
+                    pardl(cwd, args.iter().copied().chain(["--shard", shard.as_str()]))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run() {
     // Names that collide (data.bin six times, across hosts' paths and case, and two out=same.txt), so
@@ -190,18 +207,7 @@ fn shards_into_one_directory_fetch_every_link_once_under_the_names_of_a_full_run
     write_links(tmp.path(), "links.txt", &lines);
 
     const SHARDS: u64 = 3;
-    let runs: Vec<Run> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..SHARDS)
-            .map(|k| {
-                let cwd = tmp.path();
-                scope.spawn(move || {
-                    let shard = format!("{k}/{SHARDS}");
-                    pardl(cwd, ["-d", "shared", "-i", "links.txt", "--shard", &shard])
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let runs = run_every_shard(tmp.path(), SHARDS, &["-d", "shared", "-i", "links.txt"]);
     let mut ok = 0;
     for (k, run) in runs.iter().enumerate() {
         run.assert_code(0);
@@ -416,4 +422,191 @@ fn links_left_out_keep_their_names_so_a_rerun_names_the_rest_as_before() {
     let both_here = Shard::of(&server.url("/one/x.bin"), 2) == holder;
     assert_eq!(summary.other_shard, u64::from(!both_here));
     assert!(names_in(other.path()).contains(&"x.1.bin".to_string()));
+}
+
+/// The lines of a list for `--names index`, with the name each link must get: comments and blank
+/// lines do not count, a malformed line does; a `Content-Disposition` and a redirect rename
+/// nothing; `out=` names are numbered among themselves.
+fn index_named_list(server: &TestServer) -> (Vec<String>, Vec<(&'static str, Served)>) {
+    let named = |path: &str, seed| Served::new(path, 6 * KIB + seed, seed);
+    let files = vec![
+        ("000000000.jpg", named("/a/photo.jpg", 1)),
+        ("000000001.jpg", named("/b/photo.jpg", 2)),
+        (
+            "000000002",
+            Served::with(
+                "/dl/get",
+                7 * KIB,
+                3,
+                Behaviour::new().content_disposition("attachment; filename=\"report.pdf\""),
+            ),
+        ),
+        // Position 3 is the malformed line; 4 is the redirect.
+        ("000000004", named("/v2/app-2.0.tar.gz", 4)),
+        ("cover.jpg", named("/c/cover.jpg", 5)),
+        ("cover.1.jpg", named("/d/cover.jpg", 6)),
+        ("000000007.gz", named("/e/x.tar.gz", 7)),
+        ("000000008", named("/f/noext", 8)),
+        ("000000009.bin", named("/f09.bin", 9)),
+    ];
+    for (_, file) in &files {
+        file.add_to(server);
+    }
+    server.redirect("/latest", "/v2/app-2.0.tar.gz", 302);
+    let url = |path: &str| server.url(path);
+    let lines = vec![
+        "# images, then the rest".to_string(),
+        url("/a/photo.jpg"),
+        String::new(),
+        url("/b/photo.jpg"),
+        url("/dl/get"),
+        "ftp://example.com/old.iso".to_string(),
+        url("/latest"),
+        format!("{} out=cover.jpg", url("/c/cover.jpg")),
+        format!("{} out=cover.jpg", url("/d/cover.jpg")),
+        url("/e/x.tar.gz"),
+        url("/f/noext"),
+        url("/f09.bin"),
+    ];
+    (lines, files)
+}
+
+#[test]
+fn index_names_are_the_same_in_every_shard_and_in_a_full_run() {
+    let server = TestServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (lines, files) = index_named_list(&server);
+    write_links(tmp.path(), "links.txt", &lines);
+
+    const SHARDS: u64 = 3;
+    let malformed_in = Shard::of("ftp://example.com/old.iso", SHARDS);
+    let args = ["-d", "shared", "-i", "links.txt", "--names", "index"];
+    let runs = run_every_shard(tmp.path(), SHARDS, &args);
+    for (k, run) in runs.iter().enumerate() {
+        let malformed_here = k as u64 == malformed_in;
+        run.assert_code(i32::from(malformed_here));
+        if malformed_here {
+            run.assert_stderr_line(&["line 6", "not an http or https URL"]);
+        }
+    }
+    let mut requests = requested(&server);
+    assert_eq!(requests.remove("/latest"), Some(1));
+    let every_file_once: BTreeMap<String, usize> =
+        files.iter().map(|(_, f)| (f.path.clone(), 1)).collect();
+    assert_eq!(requests, every_file_once, "each link once over all shards");
+
+    // One machine, no shards: the same names, and the names the list says.
+    let solo = pardl(
+        tmp.path(),
+        ["-d", "solo", "-i", "links.txt", "--names", "index"],
+    );
+    solo.assert_code(1);
+    solo.assert_stderr_line(&["9 ok, 0 skipped, 1 failed"]);
+    let mut expected: Vec<String> = files.iter().map(|(name, _)| name.to_string()).collect();
+    expected.sort();
+    for dir in ["shared", "solo"] {
+        assert_eq!(names_in(&tmp.path().join(dir)), expected, "in {dir}");
+        for (name, file) in &files {
+            assert_served_file(&tmp.path().join(dir), name, file);
+        }
+    }
+}
+
+#[test]
+fn an_out_name_shaped_like_another_links_index_name_fails_that_link_alone() {
+    let files = [
+        Served::new("/a.bin", 3 * KIB, 1),
+        Served::new("/b.bin", 4 * KIB, 2),
+        Served::new("/c.bin", 5 * KIB, 3),
+    ];
+    let (server, tmp) = server_and_tempdir(&files);
+    let url = |i: usize| server.url(&files[i].path);
+    write_links(
+        tmp.path(),
+        "links.txt",
+        &[
+            format!("{} out=000000001.bin", url(0)),
+            url(1),
+            // Its own index name, with another extension, is a link's to take.
+            format!("{} out=000000002.dat", url(2)),
+        ],
+    );
+    let run = pardl(
+        tmp.path(),
+        "-d out -i links.txt --names index --report r.jsonl".split(' '),
+    );
+    run.assert_code(1);
+    run.assert_stderr_line(&[
+        "line 1",
+        "its out= name out/000000001.bin is the index name of the link at position 1",
+        "give this link another out= name",
+    ]);
+    assert_eq!(
+        requested(&server).keys().collect::<Vec<_>>(),
+        ["/b.bin", "/c.bin"],
+        "the refused link asks nothing"
+    );
+    let out = tmp.path().join("out");
+    assert_eq!(names_in(&out), ["000000001.bin", "000000002.dat"]);
+    assert_served_file(&out, "000000001.bin", &files[1]);
+    assert_served_file(&out, "000000002.dat", &files[2]);
+    let lines = report_lines(&tmp.path().join("r.jsonl"));
+    let refused = report_line_for(&lines, "/a.bin");
+    assert_eq!(refused["error_kind"], "index-name");
+    assert_eq!(refused["path"], "out/000000001.bin");
+}
+
+#[test]
+fn a_rerun_with_index_names_skips_what_is_there_and_resumes_what_is_not() {
+    // The big file's first answer is cut after 600 KiB; with one try per request the link fails,
+    // keeping its .part and control file under its index name.
+    let big = Served::with(
+        "/big.bin",
+        2 * MIB,
+        7,
+        Behaviour::new().reset_after(600 * KIB, 1),
+    );
+    let small = [
+        Served::new("/s0.bin", 3 * KIB, 1),
+        Served::new("/s1.bin", 4 * KIB, 2),
+    ];
+    let (server, tmp) = server_and_tempdir(small.iter().chain([&big]));
+    let list = urls(&server, small.iter().chain([&big]));
+    write_links(tmp.path(), "links.txt", &list);
+    let args: Vec<&str> = "-d out -i links.txt --names index -x 1 -k 4M --max-tries 1"
+        .split(' ')
+        .collect();
+    pardl(tmp.path(), &args).assert_code(1);
+    let out = tmp.path().join("out");
+    assert_eq!(
+        names_in(&out),
+        [
+            "000000000.bin",
+            "000000001.bin",
+            "000000002.bin.part",
+            "000000002.bin.part.pardl"
+        ]
+    );
+
+    server.reset_stats();
+    let rerun = pardl(tmp.path(), &args);
+    rerun.assert_code(0);
+    rerun.assert_stderr_line(&["1 ok, 2 skipped, 0 failed"]);
+    assert_eq!(
+        requested(&server).keys().collect::<Vec<_>>(),
+        ["/big.bin"],
+        "the small files are skipped without a request"
+    );
+    let resumed = server.requests_for("/big.bin");
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    let range = resumed[0].range.as_deref().expect("a ranged request");
+    assert_eq!(range, format!("bytes={}-{}", 600 * KIB, 2 * MIB - 1));
+    assert_eq!(server.stats().bytes_sent, 2 * MIB - 600 * KIB);
+    assert_eq!(
+        names_in(&out),
+        ["000000000.bin", "000000001.bin", "000000002.bin"]
+    );
+    assert_served_file(&out, "000000000.bin", &small[0]);
+    assert_served_file(&out, "000000001.bin", &small[1]);
+    assert_served_file(&out, "000000002.bin", &big);
 }

@@ -140,7 +140,7 @@ pub(crate) fn name_from_answer(
 /// Splits `name` into stem and extension (with its dot) at the last dot.
 /// A name whose only dots are leading ones (`.bashrc`, `..x`) has no
 /// extension: numbering it `.1.bashrc` would turn it into another dot-file.
-fn split_extension(name: &str) -> (&str, &str) {
+pub(crate) fn split_extension(name: &str) -> (&str, &str) {
     match name.rfind('.') {
         Some(dot) if !name[..dot].trim_start_matches('.').is_empty() && dot + 1 < name.len() => {
             name.split_at(dot)

@@ -36,7 +36,7 @@ use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::http::url::redact_url;
 use crate::http::{header, parse_http_date};
-use crate::run::config::IfExists;
+use crate::run::config::{IfExists, Names};
 use crate::run::context::Context;
 use crate::run::links::Link;
 use crate::run::outcome::Status;
@@ -331,13 +331,13 @@ impl FileTask<'_> {
         Ok(())
     }
 
-    /// The path named by the server's answer, for a link without `out=` whose answer gives another
-    /// name than its URL did (`Content-Disposition`, else the URL after redirects). Such a name can
-    /// only be chosen, and reserved, when the answer arrives, so unlike names from `out=` or the URL
-    /// it is not decided in link order, and the skip check for it comes after the probe.
+    /// The path named by the server's answer, for a link without `out=` (or an index name, which no
+    /// answer changes) whose answer names it unlike its URL (`Content-Disposition`, else the URL after
+    /// redirects). Such a name is chosen, and reserved, when the answer arrives, so unlike names from
+    /// `out=` or the URL it is not decided in link order, and its skip check comes after the probe.
     fn server_named(&self, final_path: &Path, answer: &RangeProbe) -> Option<PathBuf> {
         let (link, file) = (self.link, self.file);
-        if link.out.is_some() || link.path.is_some() {
+        if link.out.is_some() || link.path.is_some() || self.context.config.names == Names::Index {
             return None;
         }
         let reserved = final_path.file_name()?.to_str()?;

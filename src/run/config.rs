@@ -45,6 +45,12 @@ pub struct Config {
     /// What to do with a file that already exists under a link's final name. Default:
     /// [`IfExists::Skip`].
     pub if_exists: IfExists,
+    /// How [`Downloader::run`](crate::Downloader::run) names the files: by `out=` or the URL
+    /// ([`Names::Url`]), or by each link's position in the list ([`Names::Index`], `--names index`),
+    /// which keeps nothing per link. [`Downloader::download`](crate::Downloader::download), given
+    /// one link and no list, always names it by `out=` or its URL. Default:
+    /// [`Config::DEFAULT_NAMES`].
+    pub names: Names,
     /// How many times one request is tried before its chunk (and so its file) fails. Default:
     /// [`Config::DEFAULT_MAX_TRIES`].
     pub max_tries: u32,
@@ -110,7 +116,9 @@ pub struct Config {
     pub shard: Option<Shard>,
     /// Links that an earlier report marks `ok` (`--skip-done`): [`Downloader::run`](crate::Downloader::run)
     /// skips them without a request, without an outcome, and counts them in
-    /// [`Summary::already_done`](crate::Summary::already_done). See [`DoneLinks`](crate::DoneLinks). Default none.
+    /// [`Summary::already_done`](crate::Summary::already_done). See [`DoneLinks`](crate::DoneLinks);
+    /// with a [`shard`](Config::shard), [`DoneLinks::in_shard`](crate::DoneLinks::in_shard) keeps
+    /// only that shard's links. Default none.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -178,6 +186,55 @@ pub enum IfExists {
     Check,
 }
 
+/// How a run names the files of its links (`--names`).
+///
+/// ```
+/// use pardl::Names;
+///
+/// assert_eq!(Names::parse("index"), Ok(Names::Index));
+/// assert_eq!(Names::Url.to_string(), "url");
+/// assert!(Names::parse("hash").unwrap_err().contains("'url' or 'index'"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Names {
+    /// `out=` if the link has one, else the name the server's answer gives (`Content-Disposition`,
+    /// or the URL after redirects), else the URL's last path segment; a name wanted by two links
+    /// is numbered in link order (`x.bin`, `x.1.bin`). Remembering the names taken costs 9 to 19
+    /// bytes per link of the run.
+    #[default]
+    Url,
+    /// The link's position among the links of the input (from 0, as
+    /// [`Outcome::index`](crate::Outcome::index) counts it), zero-padded to nine digits, with the
+    /// URL's extension when it is a plain one: `000000042.jpg`. No name is remembered, so memory
+    /// stays flat at any list length; the server's answer never renames the file. A link with
+    /// `out=` keeps that name (numbered among the other `out=` names if two want the same); an
+    /// `out=` name shaped like another link's index name fails that link. See `docs/scale.md`.
+    Index,
+}
+
+impl Names {
+    /// Reads `url` or `index` (the values of `--names`), in any case.
+    pub fn parse(text: &str) -> Result<Names, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "url" => Ok(Names::Url),
+            "index" => Ok(Names::Index),
+            _ => Err(format!(
+                "'{text}' is not a way of naming files: use 'url' or 'index'"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Names {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Names::Url => "url",
+            Names::Index => "index",
+        })
+    }
+}
+
 impl Config {
     /// The directory files are written to: the current one.
     pub const DEFAULT_DIR: &'static str = ".";
@@ -216,6 +273,8 @@ impl Config {
     pub const DEFAULT_REMOTE_TIME: bool = false;
     /// Files that finish together are flushed to the disk together, before their renames.
     pub const DEFAULT_SYNC: SyncMode = SyncMode::Batch;
+    /// Files are named by `out=` or their URL, as wget, curl and aria2 name them.
+    pub const DEFAULT_NAMES: Names = Names::Url;
 }
 
 /// One extra request header, as given to `-H 'Name: value'`.
@@ -319,6 +378,7 @@ impl Default for Config {
             min_chunk: Config::DEFAULT_MIN_CHUNK,
             max_per_host: Config::DEFAULT_MAX_PER_HOST,
             if_exists: IfExists::Skip,
+            names: Config::DEFAULT_NAMES,
             max_tries: Config::DEFAULT_MAX_TRIES,
             retry_wait: Config::DEFAULT_RETRY_WAIT,
             connect_timeout: Config::DEFAULT_CONNECT_TIMEOUT,

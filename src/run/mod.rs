@@ -3,9 +3,9 @@
 //! [`Downloader::run`] reads links as they come and hands each to the outer [`ThreadPool`] (`jobs`
 //! workers); its bounded queue makes the reader wait when every worker is busy, so a links file of a
 //! million lines never becomes a million queued tasks. Before a link is queued its final name is
-//! reserved, in link order, so reruns choose the same names; links of another `--shard` or done
-//! earlier (`--skip-done`) take theirs too, then are left out. Each task is one file's download
-//! ([`FileTask`]); its outcome is counted in the [`Summary`] and given to the caller.
+//! chosen ([`naming`]), in link order, so reruns choose the same names; links of another `--shard`
+//! or done earlier (`--skip-done`) are named too, then are left out. Each task is one file's
+//! download ([`FileTask`]); its outcome is counted in the [`Summary`] and given to the caller.
 //!
 //! [`Downloader::download`] downloads a single link on the calling thread, for library users who
 //! bring their own threads.
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::disk::names::{name_from_url, sanitize, NameReservations};
+use crate::disk::names::NameReservations;
 use crate::error::Error;
 use crate::file::FileTask;
 use crate::pool::ThreadPool;
@@ -26,6 +26,7 @@ pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod exact_paths;
 pub(crate) mod links;
+pub(crate) mod naming;
 pub(crate) mod outcome;
 pub(crate) mod progress;
 pub(crate) mod report;
@@ -38,6 +39,7 @@ use config::Config;
 use context::Context;
 use exact_paths::{file_name_of, ExactPaths};
 use links::{Link, LinkError, Origin};
+use naming::{wanted_name, RunNames};
 use outcome::{Outcome, Status, Summary, Transfer};
 use progress::Progress;
 use run_handle::Run;
@@ -161,8 +163,10 @@ impl Downloader {
     /// names in link order, so the names of the others are those a full run would give them.
     ///
     /// What a run keeps grows by about 9 to 19 bytes per link read (the names taken, as 8-byte keys
-    /// in a hash set that is dropped when the run ends), whatever the links' length; links
-    /// themselves are read one at a time, and at most `2 × jobs` wait in the pool.
+    /// in a hash set that is dropped when the run ends), whatever the links' length, unless
+    /// [`Config::names`] is [`Names::Index`](crate::Names::Index): then only `out=` names are kept,
+    /// and a list without them runs in flat memory at any length. Links themselves are read one at
+    /// a time, and at most `2 × jobs` wait in the pool.
     ///
     /// ```no_run
     /// use pardl::{DoneLinks, Shard, Config, Downloader, LinkReader};
@@ -287,40 +291,44 @@ impl Downloader {
                 summary
             });
             let pool = ThreadPool::with_name(jobs, "pardl-file");
-            // Names stay reserved for the whole run (two links of one run never share a file), in a
-            // scope of the run's own that is given back as a whole at its end, so running the same
-            // links again maps them to the same files.
-            let names = self.names.open_scope();
+            // Names taken stay reserved for the whole run (two links of one run never share a
+            // file), and are given back as a whole at its end, so running the same links again maps
+            // them to the same files.
+            let names = RunNames::open(&self.names, context.config.names);
             for item in links {
                 if context.is_cancelled() {
                     break;
                 }
                 let index = read.links;
                 read.links += 1;
-                match item {
+                // A link that fails before any request ends here, on the reading thread.
+                let failed = match item {
                     Ok(link) => {
-                        // Names are reserved here, in link order, not in the workers: the same
-                        // links file then maps to the same names on every run, which is what makes
-                        // skipping and resuming work. Links this run leaves out (another shard's,
-                        // or done earlier) reserve theirs too, so every shard, and every rerun,
-                        // names every link alike.
-                        let name = match link.path {
-                            // A path the program chose is not a name in the output directory.
-                            Some(_) => String::new(),
-                            None => self.names.reserve_in(&names, &wanted_name(&link)),
-                        };
+                        // Named before it may be left out: see `naming`.
+                        let name = names.name(index, &link, &context.config.dir);
                         if self.leave_out(&link.url, &mut read) {
                             continue;
                         }
                         context.progress.link_seen();
-                        let downloader = self.clone();
-                        let context = Arc::clone(context);
-                        let sender = sender.clone();
-                        pool.execute(move || {
-                            let outcome = downloader.download_named(&context, index, link, &name);
-                            // The delivery thread outlives the pool, so the send cannot fail.
-                            let _ = sender.send(outcome);
-                        });
+                        match name {
+                            Ok(name) => {
+                                let downloader = self.clone();
+                                let context = Arc::clone(context);
+                                let sender = sender.clone();
+                                pool.execute(move || {
+                                    let outcome =
+                                        downloader.download_named(&context, index, link, &name);
+                                    // The delivery thread outlives the pool, so the send cannot fail.
+                                    let _ = sender.send(outcome);
+                                });
+                                continue;
+                            }
+                            // Its `out=` name was refused: nothing is at the path it asked for.
+                            Err(error) => Outcome {
+                                path: Some(context.config.dir.join(wanted_name(&link))),
+                                ..failed_before_start(link.url, link.origin, index, error)
+                            },
+                        }
                     }
                     Err(LinkError::Malformed {
                         origin,
@@ -336,21 +344,21 @@ impl Downloader {
                             text: text.clone(),
                             reason,
                         };
-                        let outcome = failed_before_start(text, origin, index, error);
-                        context.progress.count(&outcome.status);
-                        let _ = sender.send(outcome);
+                        failed_before_start(text, origin, index, error)
                     }
                     Err(LinkError::Read(error)) => {
                         read.links -= 1;
                         read.input_error = Some(format!("reading links: {error}"));
                         break;
                     }
-                }
+                };
+                context.progress.count(&failed.status);
+                let _ = sender.send(failed);
             }
             pool.wait_completion();
             drop(pool);
             drop(sender);
-            self.names.close_scope(names);
+            names.close();
             match delivery.join() {
                 Ok(summary) => summary,
                 // The caller's `on_outcome` panicked: the run is over, and so is the caller's call.
@@ -512,14 +520,6 @@ impl Downloader {
             elapsed: started.elapsed(),
             transfer: file.transfer(),
         }
-    }
-}
-
-/// The name `link` asks for: its `out=`, else the one its URL suggests.
-fn wanted_name(link: &Link) -> String {
-    match &link.out {
-        Some(out) => sanitize(out),
-        None => name_from_url(&link.url),
     }
 }
 

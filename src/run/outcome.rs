@@ -41,7 +41,8 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// The link's position in the input of its run, from 0 (lines that are not links, such as
-    /// comments, do not count; links left out by `--shard` or `--skip-done` do). 0 for
+    /// comments, do not count; links left out by `--shard` or `--skip-done` do): the number
+    /// [`Names::Index`](crate::Names::Index) names the file by. 0 for
     /// [`Downloader::download`](crate::Downloader::download).
     pub index: u64,
     /// The link as given (may hold credentials: print it through [`redact_url`](crate::redact_url)).

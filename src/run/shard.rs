@@ -192,7 +192,13 @@ impl Shard {
 
     /// Whether the link with this URL (as written in the links file) is in this shard.
     pub fn contains(&self, url: &str) -> bool {
-        Shard::of(url, self.count) == self.index
+        self.holds_key(stable_key(url))
+    }
+
+    /// Whether the text with this [stable key](crate::key::stable_key) is in this shard (what
+    /// [`contains`](Shard::contains) asks, for a caller that has the key already).
+    pub(crate) fn holds_key(&self, key: u64) -> bool {
+        key % self.count == self.index
     }
 }
 

@@ -10,6 +10,12 @@
 //! with the password masked the same way ([`redact_url`]): two links that differ only in their
 //! password count as the same link.
 //!
+//! A run of one `--shard` needs only its own shard's links: [`DoneLinks::in_shard`] keeps the keys
+//! of that shard alone, as it reads, so `--shard K/N` divides this memory by N as it divides the
+//! downloads. A link's shard is the same stable key of its URL, so the test costs nothing; a
+//! journal URL whose credentials were masked is kept whatever its key, since the shard of the URL as
+//! written (with its password) cannot be told from it.
+//!
 //! A line that is not a JSON object with a string `url` and `status` (the last line of a journal
 //! whose writer was killed mid-write, a line mangled by hand) is skipped and counted
 //! ([`DoneLinks::unreadable_lines`]), never fatal: the caller warns about it. A journal that cannot
@@ -24,8 +30,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::http::url::redact_url;
+use crate::http::url::{redact_url, userinfo};
 use crate::key::stable_key;
+use crate::run::shard::Shard;
 
 /// The longest journal line read; a longer one is skipped as unreadable without being stored.
 /// Report lines hold at most two URLs (each under 64 KiB) and a message, so real ones are far
@@ -52,6 +59,8 @@ pub struct DoneLinks {
     keys: Vec<u64>,
     /// Lines of the journals read so far that could not be understood.
     unreadable: u64,
+    /// The only shard whose links are kept, if any.
+    shard: Option<Shard>,
 }
 
 /// The part of a report line that `--skip-done` reads.
@@ -67,6 +76,29 @@ impl DoneLinks {
     /// An empty set: nothing is done.
     pub fn new() -> DoneLinks {
         DoneLinks::default()
+    }
+
+    /// An empty set that will keep only the links of `shard`: what a run of that shard (see
+    /// [`Config::shard`](crate::Config::shard)) asks about, in a `1/N`th of the memory.
+    ///
+    /// ```
+    /// use pardl::{DoneLinks, Shard};
+    ///
+    /// let journal = "{\"url\":\"https://example.com/a\",\"status\":\"ok\"}\n\
+    ///                {\"url\":\"https://example.com/b\",\"status\":\"ok\"}\n";
+    /// let shard = Shard::parse("1/2").unwrap();
+    /// assert!(shard.contains("https://example.com/b") && !shard.contains("https://example.com/a"));
+    /// let mut done = DoneLinks::in_shard(shard);
+    /// done.add_journal_text(journal.as_bytes())?;
+    /// assert!(done.contains("https://example.com/b"));
+    /// assert_eq!(done.len(), 1); // a/ is another shard's business
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn in_shard(shard: Shard) -> DoneLinks {
+        DoneLinks {
+            shard: Some(shard),
+            ..DoneLinks::default()
+        }
     }
 
     /// Reads the journal at `path` (a `--report` file).
@@ -102,7 +134,12 @@ impl DoneLinks {
                 continue;
             }
             match serde_json::from_slice::<JournalLine>(text) {
-                Ok(entry) if entry.status == "ok" => self.keys.push(stable_key(&entry.url)),
+                Ok(entry) if entry.status == "ok" => {
+                    let key = stable_key(&entry.url);
+                    if self.keeps(key, &entry.url) {
+                        self.keys.push(key);
+                    }
+                }
                 Ok(_) => {}
                 Err(_) => self.unreadable += 1,
             }
@@ -111,6 +148,14 @@ impl DoneLinks {
         self.keys.dedup();
         self.keys.shrink_to_fit();
         Ok(())
+    }
+
+    /// Whether the `ok` link with this key and (masked) URL may be asked about: it is in the shard,
+    /// or its shard cannot be told because its password was masked.
+    fn keeps(&self, key: u64, url: &str) -> bool {
+        // The key of a URL without credentials is the one its shard is taken from.
+        self.shard
+            .is_none_or(|shard| shard.holds_key(key) || userinfo(url).is_some())
     }
 
     /// Whether an earlier report marks the link with this URL (as written in the links file) `ok`.
@@ -211,5 +256,28 @@ mod tests {
             format!("{done:?}"),
             "DoneLinks { len: 2, unreadable_lines: 0 }"
         );
+    }
+
+    #[test]
+    fn a_shard_keeps_only_its_own_links_and_the_masked_ones() {
+        let urls: Vec<String> = (0..400).map(|n| format!("http://h/{n}")).collect();
+        let mut journal = String::new();
+        for url in &urls {
+            journal.push_str(&format!("{{\"url\":\"{url}\",\"status\":\"ok\"}}\n"));
+        }
+        journal.push_str("{\"url\":\"http://ann:***@h/secret\",\"status\":\"ok\"}\n");
+        let mut kept = 0;
+        for index in 0..4 {
+            let shard = Shard::new(index, 4).unwrap();
+            let mut done = DoneLinks::in_shard(shard);
+            done.add_journal_text(journal.as_bytes()).unwrap();
+            // Every link of the shard is still found; the others were never stored.
+            for url in &urls {
+                assert_eq!(done.contains(url), shard.contains(url), "{url} in {shard}");
+            }
+            assert!(done.contains("http://ann:s3cret@h/secret"), "{shard}");
+            kept += done.len() - 1;
+        }
+        assert_eq!(kept, urls.len(), "each link is kept by exactly one shard");
     }
 }
