@@ -54,6 +54,7 @@ pub(crate) mod request;
 pub(crate) mod retry;
 pub(crate) mod split;
 pub(crate) mod stream;
+pub(crate) mod window;
 
 use child_pool::run_chunks;
 use mirrors::probe_link;
