@@ -248,10 +248,7 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
     // Every range request after a probe names the version it continues.
     assert!(records
         .iter()
-        .filter(|r| r
-            .range
-            .as_deref()
-            .is_some_and(|r| !r.starts_with("bytes=0-")))
+        .filter(|r| r.range.as_deref().is_some_and(|r| r != PROBE_RANGE))
         .all(|r| r.header("if-range").is_some()));
 }
 
@@ -716,9 +713,10 @@ fn a_slow_connection_s_range_is_split_and_the_file_is_byte_exact() {
         .filter(|r| r.faults.contains(&Fault::Slow { rate: 128 * KIB }))
         .collect();
     assert_eq!(slow.len(), 1, "{records:?}");
-    let slow = parse_range(slow[0].range.as_deref().unwrap());
+    let first = probe_end(file.len, 256 * KIB, 4);
+    let slow = parse_range(slow[0].range.as_deref().unwrap(), first);
     // The request log shows the split: a request for the upper part of the slow range.
-    let taken: Vec<_> = ranges_starting_inside_others(&records)
+    let taken: Vec<_> = ranges_starting_inside_others(&records, first)
         .into_iter()
         .filter(|r| slow.start < r.start && r.start < slow.end)
         .collect();
@@ -729,7 +727,7 @@ fn a_slow_connection_s_range_is_split_and_the_file_is_byte_exact() {
         expected_requests(file.len, 256 * KIB, 4) as u64 + splits,
         "one request per planned chunk and one per split, no retry"
     );
-    assert_ranges_cover(&records, 0..file.len);
+    assert_ranges_cover(&records, 0..file.len, first);
     assert_no_part_files(&dir.path().join("out"));
 }
 
@@ -750,9 +748,10 @@ fn a_stalled_chunk_is_split_and_the_file_is_byte_exact() {
     let records = server.requests_for(&file.path);
     let stalled: Vec<_> = records.iter().filter(|r| !r.faults.is_empty()).collect();
     assert_eq!(stalled.len(), 1, "{records:?}");
-    let stalled = parse_range(stalled[0].range.as_deref().unwrap());
+    let first = probe_end(file.len, 256 * KIB, 4);
+    let stalled = parse_range(stalled[0].range.as_deref().unwrap(), first);
     assert!(
-        ranges_starting_inside_others(&records)
+        ranges_starting_inside_others(&records, first)
             .iter()
             .any(|r| stalled.start + 512 * KIB < r.start && r.start < stalled.end),
         "nobody took over the stalled range {stalled:?}: {records:?}"
@@ -762,7 +761,7 @@ fn a_stalled_chunk_is_split_and_the_file_is_byte_exact() {
         records.len() as u64,
         expected_requests(file.len, 256 * KIB, 4) as u64 + splits
     );
-    assert_ranges_cover(&records, 0..file.len);
+    assert_ranges_cover(&records, 0..file.len, first);
 }
 
 #[cfg(unix)]
@@ -785,7 +784,8 @@ fn kill_9_right_after_a_split_then_rerun_ends_byte_identical() {
         Argv::links_file(dir.path(), &[server.url(&file.path)]).args(["-x", "4", "-k", "256K"]);
     let mut child = pardl_command(dir.path(), &args).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ranges_starting_inside_others(&server.requests_for(&file.path)).is_empty() {
+    let first = probe_end(file.len, 256 * KIB, 4);
+    while ranges_starting_inside_others(&server.requests_for(&file.path), first).is_empty() {
         assert!(Instant::now() < deadline, "no split within 30 s");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -855,7 +855,8 @@ fn a_resumed_download_with_one_range_left_still_uses_every_connection() {
         "sent {sent} for {} missing bytes with {splits} splits",
         file.len - 256 * KIB
     );
-    assert_ranges_cover(&records, 256 * KIB..file.len);
+    // A resumed download sends no probe.
+    assert_ranges_cover(&records, 256 * KIB..file.len, 0);
 }
 
 /// Files that finish together are flushed together (`--sync batch`, the default) and renamed only

@@ -7,7 +7,8 @@
 //!    the link fail as `locked`, untouched; everything below happens under the lock;
 //! 3. resume from `NAME.part.pardl` if an earlier run left one ([`ControlFile`]), else empty the
 //!    `.part` and
-//! 4. probe: one `GET` for the first chunk, which says whether ranges work ([`probe`]); for a link
+//! 4. probe: one `GET` for the whole file as a range, which says whether ranges work and whose answer
+//!    carries the first connection's range ([`probe`]); for a link
 //!    without `out=`, a `Content-Disposition` file name or a redirect may name the file now
 //!    ([`FileTask::server_named`]): that name is reserved when the answer arrives, and checked for
 //!    skip, lock and resume then;
@@ -59,7 +60,7 @@ pub(crate) mod window;
 use child_pool::run_chunks;
 use mirrors::probe_link;
 use plan::ChunkPlan;
-use probe::RangeProbe;
+use probe::{FirstAnswer, RangeProbe};
 use ranged::RangedJob;
 use request::InFlight;
 use retry::Backoff;
@@ -128,7 +129,7 @@ impl FileTask<'_> {
             Resumed::Job(job) => return self.run_ranged(*job, None),
             Resumed::Fresh(part) => part,
         };
-        let (answer, mirrors) = match probe_link(context, link, config.min_chunk, file) {
+        let (answer, mirrors) = match probe_link(context, link, file) {
             Ok(answer) => answer,
             Err(error) => {
                 // Nothing was written: the empty `.part` goes.
@@ -206,6 +207,10 @@ impl FileTask<'_> {
                     control_path,
                 )
                 .with_mirrors(mirrors);
+                let first = FirstAnswer {
+                    answer: first,
+                    end: first_end,
+                };
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
@@ -455,7 +460,7 @@ impl FileTask<'_> {
     }
 
     /// Runs the chunks of the file on its own child pool, then finishes the file.
-    fn run_ranged(&self, job: RangedJob, first: Option<InFlight>) -> Result<Status, Error> {
+    fn run_ranged(&self, job: RangedJob, first: Option<FirstAnswer>) -> Result<Status, Error> {
         let (job, panicked) = run_chunks(job, first, self.context.config.connections)?;
         self.finish_ranged(job, panicked)
     }

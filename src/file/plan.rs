@@ -55,23 +55,36 @@ pub struct ChunkPlan {
 }
 
 impl ChunkPlan {
-    /// Plans a file of `total` bytes whose first chunk is already decided (`0..first_end`, the range the
-    /// probe request asked for) and whose rest is split into one chunk per connection, each of at
-    /// least `min_chunk` bytes. A connection that runs out of work later takes over part of another's
-    /// range, so no more chunks are needed to balance connections of unequal speed.
+    /// Plans a file of `total` bytes whose probe answer carries its bytes `0..first_end`: one range
+    /// per connection, each of at least `min_chunk` bytes (fewer ranges for a smaller file), the
+    /// first of them read over the probe's answer. A connection that runs out of work later takes
+    /// over part of another's range, so no more chunks are needed to balance connections of unequal
+    /// speed.
+    ///
+    /// When the answer carries less than the whole file (a server that caps its answers), its bytes
+    /// are chunk 0 and the rest is split into one chunk per connection, as above.
     ///
     /// ```
     /// use pardl::ChunkPlan;
     ///
-    /// // 10 MiB, first chunk of 1 MiB from the probe, 2 connections, chunks of at least 1 MiB.
+    /// // 10 MiB whose probe answer carries all of it, 2 connections, chunks of at least 1 MiB:
+    /// // one range per connection, the first read over the probe's answer.
+    /// let plan = ChunkPlan::new(10 << 20, 10 << 20, 2, 1 << 20);
+    /// assert_eq!(plan.chunks().len(), 2);
+    /// assert_eq!(plan.chunks()[0].end(), 5 << 20);
+    /// assert_eq!(plan.chunks()[1].end(), 10 << 20);
+    ///
+    /// // The same file from a server that answered with its first MiB only.
     /// let plan = ChunkPlan::new(10 << 20, 1 << 20, 2, 1 << 20);
     /// assert_eq!(plan.chunks()[0].end(), 1 << 20);
-    /// assert_eq!(plan.chunks().last().unwrap().end(), 10 << 20);
     /// assert!(plan.chunks().iter().all(|c| c.len() >= 1 << 20));
     /// assert_eq!(plan.chunks().len(), 3); // the probe's chunk, then one per connection
     /// ```
     pub fn new(total: u64, first_end: u64, connections: usize, min_chunk: u64) -> ChunkPlan {
         let first_end = first_end.min(total);
+        if first_end == total {
+            return ChunkPlan::shared(total, connections, min_chunk);
+        }
         let mut ranges = Vec::new();
         if first_end > 0 {
             ranges.push(0..first_end);
@@ -109,6 +122,28 @@ impl ChunkPlan {
             0
         };
         ChunkPlan::with_room(total, ranges.into_iter().map(|r| (r, 0)), room)
+    }
+
+    /// One range per connection (fewer, none under `min_chunk`, for a small file), evenly.
+    fn shared(total: u64, connections: usize, min_chunk: u64) -> ChunkPlan {
+        let count = (connections.max(1) as u64)
+            .min(total / min_chunk.max(1))
+            .max(1);
+        let mut start = 0;
+        let ranges: Vec<(Range<u64>, u64)> = even_split(total, count)
+            .into_iter()
+            .map(|len| {
+                start += len;
+                (start - len..start, 0)
+            })
+            .collect();
+        // A plan of one chunk is read by the file's task alone: nobody could take part of it.
+        let room = if count > 1 {
+            SPLITS_PER_CONNECTION * connections
+        } else {
+            0
+        };
+        ChunkPlan::with_room(total, ranges.into_iter(), room)
     }
 
     /// A plan of these chunks, with `room` free slots for splits.
@@ -325,6 +360,7 @@ mod tests {
         for total in [1, 2, 999, 1 << 20, (1 << 20) + 1, 10_000_019, 1 << 30] {
             for connections in [1, 2, 3, 8, 16] {
                 for min_chunk in [1, 1000, 1 << 20] {
+                    // A server that capped its answer to the probe at `min_chunk` bytes.
                     let plan = ChunkPlan::new(total, min_chunk.min(total), connections, min_chunk);
                     assert_tiles(&plan);
                     // Every chunk after the probe's respects the minimum, unless the whole rest is smaller.
@@ -369,10 +405,28 @@ mod tests {
     }
 
     #[test]
-    fn a_file_smaller_than_the_probe_is_one_chunk() {
-        let plan = ChunkPlan::new(100, 1 << 20, 4, 1 << 20);
-        assert_eq!(plan.chunks().len(), 1);
-        assert_eq!(plan.chunks()[0].end(), 100);
+    fn a_whole_answer_makes_one_even_range_per_connection() {
+        const MIB: u64 = 1 << 20;
+        for (total, connections, min_chunk, count) in [
+            (48 * MIB, 4, MIB, 4),
+            (48 * MIB + 3, 4, MIB, 4),
+            (10 * MIB, 16, MIB, 10),
+            (2 * MIB - 1, 4, MIB, 1),
+            (2 * MIB, 4, MIB, 2),
+            (48 * MIB, 1, MIB, 1),
+            (100, 4, MIB, 1),
+        ] {
+            let plan = ChunkPlan::new(total, total, connections, min_chunk);
+            assert_tiles(&plan);
+            assert_eq!(plan.chunks().len(), count, "{total}/{connections}");
+            let lens: Vec<u64> = plan.chunks().iter().map(Chunk::len).collect();
+            let (shortest, longest) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+            assert!(longest - shortest <= 1, "{lens:?}");
+            assert!(*shortest >= min_chunk.min(total), "{lens:?}");
+            // A plan of one chunk is read by the file's task alone: no room for splits.
+            let room = plan.slots.len() - plan.chunks().len();
+            assert_eq!(room == 0, count == 1, "{total}/{connections}");
+        }
     }
 
     #[test]
