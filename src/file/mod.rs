@@ -181,7 +181,6 @@ impl FileTask<'_> {
         match answer {
             RangeProbe::Ranged {
                 total,
-                first_end,
                 first,
                 final_url,
                 validators,
@@ -189,7 +188,7 @@ impl FileTask<'_> {
                 // No stale control file can be left here: `resume` found none, or removed the one it
                 // could not use. The `.part` is sized later, once the answer has delivered.
                 context.progress.set_size(file, total);
-                let plan = ChunkPlan::new(total, first_end, config.connections, config.min_chunk);
+                let plan = ChunkPlan::new(total, first.end, config.connections, config.min_chunk);
                 log::debug!(
                     "{}: {total} bytes in {} chunks over up to {} connections",
                     redact_url(&link.url),
@@ -207,10 +206,6 @@ impl FileTask<'_> {
                     control_path,
                 )
                 .with_mirrors(mirrors);
-                let first = FirstAnswer {
-                    answer: first,
-                    end: first_end,
-                };
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {

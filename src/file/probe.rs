@@ -46,14 +46,12 @@ use crate::run::progress::FileProgress;
 /// What the probe learnt, with the response that still carries the body.
 #[derive(Debug)]
 pub(crate) enum RangeProbe {
-    /// The server honours ranges: the response is a `206` carrying bytes `0..first_end` of `total`.
+    /// The server honours ranges: the response is a `206` carrying the first bytes of `total`.
     Ranged {
         /// The size of the file.
         total: u64,
-        /// One past the last byte the response carries.
-        first_end: u64,
-        /// The response, body unread.
-        first: InFlight,
+        /// The response, body unread, and how far it reaches.
+        first: FirstAnswer,
         /// The URL after redirects; later range requests go there directly.
         final_url: String,
         /// The version of the file the download is about.
@@ -71,7 +69,8 @@ impl RangeProbe {
     /// The answer, body unread (its headers may name the file: `Content-Disposition`).
     pub(crate) fn response(&self) -> &Response<ureq::Body> {
         match self {
-            RangeProbe::Ranged { first, .. } | RangeProbe::Whole { first, .. } => &first.response,
+            RangeProbe::Ranged { first, .. } => &first.answer.response,
+            RangeProbe::Whole { first, .. } => &first.response,
         }
     }
 
@@ -87,6 +86,7 @@ impl RangeProbe {
 const WHOLE_FILE: &str = "bytes=0-";
 
 /// The probe's answer, as the task of the first chunk reads it.
+#[derive(Debug)]
 pub(crate) struct FirstAnswer {
     /// The response, body unread.
     pub answer: InFlight,
@@ -192,9 +192,11 @@ fn probe_once(context: &Context, url: &str) -> Result<RangeProbe, Error> {
             first.slot.succeeded();
             Ok(RangeProbe::Ranged {
                 total,
-                first_end,
                 validators: head.validators,
-                first,
+                first: FirstAnswer {
+                    answer: first,
+                    end: first_end,
+                },
                 final_url,
             })
         }
