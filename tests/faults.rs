@@ -10,6 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use pardl::ChunkPlan;
 use pardl_testserver::{pattern_bytes, Behaviour, Fault, TestServer, Version};
 use support::*;
 
@@ -161,6 +162,42 @@ fn a_wrong_content_range_is_never_written_and_the_chunk_retries() {
         server.requests_for(&file.path).len(),
         expected_requests(file.len, 256 * KIB, 4) + 2
     );
+}
+
+#[test]
+fn a_server_that_caps_its_answer_to_the_probe_gets_the_rest_planned_after_it() {
+    // The probe asks for the whole file and gets its first MiB: that is chunk 0, and the other
+    // 3 MiB are one chunk per connection (each under the cap, asked for with a bounded range).
+    let file = Served::with(
+        "/capped-answer.bin",
+        4 * MIB,
+        50,
+        Behaviour::new().cap_open_range(MIB),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "capped-answer.bin", &file);
+    let records = server.requests_for(&file.path);
+    let planned: Vec<_> = ChunkPlan::new(file.len, MIB, 4, 256 * KIB)
+        .ranges()
+        .into_iter()
+        .map(|(range, _)| range)
+        .collect();
+    assert_eq!(
+        planned.len(),
+        5,
+        "the probe's MiB, then one chunk per connection"
+    );
+    assert_eq!(records.len(), planned.len(), "{records:?}");
+    assert_eq!(records[0].range.as_deref(), Some(PROBE_RANGE));
+    let mut asked: Vec<_> = records[1..]
+        .iter()
+        .map(|r| parse_range(r.range.as_deref().unwrap(), 0))
+        .collect();
+    asked.sort_by_key(|r| r.start);
+    assert_eq!(asked, planned[1..], "{records:?}");
+    assert!(records.iter().all(|r| r.status == 206));
+    assert_eq!(server.stats().path(&file.path).bytes_sent, file.len);
 }
 
 #[test]
