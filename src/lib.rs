@@ -17,8 +17,10 @@
 //!                                        wait for every chunk, sync, rename NAME.part ▶ NAME
 //! ```
 //!
-//! Chunk 0 is the probe's own answer, read on by a worker of the child pool like every other chunk;
-//! only a file that fits in that one answer is read by the file's task itself, with no child pool.
+//! The probe asks for the whole file (`Range: bytes=0-`) and chunk 0 is read over its answer, up to
+//! chunk 0's end, by a worker of the child pool like every other chunk; only a file of one chunk
+//! (under two `--min-chunk`s, or with one connection) is read by the file's task itself, with no
+//! child pool.
 //!
 //! # Using it
 //!

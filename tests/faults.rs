@@ -392,9 +392,10 @@ fn a_local_error_names_the_path_and_other_links_continue() {
         &[],
     );
     run.assert_code(1);
+    // The `.part` is created first (`PartFile::lock`), so that is the step that fails.
     run.assert_stderr_line(&[
         "FAIL",
-        "cannot open",
+        "cannot create",
         "blocked.bin.part",
         "not a regular file",
     ]);

@@ -55,8 +55,8 @@ pub(crate) fn run_chunks(
     if incomplete.len() == 1 && first.is_some() {
         // The file is one chunk, read over the probe's answer (it is smaller than two
         // `--min-chunk`s, or `-x 1`): there is nothing to share out, so the file's task reads it
-        // itself instead of starting a child pool of one thread. Small files are the common case in a long links file, and this
-        // saves two thread starts per file.
+        // itself instead of starting a child pool of one thread. Small files are the common case
+        // in a long links file, and this saves two thread starts per file.
         fetch_chunk(&job, incomplete[0], first);
         return Ok((job, 0));
     }

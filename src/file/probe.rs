@@ -5,10 +5,11 @@
 //! first connection's range of the plan ([`ChunkPlan::new`](crate::file::plan::ChunkPlan::new): one
 //! range per connection), read up to that range's end; the connection is then dropped with the rest
 //! of the answer unread. So a file on a server whose connections are equally fast costs one request
-//! per connection, not one more: where requests are expensive (an object store does work for each),
-//! that is what keeps pardl from being slower than a tool that opens one connection fewer. (Asking
-//! for a first chunk of `--min-chunk` bytes instead, as pardl did before, costs the probe's connection
-//! a second request for its share of the rest.)
+//! per connection, not one more (asking for a first chunk of `--min-chunk` bytes, as pardl did
+//! before, cost the probe's connection a second request for its share). Where requests are
+//! expensive, that request was the difference: against moto's S3 server, pardl was no faster than
+//! aria2c before and is now (docs/benchmarks.md, scenario 11). docs/design.md ("Why the probe asks
+//! for the whole file") tells the cost: the bytes the server sent past the first range's end.
 //!
 //! How each answer is read ([`probe_verdict`]; the test `every_row_of_the_table` checks it row by row,
 //! in this order, and fails if the rows here and there differ):
