@@ -208,13 +208,14 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Where the server's request count comes from: one request per chunk of each file's plan (chunk 0
-/// is the first request's answer, the probe), with the defaults' 1 MiB smallest chunk.
+/// is read over the first request's answer, the probe, which carries the whole file), with the
+/// defaults' 1 MiB smallest chunk.
 fn explain_requests(files: &[DemoFile], connections: usize) -> String {
     let min_chunk = Config::default().min_chunk;
     let chunks: Vec<usize> = files
         .iter()
         .map(|file| {
-            ChunkPlan::new(file.len, min_chunk.min(file.len), connections, min_chunk)
+            ChunkPlan::new(file.len, file.len, connections, min_chunk)
                 .chunks()
                 .len()
         })

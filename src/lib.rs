@@ -17,8 +17,10 @@
 //!                                        wait for every chunk, sync, rename NAME.part ▶ NAME
 //! ```
 //!
-//! Chunk 0 is the probe's own answer, read on by a worker of the child pool like every other chunk;
-//! only a file that fits in that one answer is read by the file's task itself, with no child pool.
+//! The probe asks for the whole file (`Range: bytes=0-`) and chunk 0 is read over its answer, up to
+//! chunk 0's end, by a worker of the child pool like every other chunk; only a file of one chunk
+//! (under two `--min-chunk`s, or with one connection) is read by the file's task itself, with no
+//! child pool.
 //!
 //! # Using it
 //!
@@ -84,7 +86,7 @@
 //! | `src/run/` | what a run reads and shares: `links.rs` ([`LinkReader`]), `shard.rs` ([`Shard`]), `skip_done.rs` ([`DoneLinks`]), `config.rs` ([`Config`]), `context.rs` (what every thread shares), `progress.rs` ([`Progress`]), `cancel.rs` ([`CancelHandle`]), `outcome.rs` ([`Outcome`], [`Summary`]), `report.rs` (the `--report` lines) |
 //! | `src/file/mod.rs` | one file's task: skip, resume, probe, plan, ranged or stream, check, rename |
 //! | `src/file/child_pool.rs` | the **child pool** of one file: one task per chunk, resume state saved every second |
-//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `split.rs` (a worker out of work takes over part of a slower range), `mirrors.rs` (one file from several URLs), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`: its credentials, and its redirects followed by hand), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
+//! | `src/file/` | `probe.rs` (the first request), `plan.rs` ([`ChunkPlan`]), `window.rs` (one chunk's range, and how its owner and a thief agree on its end), `split.rs` (a worker out of work takes over part of a slower range), `mirrors.rs` (one file from several URLs), `ranged.rs` (what a file's chunks share), `chunk.rs` (one range), `stream.rs` (no ranges: one stream), `request.rs` (one `GET`: its credentials, and its redirects followed by hand), `answer.rs` and the `*_verdict` functions (what an answer means, as pure functions), `body.rs` (the hot loop: read → positioned write → counters), `retry.rs` (the one retry driver) |
 //! | `src/http/` | HTTP rules with no state of the run: header parsing, `url.rs` (every rule about URL text: credentials, host, origin, redirect targets, masking, percent-decoding, non-ASCII hosts), `hosts.rs` (connections per host), `ratelimit.rs` (`--limit-rate`), `netrc.rs` ([`Netrc`]) and `cookies.rs` ([`CookieJar`]), `tls.rs` (whom HTTPS trusts) |
 //! | `src/disk/` | the `.part` file and its lock (`part.rs`), the control file (`control.rs`), safe names (`names.rs`, `disposition.rs`), `checksum.rs` ([`Checksum`]) and `checksum_file.rs` ([`ChecksumFile`]), opening files in a directory others may write to (`open.rs`) |
 //! | `src/ui/` | the command's live display ([`ui`], behind the default `cli` feature) |

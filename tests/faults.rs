@@ -10,6 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use pardl::ChunkPlan;
 use pardl_testserver::{pattern_bytes, Behaviour, Fault, TestServer, Version};
 use support::*;
 
@@ -164,6 +165,42 @@ fn a_wrong_content_range_is_never_written_and_the_chunk_retries() {
 }
 
 #[test]
+fn a_server_that_caps_its_answer_to_the_probe_gets_the_rest_planned_after_it() {
+    // The probe asks for the whole file and gets its first MiB: that is chunk 0, and the other
+    // 3 MiB are one chunk per connection (each under the cap, asked for with a bounded range).
+    let file = Served::with(
+        "/capped-answer.bin",
+        4 * MIB,
+        50,
+        Behaviour::new().cap_open_range(MIB),
+    );
+    let (server, dir) = server_and_tempdir([&file]);
+    run_links(dir.path(), &[server.url(&file.path)], &[]).assert_code(0);
+    assert_served_file(&dir.path().join("out"), "capped-answer.bin", &file);
+    let records = server.requests_for(&file.path);
+    let planned: Vec<_> = ChunkPlan::new(file.len, MIB, 4, 256 * KIB)
+        .ranges()
+        .into_iter()
+        .map(|(range, _)| range)
+        .collect();
+    assert_eq!(
+        planned.len(),
+        5,
+        "the probe's MiB, then one chunk per connection"
+    );
+    assert_eq!(records.len(), planned.len(), "{records:?}");
+    assert_eq!(records[0].range.as_deref(), Some(PROBE_RANGE));
+    let mut asked: Vec<_> = records[1..]
+        .iter()
+        .map(|r| parse_range(r.range.as_deref().unwrap(), 0))
+        .collect();
+    asked.sort_by_key(|r| r.start);
+    assert_eq!(asked, planned[1..], "{records:?}");
+    assert!(records.iter().all(|r| r.status == 206));
+    assert_eq!(server.stats().path(&file.path).bytes_sent, file.len);
+}
+
+#[test]
 fn a_stalled_connection_is_dropped_and_retried() {
     let file = Served::with(
         "/stall.bin",
@@ -172,17 +209,19 @@ fn a_stalled_connection_is_dropped_and_retried() {
         Behaviour::new().stall_after(64 * KIB, Duration::from_secs(20), 1),
     );
     let (server, dir) = server_and_tempdir([&file]);
-    let run = run_links(
+    let (run, splits) = run_with_report(
         dir.path(),
-        &[server.url(&file.path)],
+        &server.url(&file.path),
         &["--stall-timeout", "1"],
     );
     run.assert_code(0);
     assert_served_file(&dir.path().join("out"), "stall.bin", &file);
+    // The stalled answer is the probe's, whose range has more left than one chunk: the idle
+    // connections may take part of it over before the stall timeout ends it.
     assert_eq!(
-        server.requests_for(&file.path).len(),
-        expected_requests(file.len, 256 * KIB, 4) + 1,
-        "one retry for the stalled chunk"
+        server.requests_for(&file.path).len() as u64,
+        expected_requests(file.len, 256 * KIB, 4) as u64 + 1 + splits,
+        "one retry for the stalled chunk, and one request per split"
     );
 }
 
@@ -231,12 +270,12 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
         42,
         Behaviour::new()
             .etag("\"v1\"")
-            // The probe gets the first version; the next request (the rest of the file, on the one
-            // connection) sees the second.
+            // The probe gets the first version (and carries the first half); the next request (the
+            // second half, on the other connection) sees the second.
             .change_after(1, Version::new(new_content.clone()).etag("\"v2\"")),
     );
     let (server, dir) = server_and_tempdir([&file]);
-    let run = run_links(dir.path(), &[server.url(&file.path)], &["-x", "1"]);
+    let run = run_links(dir.path(), &[server.url(&file.path)], &["-x", "2"]);
     run.assert_code(0);
     run.assert_stderr_line(&["changed on the server"]);
     let got = fs::read(dir.path().join("out/moving.bin")).unwrap();
@@ -248,10 +287,7 @@ fn a_file_that_changes_mid_download_is_restarted_once_and_never_mixed() {
     // Every range request after a probe names the version it continues.
     assert!(records
         .iter()
-        .filter(|r| r
-            .range
-            .as_deref()
-            .is_some_and(|r| !r.starts_with("bytes=0-")))
+        .filter(|r| r.range.as_deref().is_some_and(|r| r != PROBE_RANGE))
         .all(|r| r.header("if-range").is_some()));
 }
 
@@ -716,9 +752,10 @@ fn a_slow_connection_s_range_is_split_and_the_file_is_byte_exact() {
         .filter(|r| r.faults.contains(&Fault::Slow { rate: 128 * KIB }))
         .collect();
     assert_eq!(slow.len(), 1, "{records:?}");
-    let slow = parse_range(slow[0].range.as_deref().unwrap());
+    let first = probe_end(file.len, 256 * KIB, 4);
+    let slow = parse_range(slow[0].range.as_deref().unwrap(), first);
     // The request log shows the split: a request for the upper part of the slow range.
-    let taken: Vec<_> = ranges_starting_inside_others(&records)
+    let taken: Vec<_> = ranges_starting_inside_others(&records, first)
         .into_iter()
         .filter(|r| slow.start < r.start && r.start < slow.end)
         .collect();
@@ -729,7 +766,7 @@ fn a_slow_connection_s_range_is_split_and_the_file_is_byte_exact() {
         expected_requests(file.len, 256 * KIB, 4) as u64 + splits,
         "one request per planned chunk and one per split, no retry"
     );
-    assert_ranges_cover(&records, 0..file.len);
+    assert_ranges_cover(&records, 0..file.len, first);
     assert_no_part_files(&dir.path().join("out"));
 }
 
@@ -750,9 +787,10 @@ fn a_stalled_chunk_is_split_and_the_file_is_byte_exact() {
     let records = server.requests_for(&file.path);
     let stalled: Vec<_> = records.iter().filter(|r| !r.faults.is_empty()).collect();
     assert_eq!(stalled.len(), 1, "{records:?}");
-    let stalled = parse_range(stalled[0].range.as_deref().unwrap());
+    let first = probe_end(file.len, 256 * KIB, 4);
+    let stalled = parse_range(stalled[0].range.as_deref().unwrap(), first);
     assert!(
-        ranges_starting_inside_others(&records)
+        ranges_starting_inside_others(&records, first)
             .iter()
             .any(|r| stalled.start + 512 * KIB < r.start && r.start < stalled.end),
         "nobody took over the stalled range {stalled:?}: {records:?}"
@@ -762,7 +800,7 @@ fn a_stalled_chunk_is_split_and_the_file_is_byte_exact() {
         records.len() as u64,
         expected_requests(file.len, 256 * KIB, 4) as u64 + splits
     );
-    assert_ranges_cover(&records, 0..file.len);
+    assert_ranges_cover(&records, 0..file.len, first);
 }
 
 #[cfg(unix)]
@@ -785,7 +823,8 @@ fn kill_9_right_after_a_split_then_rerun_ends_byte_identical() {
         Argv::links_file(dir.path(), &[server.url(&file.path)]).args(["-x", "4", "-k", "256K"]);
     let mut child = pardl_command(dir.path(), &args).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ranges_starting_inside_others(&server.requests_for(&file.path)).is_empty() {
+    let first = probe_end(file.len, 256 * KIB, 4);
+    while ranges_starting_inside_others(&server.requests_for(&file.path), first).is_empty() {
         assert!(Instant::now() < deadline, "no split within 30 s");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -855,7 +894,8 @@ fn a_resumed_download_with_one_range_left_still_uses_every_connection() {
         "sent {sent} for {} missing bytes with {splits} splits",
         file.len - 256 * KIB
     );
-    assert_ranges_cover(&records, 256 * KIB..file.len);
+    // A resumed download sends no probe.
+    assert_ranges_cover(&records, 256 * KIB..file.len, 0);
 }
 
 /// Files that finish together are flushed together (`--sync batch`, the default) and renamed only

@@ -455,15 +455,15 @@ fn the_control_file_keeps_no_password_and_only_its_owner_may_read_it() {
         "/secret.bin",
         2 * MIB,
         16,
-        // The probe is answered; the request for the rest of the file (one chunk per connection
-        // after the probe) is refused, so the download fails and keeps its resume state.
+        // The probe is answered (it carries the first half); the request for the second half,
+        // on the other connection, is refused, so the download fails and keeps its resume state.
         Behaviour::new().fail_after(1, 403).etag("\"p\""),
     );
     let (server, dir) = server_and_tempdir([&failing]);
     let url = server
         .url(&failing.path)
         .replace("http://", "http://alice:s3cret@");
-    let args = ["-d", "out", "-x", "1", "-k", "256K", &url];
+    let args = ["-d", "out", "-x", "2", "-k", "256K", &url];
     let run = pardl(dir.path(), args);
     run.assert_code(1);
     assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::file::chunk::{fetch_chunk, help};
+use crate::file::probe::FirstAnswer;
 use crate::file::ranged::{RangedJob, CHECKPOINT_PERIOD};
-use crate::file::request::InFlight;
 use crate::pool::ThreadPool;
 
 /// How much the first answer of a fresh download must deliver before its size is believed: the
@@ -46,17 +46,17 @@ const FIRST_ANSWER_POLL: Duration = Duration::from_millis(5);
 /// `first` is the probe's answer, which carries chunk 0 of a fresh download.
 pub(crate) fn run_chunks(
     job: RangedJob,
-    first: Option<InFlight>,
+    first: Option<FirstAnswer>,
     connections: usize,
 ) -> Result<(RangedJob, usize), Error> {
     let incomplete: Vec<usize> = (0..job.plan.chunks().len())
         .filter(|&i| !job.plan.chunks()[i].is_complete())
         .collect();
     if incomplete.len() == 1 && first.is_some() {
-        // The whole file fits in the probe's answer (it is no bigger than `--min-chunk`): there is
-        // nothing to share out, so the file's task reads it itself instead of starting a child
-        // pool of one thread. Small files are the common case in a long links file, and this
-        // saves two thread starts per file.
+        // The file is one chunk, read over the probe's answer (it is smaller than two
+        // `--min-chunk`s, or `-x 1`): there is nothing to share out, so the file's task reads it
+        // itself instead of starting a child pool of one thread. Small files are the common case
+        // in a long links file, and this saves two thread starts per file.
         fetch_chunk(&job, incomplete[0], first);
         return Ok((job, 0));
     }

@@ -45,6 +45,7 @@ use crate::file::answer::{bad_status, reject, BadStatus, Head};
 use crate::file::body::{BodyCopy, CopyEnd, BUFFER_SIZE};
 use crate::file::mirrors::is_mirror_failure;
 use crate::file::plan::Chunk;
+use crate::file::probe::FirstAnswer;
 use crate::file::ranged::RangedJob;
 use crate::file::request::{send, InFlight};
 use crate::file::retry::{with_retries, Backoff, Retryable};
@@ -57,8 +58,8 @@ use crate::http::{range_header, ContentRange, Validators};
 /// since this worker is the one free to fetch it.
 ///
 /// `first` is a response already received for this chunk (the probe's), whose `Content-Range` was
-/// checked by the probe.
-pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<InFlight>) {
+/// checked by the probe; it may carry more than the chunk (see [`FirstAnswer`]).
+pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<FirstAnswer>) {
     let config = &job.context.config;
     let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut index = index;
@@ -108,7 +109,7 @@ struct ChunkFetch<'a> {
     index: usize,
     chunk: &'a Chunk,
     /// The probe's answer, used instead of the first request.
-    first: Option<InFlight>,
+    first: Option<FirstAnswer>,
     buffer: &'a mut [u8],
 }
 
@@ -117,9 +118,9 @@ impl Retryable for ChunkFetch<'_> {
 
     fn attempt(&mut self) -> Result<(), Error> {
         let (answer, asked_end, mirror) = match self.first.take() {
-            Some(answer) => {
+            Some(first) => {
                 self.job.plan.request_sent(self.index);
-                (answer, self.chunk.end(), self.chunk.mirror())
+                (first.answer, first.end, self.chunk.mirror())
             }
             None => request_from_a_mirror(self.job, self.index)?,
         };

@@ -3,8 +3,8 @@
 //! A link may name several URLs of one file (`URL1<TAB>URL2` in a links file, `--mirror` on the
 //! command line). [`probe_link`] probes them all before a byte is written:
 //!
-//! 1. The first mirror gets the usual probe ([`probe`]: a `GET` for the first chunk), whose answer
-//!    carries chunk 0. A mirror that fails it (a `404`, a refused connection, a TLS error, or its
+//! 1. The first mirror gets the usual probe ([`probe`]: a `GET` for the whole file as a range), whose
+//!    answer carries chunk 0. A mirror that fails it (a `404`, a refused connection, a TLS error, or its
 //!    tries used up) is dropped with a warning, and the next one is probed the same way.
 //! 2. The others are asked, all at once, for their first byte (`Range: bytes=0-0`): that tells their
 //!    size and their version (each server has validators of its own) for one small request each.
@@ -165,13 +165,12 @@ pub(crate) fn is_mirror_failure(error: &Error) -> bool {
 pub(crate) fn probe_link(
     context: &Context,
     link: &Link,
-    first_len: u64,
     file: &FileProgress,
 ) -> Result<(RangeProbe, Option<(Mirrors, usize)>), Error> {
     let config = &context.config;
     if link.mirrors.is_empty() {
         let backoff = Backoff::new(config.max_tries, config.retry_wait);
-        return Ok((probe(context, &link.url, first_len, backoff, file)?, None));
+        return Ok((probe(context, &link.url, backoff, file)?, None));
     }
     let urls: Vec<&str> = std::iter::once(link.url.as_str())
         .chain(link.mirrors.iter().map(String::as_str))
@@ -187,7 +186,7 @@ pub(crate) fn probe_link(
             1
         };
         let backoff = Backoff::new(tries, config.retry_wait);
-        match probe(context, url, first_len, backoff, file) {
+        match probe(context, url, backoff, file) {
             Ok(answer) => match &answer {
                 RangeProbe::Ranged {
                     total,
@@ -295,7 +294,7 @@ fn first_byte(context: &Context, url: &str) -> Result<FirstByte, Error> {
         url: url.to_string(),
         message: message.to_string(),
     };
-    match probe_verdict(1, &head) {
+    match probe_verdict(Some(1), &head) {
         ProbeVerdict::Ranged { total, .. } => {
             let validators = head.validators;
             answer.slot.succeeded();

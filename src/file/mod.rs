@@ -7,7 +7,8 @@
 //!    the link fail as `locked`, untouched; everything below happens under the lock;
 //! 3. resume from `NAME.part.pardl` if an earlier run left one ([`ControlFile`]), else empty the
 //!    `.part` and
-//! 4. probe: one `GET` for the first chunk, which says whether ranges work ([`probe`]); for a link
+//! 4. probe: one `GET` for the whole file as a range, which says whether ranges work and whose answer
+//!    carries the first connection's range ([`probe`]); for a link
 //!    without `out=`, a `Content-Disposition` file name or a redirect may name the file now
 //!    ([`FileTask::server_named`]): that name is reserved when the answer arrives, and checked for
 //!    skip, lock and resume then;
@@ -54,11 +55,12 @@ pub(crate) mod request;
 pub(crate) mod retry;
 pub(crate) mod split;
 pub(crate) mod stream;
+pub(crate) mod window;
 
 use child_pool::run_chunks;
 use mirrors::probe_link;
 use plan::ChunkPlan;
-use probe::RangeProbe;
+use probe::{FirstAnswer, RangeProbe};
 use ranged::RangedJob;
 use request::InFlight;
 use retry::Backoff;
@@ -127,7 +129,7 @@ impl FileTask<'_> {
             Resumed::Job(job) => return self.run_ranged(*job, None),
             Resumed::Fresh(part) => part,
         };
-        let (answer, mirrors) = match probe_link(context, link, config.min_chunk, file) {
+        let (answer, mirrors) = match probe_link(context, link, file) {
             Ok(answer) => answer,
             Err(error) => {
                 // Nothing was written: the empty `.part` goes.
@@ -179,7 +181,6 @@ impl FileTask<'_> {
         match answer {
             RangeProbe::Ranged {
                 total,
-                first_end,
                 first,
                 final_url,
                 validators,
@@ -187,7 +188,7 @@ impl FileTask<'_> {
                 // No stale control file can be left here: `resume` found none, or removed the one it
                 // could not use. The `.part` is sized later, once the answer has delivered.
                 context.progress.set_size(file, total);
-                let plan = ChunkPlan::new(total, first_end, config.connections, config.min_chunk);
+                let plan = ChunkPlan::new(total, first.end, config.connections, config.min_chunk);
                 log::debug!(
                     "{}: {total} bytes in {} chunks over up to {} connections",
                     redact_url(&link.url),
@@ -456,7 +457,7 @@ impl FileTask<'_> {
     }
 
     /// Runs the chunks of the file on its own child pool, then finishes the file.
-    fn run_ranged(&self, job: RangedJob, first: Option<InFlight>) -> Result<Status, Error> {
+    fn run_ranged(&self, job: RangedJob, first: Option<FirstAnswer>) -> Result<Status, Error> {
         let (job, panicked) = run_chunks(job, first, self.context.config.connections)?;
         self.finish_ranged(job, panicked)
     }

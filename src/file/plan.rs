@@ -10,36 +10,19 @@
 //! # Ranges that move: splitting a chunk while it is fetched
 //!
 //! A worker that runs out of work takes over the upper part of a range another connection is still
-//! fetching ([`ChunkPlan::split`]; when and where is decided in [`crate::file::split`]). Two threads
-//! then care about one chunk's end: its owner, which must never write past it, and the thief, which
-//! lowers it. They agree through one atomic word per chunk, the chunk's *window*: how far the owner
-//! has claimed, and where the chunk ends, both counted in [`BLOCK`]s from the chunk's start.
-//!
-//! * The owner, before each read, makes sure the bytes it is about to read are claimed
-//!   ([`Chunk::claim`]): usually the claim it made before still covers them (one atomic load);
-//!   otherwise it moves its claim forward by one buffer with a compare-and-swap, never past the end.
-//! * The thief lowers the end with a compare-and-swap that fails if the owner claimed past the new
-//!   end in the meantime; it then looks again.
-//!
-//! So a split point is never inside a window the owner has claimed: the owner never has to stop in
-//! the middle of a read, no byte is written by two owners, and none is left without one. There is
-//! no lock on the owner's side; the thieves and the resume-state snapshots take the plan's split
-//! lock, so a snapshot sees every split either done or not begun (the victim's end lowered *and*
-//! the new chunk there), never half.
+//! fetching ([`ChunkPlan::split`]; when and where is decided in [`crate::file::split`]). The owner
+//! and the thief agree on the chunk's new end through its window ([`crate::file::window`]), with no
+//! lock on the owner's side; the thieves and the resume-state snapshots take the plan's split lock,
+//! so a snapshot sees every split either done or not begun (the victim's end lowered *and* the new
+//! chunk there), never half.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-/// Split points fall on multiples of this many bytes from the start of the chunk being split, and an
-/// owner claims whole blocks ahead of its reads. Small next to any chunk worth splitting.
-pub(crate) const BLOCK: u64 = 64 * 1024;
-
-/// How far ahead of its reads an owner claims at a time: one read buffer's worth. A thief can never
-/// take these bytes, so this is the most a stalled owner keeps to itself.
-pub(crate) const CLAIM_AHEAD: u64 = 128 * 1024;
+pub(crate) use crate::file::window::{Chunk, Source, BLOCK};
 
 /// Room for splits, per connection, beyond the chunks a plan starts with. Each split at least halves
 /// what a slow connection has left, so a handful per connection is what a download needs; the bound
@@ -49,283 +32,6 @@ const SPLITS_PER_CONNECTION: usize = 16;
 /// Room for splits in a plan rebuilt from a control file (which does not say how many connections
 /// the next run will use).
 const SPLITS_AFTER_RESUME: usize = 64;
-
-/// A window's end when the chunk is too long to count in [`BLOCK`]s (over 256 TiB): such a chunk
-/// is never split.
-const UNSPLITTABLE: u32 = u32::MAX;
-
-/// `(claimed, end)` in blocks from the chunk's start, as one word.
-fn pack(claimed: u32, end: u32) -> u64 {
-    (u64::from(claimed) << 32) | u64::from(end)
-}
-
-/// The `(claimed, end)` of a window word.
-fn unpack(window: u64) -> (u32, u32) {
-    ((window >> 32) as u32, window as u32)
-}
-
-/// `bytes` in blocks, rounded up; [`UNSPLITTABLE`] if that does not fit.
-fn blocks_up(bytes: u64) -> u32 {
-    u32::try_from(bytes.div_ceil(BLOCK))
-        .ok()
-        .filter(|&b| b < UNSPLITTABLE)
-        .unwrap_or(UNSPLITTABLE)
-}
-
-/// One byte range of a file and its progress.
-///
-/// The range's end can move down while the chunk is fetched (a split, see the [module](self) docs);
-/// its start never moves.
-#[derive(Debug)]
-pub struct Chunk {
-    /// First byte of the range. Set before the chunk is published in its plan, never changed after.
-    start: AtomicU64,
-    /// One past the last byte the range had when the chunk was made; the real end is at most this.
-    /// Set before the chunk is published, never changed after.
-    first_end: AtomicU64,
-    /// The owner's claim and the range's end, in blocks from `start` ([`pack`]).
-    window: AtomicU64,
-    /// Bytes of the range already written to disk, counted from `start`. Only the worker that owns the
-    /// chunk adds to it; anyone may read it.
-    written: AtomicU64,
-    /// Whether a worker has taken the chunk (so an idle worker knows whether work is still queued).
-    taken: AtomicBool,
-    /// When the chunk's current request was sent, in nanoseconds from the plan's epoch (0: none yet).
-    request_sent: AtomicU64,
-    /// `written` when that request was sent: the bytes since then, over the time since then, are the
-    /// connection's speed.
-    request_base: AtomicU64,
-    /// The mirror its requests go to (0 for a link with one URL).
-    mirror: AtomicU32,
-    /// Whether its bytes came from more than one mirror (it moved to another after a failure).
-    mixed: AtomicBool,
-}
-
-/// Where the bytes of a chunk came from, as the resume state keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// All from this mirror (the index among the link's URLs).
-    Mirror(u32),
-    /// From more than one.
-    Mixed,
-}
-
-impl Chunk {
-    /// A chunk covering `range` with nothing written yet.
-    pub fn new(range: Range<u64>) -> Chunk {
-        Chunk::with_written(range, 0)
-    }
-
-    /// A chunk covering `range` of which the first `written` bytes are already on disk.
-    pub fn with_written(range: Range<u64>, written: u64) -> Chunk {
-        assert!(range.start < range.end, "a chunk cannot be empty");
-        let chunk = Chunk::unused();
-        chunk.fill(range, written);
-        chunk
-    }
-
-    /// A slot for a chunk a split may make later.
-    fn unused() -> Chunk {
-        Chunk {
-            start: AtomicU64::new(0),
-            first_end: AtomicU64::new(0),
-            window: AtomicU64::new(0),
-            written: AtomicU64::new(0),
-            taken: AtomicBool::new(false),
-            request_sent: AtomicU64::new(0),
-            request_base: AtomicU64::new(0),
-            mirror: AtomicU32::new(0),
-            mixed: AtomicBool::new(false),
-        }
-    }
-
-    /// Makes this slot the chunk `range` with `written` bytes on disk. Only on a slot nobody else
-    /// can see yet (its plan publishes it afterwards, with a release store).
-    fn fill(&self, range: Range<u64>, written: u64) {
-        let len = range.end - range.start;
-        self.start.store(range.start, Ordering::Relaxed);
-        self.first_end.store(range.end, Ordering::Relaxed);
-        self.window
-            .store(pack(0, blocks_up(len)), Ordering::Relaxed);
-        self.written.store(written.min(len), Ordering::Relaxed);
-    }
-
-    /// First byte of the range.
-    pub fn start(&self) -> u64 {
-        self.start.load(Ordering::Relaxed)
-    }
-
-    /// One past the last byte of the range, as it is now (a split may lower it).
-    pub fn end(&self) -> u64 {
-        self.end_of(unpack(self.window.load(Ordering::Acquire)).1)
-    }
-
-    /// The byte offset where a window end of `end_blocks` puts the chunk's end.
-    fn end_of(&self, end_blocks: u32) -> u64 {
-        let first_end = self.first_end.load(Ordering::Relaxed);
-        if end_blocks == UNSPLITTABLE {
-            return first_end;
-        }
-        (self.start() + u64::from(end_blocks) * BLOCK).min(first_end)
-    }
-
-    /// Size of the range in bytes.
-    pub fn len(&self) -> u64 {
-        self.end() - self.start()
-    }
-
-    /// Always false: empty chunks are never created.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Acquire)
-    }
-
-    /// The offset of the next byte to fetch: where a (re)started request begins.
-    pub fn next_offset(&self) -> u64 {
-        self.start() + self.written()
-    }
-
-    /// Bytes still to fetch.
-    pub fn remaining(&self) -> u64 {
-        self.len().saturating_sub(self.written())
-    }
-
-    /// Whether every byte of the range is on disk.
-    pub fn is_complete(&self) -> bool {
-        self.remaining() == 0
-    }
-
-    /// For the owner: the end of the bytes it may write now, starting at `offset` (its next byte).
-    /// If its earlier claim does not reach past `offset`, claims up to [`CLAIM_AHEAD`] more bytes (in
-    /// whole blocks, never past the end). Returns `offset` itself when the chunk has ended there.
-    pub(crate) fn claim(&self, offset: u64) -> u64 {
-        let start = self.start();
-        loop {
-            let window = self.window.load(Ordering::Acquire);
-            let (claimed, end_blocks) = unpack(window);
-            let end = self.end_of(end_blocks);
-            if end_blocks == UNSPLITTABLE {
-                return end;
-            }
-            let claimed_to = (start + u64::from(claimed) * BLOCK).min(end);
-            if claimed_to > offset || offset >= end {
-                return claimed_to.max(offset).min(end);
-            }
-            let wanted = blocks_up(offset + CLAIM_AHEAD - start).min(end_blocks);
-            let claimed_now = pack(wanted, end_blocks);
-            if self
-                .window
-                .compare_exchange(window, claimed_now, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return (start + u64::from(wanted) * BLOCK).min(end);
-            }
-        }
-    }
-
-    /// The end of the owner's claim: where the chunk could be split now, at the earliest.
-    pub(crate) fn claimed_to(&self) -> u64 {
-        let (claimed, end_blocks) = unpack(self.window.load(Ordering::Acquire));
-        if end_blocks == UNSPLITTABLE {
-            return self.end();
-        }
-        (self.start() + u64::from(claimed) * BLOCK)
-            .min(self.end_of(end_blocks))
-            .max(self.next_offset())
-    }
-
-    /// Records that `n` more bytes were written right after the previous ones (by the owner, inside
-    /// its claim).
-    pub(crate) fn advance(&self, n: u64) {
-        let before = self.written.fetch_add(n, Ordering::AcqRel);
-        debug_assert!(before + n <= self.len(), "chunk overran its range");
-    }
-
-    /// Lowers the end to `at` (a block boundary from the start), unless the owner has claimed past it
-    /// or the end is already there or lower; returns the end before, if lowered.
-    fn cut_at(&self, at: u64) -> Option<u64> {
-        let start = self.start();
-        if at <= start || !(at - start).is_multiple_of(BLOCK) {
-            return None;
-        }
-        let at_blocks = u32::try_from((at - start) / BLOCK).ok()?;
-        let window = self.window.load(Ordering::Acquire);
-        let (claimed, end_blocks) = unpack(window);
-        let end = self.end_of(end_blocks);
-        if end_blocks == UNSPLITTABLE || at_blocks < claimed || at >= end || at < self.next_offset()
-        {
-            return None;
-        }
-        self.window
-            .compare_exchange(
-                window,
-                pack(claimed, at_blocks),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .ok()
-            .map(|_| end)
-    }
-
-    /// The mirror this chunk's requests go to.
-    pub(crate) fn mirror(&self) -> usize {
-        self.mirror.load(Ordering::Relaxed) as usize
-    }
-
-    /// Sends this chunk's next requests to mirror `mirror`; bytes it already has from another one
-    /// make it mixed.
-    pub(crate) fn use_mirror(&self, mirror: usize) {
-        let mirror = u32::try_from(mirror).unwrap_or(u32::MAX);
-        let before = self.mirror.swap(mirror, Ordering::Relaxed);
-        if before != mirror && self.written() > 0 {
-            self.mixed.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Where its bytes came from.
-    pub(crate) fn source(&self) -> Source {
-        if self.mixed.load(Ordering::Relaxed) {
-            Source::Mixed
-        } else {
-            Source::Mirror(self.mirror.load(Ordering::Relaxed))
-        }
-    }
-
-    /// Restores where its bytes came from (a resume).
-    pub(crate) fn set_source(&self, source: Source) {
-        match source {
-            Source::Mirror(mirror) => {
-                self.mirror.store(mirror, Ordering::Relaxed);
-                self.mixed.store(false, Ordering::Relaxed);
-            }
-            Source::Mixed => self.mixed.store(true, Ordering::Relaxed),
-        }
-    }
-
-    /// Forgets the chunk's bytes, to fetch them again (their mirror changed its file). Only while no
-    /// worker fetches it.
-    pub(crate) fn restart(&self) -> u64 {
-        let (_, end_blocks) = unpack(self.window.load(Ordering::Acquire));
-        self.window.store(pack(0, end_blocks), Ordering::Release);
-        self.mixed.store(false, Ordering::Relaxed);
-        self.taken.store(false, Ordering::Release);
-        self.written.swap(0, Ordering::AcqRel)
-    }
-
-    /// Takes the chunk for a worker; false if another worker already has.
-    pub(crate) fn take(&self) -> bool {
-        !self.taken.swap(true, Ordering::AcqRel)
-    }
-
-    /// Whether a worker has taken the chunk.
-    pub(crate) fn is_taken(&self) -> bool {
-        self.taken.load(Ordering::Acquire)
-    }
-}
 
 /// The chunks of one file, covering `0..total` with no gap and no overlap.
 ///
@@ -349,23 +55,36 @@ pub struct ChunkPlan {
 }
 
 impl ChunkPlan {
-    /// Plans a file of `total` bytes whose first chunk is already decided (`0..first_end`, the range the
-    /// probe request asked for) and whose rest is split into one chunk per connection, each of at
-    /// least `min_chunk` bytes. A connection that runs out of work later takes over part of another's
-    /// range, so no more chunks are needed to balance connections of unequal speed.
+    /// Plans a file of `total` bytes whose probe answer carries its bytes `0..first_end`: one range
+    /// per connection, each of at least `min_chunk` bytes (fewer ranges for a smaller file), the
+    /// first of them read over the probe's answer. A connection that runs out of work later takes
+    /// over part of another's range, so no more chunks are needed to balance connections of unequal
+    /// speed.
+    ///
+    /// When the answer carries less than the whole file (a server that caps its answers), its bytes
+    /// are chunk 0 and the rest is split into one chunk per connection, as above.
     ///
     /// ```
     /// use pardl::ChunkPlan;
     ///
-    /// // 10 MiB, first chunk of 1 MiB from the probe, 2 connections, chunks of at least 1 MiB.
+    /// // 10 MiB whose probe answer carries all of it, 2 connections, chunks of at least 1 MiB:
+    /// // one range per connection, the first read over the probe's answer.
+    /// let plan = ChunkPlan::new(10 << 20, 10 << 20, 2, 1 << 20);
+    /// assert_eq!(plan.chunks().len(), 2);
+    /// assert_eq!(plan.chunks()[0].end(), 5 << 20);
+    /// assert_eq!(plan.chunks()[1].end(), 10 << 20);
+    ///
+    /// // The same file from a server that answered with its first MiB only.
     /// let plan = ChunkPlan::new(10 << 20, 1 << 20, 2, 1 << 20);
     /// assert_eq!(plan.chunks()[0].end(), 1 << 20);
-    /// assert_eq!(plan.chunks().last().unwrap().end(), 10 << 20);
     /// assert!(plan.chunks().iter().all(|c| c.len() >= 1 << 20));
     /// assert_eq!(plan.chunks().len(), 3); // the probe's chunk, then one per connection
     /// ```
     pub fn new(total: u64, first_end: u64, connections: usize, min_chunk: u64) -> ChunkPlan {
         let first_end = first_end.min(total);
+        if first_end == total {
+            return ChunkPlan::shared(total, connections, min_chunk);
+        }
         let mut ranges = Vec::new();
         if first_end > 0 {
             ranges.push(0..first_end);
@@ -403,6 +122,28 @@ impl ChunkPlan {
             0
         };
         ChunkPlan::with_room(total, ranges.into_iter().map(|r| (r, 0)), room)
+    }
+
+    /// One range per connection (fewer, none under `min_chunk`, for a small file), evenly.
+    fn shared(total: u64, connections: usize, min_chunk: u64) -> ChunkPlan {
+        let count = (connections.max(1) as u64)
+            .min(total / min_chunk.max(1))
+            .max(1);
+        let mut start = 0;
+        let ranges: Vec<(Range<u64>, u64)> = even_split(total, count)
+            .into_iter()
+            .map(|len| {
+                start += len;
+                (start - len..start, 0)
+            })
+            .collect();
+        // A plan of one chunk is read by the file's task alone: nobody could take part of it.
+        let room = if count > 1 {
+            SPLITS_PER_CONNECTION * connections
+        } else {
+            0
+        };
+        ChunkPlan::with_room(total, ranges.into_iter(), room)
     }
 
     /// A plan of these chunks, with `room` free slots for splits.
@@ -497,7 +238,7 @@ impl ChunkPlan {
     /// stopped).
     pub(crate) fn release_all(&self) {
         for chunk in self.chunks() {
-            chunk.taken.store(false, Ordering::Release);
+            chunk.release();
         }
     }
 
@@ -530,7 +271,7 @@ impl ChunkPlan {
             };
             let new = &self.slots[live];
             new.fill(at..old_end, 0);
-            new.taken.store(true, Ordering::Relaxed);
+            new.take();
             self.live.store(live + 1, Ordering::Release);
             self.splits.fetch_add(1, Ordering::Relaxed);
             return Some(live);
@@ -547,25 +288,14 @@ impl ChunkPlan {
 
     /// Records that a request for the rest of chunk `index` is being sent now.
     pub(crate) fn request_sent(&self, index: usize) {
-        let chunk = &self.chunks()[index];
-        chunk.request_base.store(chunk.written(), Ordering::Relaxed);
-        chunk
-            .request_sent
-            .store(self.now_nanos(), Ordering::Release);
+        self.chunks()[index].mark_request(self.now_nanos());
     }
 
     /// How long chunk `index`'s current request has been running, and the bytes it brought; `None`
     /// before its first request.
     pub(crate) fn request_progress(&self, index: usize) -> Option<(Duration, u64)> {
-        let chunk = &self.chunks()[index];
-        let sent = chunk.request_sent.load(Ordering::Acquire);
-        if sent == 0 {
-            return None;
-        }
+        let (sent, bytes) = self.chunks()[index].since_request()?;
         let age = Duration::from_nanos(self.now_nanos().saturating_sub(sent));
-        let bytes = chunk
-            .written()
-            .saturating_sub(chunk.request_base.load(Ordering::Relaxed));
         Some((age, bytes))
     }
 
@@ -601,7 +331,8 @@ fn even_split(total: u64, count: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
+    use crate::file::window::CLAIM_AHEAD;
+    use std::sync::atomic::{AtomicBool, AtomicU32};
 
     fn assert_tiles(plan: &ChunkPlan) {
         let mut at = 0;
@@ -619,6 +350,7 @@ mod tests {
         for total in [1, 2, 999, 1 << 20, (1 << 20) + 1, 10_000_019, 1 << 30] {
             for connections in [1, 2, 3, 8, 16] {
                 for min_chunk in [1, 1000, 1 << 20] {
+                    // A server that capped its answer to the probe at `min_chunk` bytes.
                     let plan = ChunkPlan::new(total, min_chunk.min(total), connections, min_chunk);
                     assert_tiles(&plan);
                     // Every chunk after the probe's respects the minimum, unless the whole rest is smaller.
@@ -663,10 +395,28 @@ mod tests {
     }
 
     #[test]
-    fn a_file_smaller_than_the_probe_is_one_chunk() {
-        let plan = ChunkPlan::new(100, 1 << 20, 4, 1 << 20);
-        assert_eq!(plan.chunks().len(), 1);
-        assert_eq!(plan.chunks()[0].end(), 100);
+    fn a_whole_answer_makes_one_even_range_per_connection() {
+        const MIB: u64 = 1 << 20;
+        for (total, connections, min_chunk, count) in [
+            (48 * MIB, 4, MIB, 4),
+            (48 * MIB + 3, 4, MIB, 4),
+            (10 * MIB, 16, MIB, 10),
+            (2 * MIB - 1, 4, MIB, 1),
+            (2 * MIB, 4, MIB, 2),
+            (48 * MIB, 1, MIB, 1),
+            (100, 4, MIB, 1),
+        ] {
+            let plan = ChunkPlan::new(total, total, connections, min_chunk);
+            assert_tiles(&plan);
+            assert_eq!(plan.chunks().len(), count, "{total}/{connections}");
+            let lens: Vec<u64> = plan.chunks().iter().map(Chunk::len).collect();
+            let (shortest, longest) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+            assert!(longest - shortest <= 1, "{lens:?}");
+            assert!(*shortest >= min_chunk.min(total), "{lens:?}");
+            // A plan of one chunk is read by the file's task alone: no room for splits.
+            let room = plan.slots.len() - plan.chunks().len();
+            assert_eq!(room == 0, count == 1, "{total}/{connections}");
+        }
     }
 
     #[test]

@@ -1,14 +1,23 @@
 //! The first request for a file, which finds out how to download the rest.
 //!
-//! pardl never spends a request only to learn about a file: the probe is a `GET` for the file's first
-//! chunk (`Range: bytes=0-N`), and its answer both tells and serves. How each answer is read
-//! ([`probe_verdict`]; the test `every_row_of_the_table` checks it row by row, in this order, and fails
-//! if the rows here and there differ):
+//! pardl never spends a request only to learn about a file: the probe is a `GET` for the whole file as
+//! a range (`Range: bytes=0-`, open-ended), and its answer both tells and serves. Its body is the
+//! first connection's range of the plan ([`ChunkPlan::new`](crate::file::plan::ChunkPlan::new): one
+//! range per connection), read up to that range's end; the connection is then dropped with the rest
+//! of the answer unread. So a file on a server whose connections are equally fast costs one request
+//! per connection, not one more (asking for a first chunk of `--min-chunk` bytes, as pardl did
+//! before, cost the probe's connection a second request for its share). Where requests are
+//! expensive, that request was the difference: against moto's S3 server, pardl was no faster than
+//! aria2c before and is now (docs/benchmarks.md, scenario 11). docs/design.md ("Why the probe asks
+//! for the whole file") tells the cost: the bytes the server sent past the first range's end.
+//!
+//! How each answer is read ([`probe_verdict`]; the test `every_row_of_the_table` checks it row by row,
+//! in this order, and fails if the rows here and there differ):
 //!
 //! | answer | meaning | action |
 //! |---|---|---|
-//! | `206`, `bytes 0-N/TOTAL` as asked | the server honours ranges and the size is known | the body *is* the first chunk; the rest is split among connections |
-//! | `206`, all of a file smaller than asked | the same, for a small file | the body is the first and only chunk |
+//! | `206`, `bytes 0-N/TOTAL`, all of the file | the server honours ranges and the size is known | the body carries the first connection's range; the others ask for theirs |
+//! | `206`, `bytes 0-N/TOTAL`, less than all | the same, from a server that caps its answers | the body is the first chunk; the rest is shared among the connections |
 //! | `206`, another range of a known size | a confused server (or proxy) | write nothing, retry (transient) |
 //! | `206`, no total (`bytes 0-N/*`) | pardl does not guess the size | drop the answer, ask again without `Range`: one stream |
 //! | `206`, no usable `Content-Range` | pardl does not guess the size | drop the answer, ask again without `Range`: one stream |
@@ -31,21 +40,19 @@ use crate::file::answer::{bad_status, reject, BadStatus, Head};
 use crate::file::request::{send, InFlight};
 use crate::file::retry::{with_retries, Backoff, Retryable};
 use crate::http::url::{keep_credentials, redact_url};
-use crate::http::{range_header, status_error, ContentRange, Validators};
+use crate::http::{status_error, ContentRange, Validators};
 use crate::run::context::Context;
 use crate::run::progress::FileProgress;
 
 /// What the probe learnt, with the response that still carries the body.
 #[derive(Debug)]
 pub(crate) enum RangeProbe {
-    /// The server honours ranges: the response is a `206` carrying bytes `0..first_end` of `total`.
+    /// The server honours ranges: the response is a `206` carrying the first bytes of `total`.
     Ranged {
         /// The size of the file.
         total: u64,
-        /// One past the last byte the response carries.
-        first_end: u64,
-        /// The response, body unread.
-        first: InFlight,
+        /// The response, body unread, and how far it reaches.
+        first: FirstAnswer,
         /// The URL after redirects; later range requests go there directly.
         final_url: String,
         /// The version of the file the download is about.
@@ -63,7 +70,8 @@ impl RangeProbe {
     /// The answer, body unread (its headers may name the file: `Content-Disposition`).
     pub(crate) fn response(&self) -> &Response<ureq::Body> {
         match self {
-            RangeProbe::Ranged { first, .. } | RangeProbe::Whole { first, .. } => &first.response,
+            RangeProbe::Ranged { first, .. } => &first.answer.response,
+            RangeProbe::Whole { first, .. } => &first.response,
         }
     }
 
@@ -75,20 +83,28 @@ impl RangeProbe {
     }
 }
 
-/// Sends the probe for `url`, asking for its first `first_len` bytes, retrying transient failures
-/// as `backoff` allows (each retry is counted in `file`'s progress).
+/// The probe's `Range`: the whole file, from its first byte.
+const WHOLE_FILE: &str = "bytes=0-";
+
+/// The probe's answer, as the task of the first chunk reads it.
+#[derive(Debug)]
+pub(crate) struct FirstAnswer {
+    /// The response, body unread.
+    pub answer: InFlight,
+    /// One past the last byte it carries. The first chunk may end sooner: its copy stops there and
+    /// drops the rest of the body with the connection.
+    pub end: u64,
+}
+
+/// Sends the probe for `url`, retrying transient failures as `backoff` allows (each retry is
+/// counted in `file`'s progress).
 pub(crate) fn probe(
     context: &Context,
     url: &str,
-    first_len: u64,
     backoff: Backoff,
     file: &FileProgress,
 ) -> Result<RangeProbe, Error> {
-    let mut request = ProbeRequest {
-        context,
-        url,
-        first_len: first_len.max(1),
-    };
+    let mut request = ProbeRequest { context, url };
     with_retries(context, file, backoff, &mut request)
 }
 
@@ -96,14 +112,13 @@ pub(crate) fn probe(
 struct ProbeRequest<'a> {
     context: &'a Context,
     url: &'a str,
-    first_len: u64,
 }
 
 impl Retryable for ProbeRequest<'_> {
     type Output = RangeProbe;
 
     fn attempt(&mut self) -> Result<RangeProbe, Error> {
-        probe_once(self.context, self.url, self.first_len)
+        probe_once(self.context, self.url)
     }
 
     fn stopped(&self) -> Result<RangeProbe, Error> {
@@ -139,18 +154,23 @@ pub(crate) enum ProbeVerdict {
     BadStatus(BadStatus),
 }
 
-/// Judges the answer `head` to a probe for the first `first_len` bytes (see the module's table).
-pub(crate) fn probe_verdict(first_len: u64, head: &Head<'_>) -> ProbeVerdict {
+/// Judges the answer `head` to a request for the file from its first byte: open-ended (`asked`
+/// `None`, the probe; see the module's table), or for its first `asked` bytes.
+pub(crate) fn probe_verdict(asked: Option<u64>, head: &Head<'_>) -> ProbeVerdict {
     match head.status {
         206 => match head.content_range.and_then(ContentRange::parse) {
+            // An open-ended request may be answered with less than the whole file (a server that
+            // caps its answers): that much is the first chunk.
             Some(ContentRange {
                 start: 0,
                 end_inclusive,
                 total: Some(total),
-            }) if end_inclusive + 1 == first_len.min(total) => ProbeVerdict::Ranged {
-                total,
-                first_end: end_inclusive + 1,
-            },
+            }) if asked.is_none_or(|len| end_inclusive + 1 == len.min(total)) => {
+                ProbeVerdict::Ranged {
+                    total,
+                    first_end: end_inclusive + 1,
+                }
+            }
             // A server that knows the size but sends another range than asked is confused (or a
             // proxy is); its bytes are not written, and the probe is tried again.
             Some(ContentRange { total: Some(_), .. }) => ProbeVerdict::WrongRange,
@@ -163,19 +183,21 @@ pub(crate) fn probe_verdict(first_len: u64, head: &Head<'_>) -> ProbeVerdict {
 }
 
 /// Sends the probe once and acts on its [`probe_verdict`].
-fn probe_once(context: &Context, url: &str, first_len: u64) -> Result<RangeProbe, Error> {
-    let range = range_header(0, first_len);
-    let first = send(context, url, Some(&range), None)?;
+fn probe_once(context: &Context, url: &str) -> Result<RangeProbe, Error> {
+    let range = WHOLE_FILE;
+    let first = send(context, url, Some(range), None)?;
     let final_url = keep_credentials(url, &first.response.get_uri().to_string());
     let head = Head::of(&first.response);
-    match probe_verdict(first_len, &head) {
+    match probe_verdict(None, &head) {
         ProbeVerdict::Ranged { total, first_end } => {
             first.slot.succeeded();
             Ok(RangeProbe::Ranged {
                 total,
-                first_end,
                 validators: head.validators,
-                first,
+                first: FirstAnswer {
+                    answer: first,
+                    end: first_end,
+                },
                 final_url,
             })
         }
@@ -248,12 +270,20 @@ mod tests {
         }
     }
 
-    /// A probe for the first 100 bytes, as every row asks.
+    /// The probe's open-ended request, as every row asks.
     fn rows() -> Vec<Row> {
         let statuses = |statuses: &[u16]| statuses.iter().map(|&s| head(s, None)).collect();
         vec![
             row(
-                "`206`, `bytes 0-N/TOTAL` as asked",
+                "`206`, `bytes 0-N/TOTAL`, all of the file",
+                vec![head(206, Some("bytes 0-999/1000"))],
+                ProbeVerdict::Ranged {
+                    total: 1000,
+                    first_end: 1000,
+                },
+            ),
+            row(
+                "`206`, `bytes 0-N/TOTAL`, less than all",
                 vec![head(206, Some("bytes 0-99/1000"))],
                 ProbeVerdict::Ranged {
                     total: 1000,
@@ -261,20 +291,10 @@ mod tests {
                 },
             ),
             row(
-                "`206`, all of a file smaller than asked",
-                vec![head(206, Some("bytes 0-49/50"))],
-                ProbeVerdict::Ranged {
-                    total: 50,
-                    first_end: 50,
-                },
-            ),
-            row(
                 "`206`, another range of a known size",
                 vec![
-                    head(206, Some("bytes 0-49/1000")),
                     head(206, Some("bytes 10-109/1000")),
-                    head(206, Some("bytes 0-199/1000")),
-                    head(206, Some("bytes 0-29/50")),
+                    head(206, Some("bytes 1-999/1000")),
                 ],
                 ProbeVerdict::WrongRange,
             ),
@@ -329,12 +349,33 @@ mod tests {
         for row in rows {
             for head in &row.heads {
                 assert_eq!(
-                    probe_verdict(100, head),
+                    probe_verdict(None, head),
                     row.verdict,
                     "row {}: {head:?}",
                     row.answer
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_bounded_request_wants_exactly_what_it_asked() {
+        // A mirror's first byte (`bytes=0-0`): that byte, or all of a file that has fewer.
+        let ranged = |total, first_end| ProbeVerdict::Ranged { total, first_end };
+        assert_eq!(
+            probe_verdict(Some(1), &head(206, Some("bytes 0-0/1000"))),
+            ranged(1000, 1)
+        );
+        assert_eq!(
+            probe_verdict(Some(100), &head(206, Some("bytes 0-49/50"))),
+            ranged(50, 50)
+        );
+        for other in ["bytes 0-1/1000", "bytes 0-29/50", "bytes 1-1/1000"] {
+            assert_eq!(
+                probe_verdict(Some(1), &head(206, Some(other))),
+                ProbeVerdict::WrongRange,
+                "{other}"
+            );
         }
     }
 }

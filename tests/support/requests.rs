@@ -6,16 +6,33 @@ use std::ops::Range;
 use pardl::ChunkPlan;
 use pardl_testserver::RequestRecord;
 
-/// How many requests a ranged download of `total` bytes makes: the probe is the first chunk, and
-/// the plan decides the rest.
-pub fn expected_requests(total: u64, min_chunk: u64, connections: usize) -> usize {
-    ChunkPlan::new(total, min_chunk, connections, min_chunk)
-        .chunks()
-        .len()
+/// The probe's `Range`: the whole file, open-ended.
+pub const PROBE_RANGE: &str = "bytes=0-";
+
+/// The ranges a fresh ranged download of `total` bytes plans: one per connection (fewer, none under
+/// `min_chunk`, for a small file), the first read over the probe's open-ended answer.
+pub fn planned_ranges(total: u64, min_chunk: u64, connections: usize) -> Vec<Range<u64>> {
+    ChunkPlan::new(total, total, connections, min_chunk)
+        .ranges()
+        .into_iter()
+        .map(|(range, _)| range)
+        .collect()
 }
 
-/// Parses `bytes=A-B` into `A..B+1`.
-pub fn parse_range(value: &str) -> Range<u64> {
+/// How many requests a ranged download of `total` bytes makes when no connection is slower than the
+/// others: one per planned range, the probe being the first.
+pub fn expected_requests(total: u64, min_chunk: u64, connections: usize) -> usize {
+    planned_ranges(total, min_chunk, connections).len()
+}
+
+/// Where the first planned range ends: how far the probe's open-ended answer is read.
+pub fn probe_end(total: u64, min_chunk: u64, connections: usize) -> u64 {
+    planned_ranges(total, min_chunk, connections)[0].end
+}
+
+/// Parses `bytes=A-B` into `A..B+1`. The probe's open-ended `bytes=0-` is read only up to the end
+/// of the first planned range, `probe_end`: that is its span.
+pub fn parse_range(value: &str, probe_end: u64) -> Range<u64> {
     let spec = value
         .strip_prefix("bytes=")
         .unwrap_or_else(|| panic!("not a byte range: {value:?}"));
@@ -23,13 +40,16 @@ pub fn parse_range(value: &str) -> Range<u64> {
         .split_once('-')
         .unwrap_or_else(|| panic!("not a byte range: {value:?}"));
     let start: u64 = start.parse().expect("range start");
+    if end.is_empty() {
+        return start..probe_end;
+    }
     let end: u64 = end.parse().expect("range end");
     start..end + 1
 }
 
 /// Asserts that `records` are one ranged download of `total` bytes with `min_chunk` and
-/// `connections`: as many requests as the plan has chunks, the first being the probe for
-/// `0..min(min_chunk, total)`, and the ranges together tiling the file exactly once.
+/// `connections`: one request per planned range, the first being the probe (`bytes=0-`, read for
+/// the first range), the others asking for exactly the other ranges, all answered `206`.
 #[track_caller]
 pub fn assert_ranged_download(
     records: &[RequestRecord],
@@ -47,6 +67,12 @@ pub fn assert_ranged_download(
         records.iter().all(|r| r.method == "GET"),
         "only GETs expected: {records:?}"
     );
+    assert_eq!(
+        ranges[0].as_deref(),
+        Some(PROBE_RANGE),
+        "the first request is the probe"
+    );
+    let planned = planned_ranges(total, min_chunk, connections);
     let mut spans: Vec<Range<u64>> = records
         .iter()
         .map(|r| {
@@ -54,22 +80,12 @@ pub fn assert_ranged_download(
                 r.range
                     .as_deref()
                     .unwrap_or_else(|| panic!("a request without Range: {ranges:?}")),
+                planned[0].end,
             )
         })
         .collect();
-    assert_eq!(
-        spans[0],
-        0..min_chunk.min(total),
-        "the first request is the probe for the first chunk"
-    );
     spans.sort_by_key(|s| s.start);
-    let mut at = 0;
-    for span in &spans {
-        assert_eq!(span.start, at, "gap or overlap in the ranges {ranges:?}");
-        assert!(span.end > span.start);
-        at = span.end;
-    }
-    assert_eq!(at, total, "the ranges do not reach the end: {ranges:?}");
+    assert_eq!(spans, planned, "the ranges asked for: {ranges:?}");
     assert!(
         records.iter().all(|r| r.status == 206),
         "every ranged request is answered 206"
@@ -78,11 +94,15 @@ pub fn assert_ranged_download(
 
 /// The ranges of `records` that begin strictly inside the range of another request of the same
 /// download: a split (another connection took over the upper part of a range) or a retry (a chunk
-/// continued from where it stopped).
-pub fn ranges_starting_inside_others(records: &[RequestRecord]) -> Vec<Range<u64>> {
+/// continued from where it stopped). The probe's span ends at `probe_end` ([`parse_range`]).
+pub fn ranges_starting_inside_others(records: &[RequestRecord], probe_end: u64) -> Vec<Range<u64>> {
     let spans: Vec<Range<u64>> = records
         .iter()
-        .filter_map(|r| r.range.as_deref().map(parse_range))
+        .filter_map(|r| {
+            r.range
+                .as_deref()
+                .map(|range| parse_range(range, probe_end))
+        })
         .collect();
     spans
         .iter()
@@ -98,13 +118,19 @@ pub fn ranges_starting_inside_others(records: &[RequestRecord]) -> Vec<Range<u64
 /// Asserts that the ranges of `records` account for the bytes `wanted` (the whole file, or what a
 /// resumed download was missing) exactly once when each range is cut where a later one begins
 /// inside it (a split or a retry takes over from there): from one range's start to the next start,
-/// some range asked for those bytes, and none asked for bytes outside `wanted`.
+/// some range asked for those bytes, and none asked for bytes outside `wanted`. The probe's span ends
+/// at `probe_end` ([`parse_range`]).
 #[track_caller]
-pub fn assert_ranges_cover(records: &[RequestRecord], wanted: Range<u64>) {
+pub fn assert_ranges_cover(records: &[RequestRecord], wanted: Range<u64>, probe_end: u64) {
     let (first, total) = (wanted.start, wanted.end);
     let spans: Vec<Range<u64>> = records
         .iter()
-        .map(|r| parse_range(r.range.as_deref().expect("every request has a Range")))
+        .map(|r| {
+            parse_range(
+                r.range.as_deref().expect("every request has a Range"),
+                probe_end,
+            )
+        })
         .collect();
     let mut starts: Vec<u64> = spans.iter().map(|s| s.start).collect();
     starts.sort_unstable();

@@ -224,6 +224,11 @@ pub struct Behaviour {
     /// `200` with the whole body and no `Accept-Ranges`. Each `Range` ignored
     /// this way is a [`Fault::RangeIgnored`](crate::Fault::RangeIgnored).
     pub ignore_range_after: Option<usize>,
+    /// Answer an open-ended range (`bytes=A-`) with at most this many bytes
+    /// (`206` for `A..A+N`): a server that caps long answers, as some CDNs
+    /// do. Bounded ranges are served as asked. Not a fault: it is what the
+    /// server is.
+    pub cap_open_range: Option<u64>,
     /// The first this-many `206` answers serve a range one byte off from the
     /// one requested (`start+1..=end+1`, or `start-1..=end-1` when the range
     /// ends at the last byte), with a `Content-Range` and `Content-Length`
@@ -486,6 +491,12 @@ impl Behaviour {
     /// and the whole body.
     pub fn ignore_range_after(mut self, requests: usize) -> Behaviour {
         self.ignore_range_after = Some(requests);
+        self
+    }
+
+    /// Sets [`cap_open_range`](Behaviour::cap_open_range).
+    pub fn cap_open_range(mut self, bytes: u64) -> Behaviour {
+        self.cap_open_range = Some(bytes.max(1));
         self
     }
 

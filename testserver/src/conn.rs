@@ -390,6 +390,12 @@ fn plan(shared: &Shared, request: &Request) -> Plan {
     let (status, start, len) = match range {
         RangeRequest::Full => (200, 0, total),
         RangeRequest::Partial { mut start, mut end } => {
+            let open_ended = request
+                .header("range")
+                .is_some_and(|value| value.trim_end().ends_with('-'));
+            if let Some(cap) = behaviour.cap_open_range.filter(|_| open_ended) {
+                end = end.min(start + cap - 1);
+            }
             if let Some(times) = behaviour.wrong_content_range {
                 if let Some((s, e)) = shifted(start, end, total) {
                     if claim(&mut budgets.wrong_ranges, times) {
