@@ -14,15 +14,15 @@
 //! a file that finishes alone is flushed at once, and under load a batch is whatever finished during
 //! the previous flush, so the batches grow exactly as much as the flushes are the bottleneck.
 //!
-//! The leader of a batch of several files flushes their whole file system with Linux's `syncfs`:
-//! it writes back every dirty file there and then flushes the disk's cache once. (That includes
-//! other programs' unwritten data on the same file system, which the kernel would write within
-//! seconds anyway; `--sync always` avoids it, at one flush per file.) A leader alone flushes only its
-//! own file. `syncfs` reports a write error of the file system only to the file it was called on,
-//! so each file of the batch then asks the kernel for errors on its own data (`sync_file_range`,
-//! which waits for that file's pages and flushes nothing), and a failed `syncfs` makes every file
-//! of its batch, and of later batches, flush itself instead. On systems without `syncfs` every file
-//! flushes itself, as with `--sync always`.
+//! Each file first writes its own pages and waits for them (`sync_file_range`, which flushes
+//! nothing and reports any write error of that file): that work is per file anyway, and is done by
+//! the file's own thread, in parallel with the others. What the batch shares is the rest. Its
+//! leader makes the inodes durable and flushes the disk's cache once, with Linux's `syncfs` on the
+//! file system (which also writes back other programs' unwritten data there, work the kernel would
+//! do within seconds anyway; `--sync always` avoids it, at one flush per file); a leader alone
+//! flushes only its own file (`fdatasync`). A failed `syncfs` makes every file of its batch, and of
+//! later batches, flush itself instead. On systems without `syncfs` every file flushes itself, as
+//! with `--sync always`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -140,6 +140,9 @@ impl GroupSync {
 
     #[cfg(target_os = "linux")]
     fn in_batch(&self, file: &File, device: u64) -> io::Result<()> {
+        // The file's own pages are written by its own thread, in parallel with the others'; what
+        // the batch shares is the rest: the inodes and the flush of the disk's cache.
+        write_and_wait(file)?;
         let mut groups = self.groups.lock();
         let group = groups.entry(device).or_default();
         if group.failed {
@@ -154,11 +157,7 @@ impl GroupSync {
                 // A flush that started after this file was complete has ended.
                 let failed = group.failed;
                 drop(groups);
-                return if failed {
-                    file.sync_data()
-                } else {
-                    own_write_errors(file)
-                };
+                return if failed { file.sync_data() } else { Ok(()) };
             }
             if !group.running {
                 // Lead flush number `ticket` for everyone waiting for it.
@@ -209,10 +208,10 @@ fn syncfs(file: &File) -> io::Result<()> {
     }
 }
 
-/// Waits for the writeback of `file`'s data (already started by the batch's flush) and returns any
-/// error the kernel met writing it since the file was opened, without flushing the disk's cache.
+/// Writes `file`'s data to the disk and waits for it, without flushing the disk's cache, and
+/// returns any error the kernel met writing it since the file was opened.
 #[cfg(target_os = "linux")]
-fn own_write_errors(file: &File) -> io::Result<()> {
+fn write_and_wait(file: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
         | libc::SYNC_FILE_RANGE_WRITE
