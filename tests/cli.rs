@@ -753,7 +753,7 @@ fn every_sync_mode_downloads_the_same_files() {
             assert_served_file(&tmp.path().join(&out), file.name(), file);
         }
         assert_no_part_files(&tmp.path().join(&out));
-        let flushes = run.stderr_lines_with(&["of finished files:"]).len();
+        let flushes = run.stderr_lines_with(&["finished file(s) to flush"]).len();
         match mode {
             // Group commit: between one flush for all six and one each.
             "batch" => assert!(

@@ -916,13 +916,14 @@ fn kill_9_while_finished_files_are_flushed_in_batches_leaves_only_whole_files() 
         .spawn()
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
-    // Killed right after the leader of the 10th flush said it starts: files of that batch are
+    // Killed right after the commit thread said it starts its 10th flush: files of that batch are
     // being flushed, others wait for the next one, earlier ones are being renamed. (A batch holds
-    // at most 16 files here, one per worker, so most of the 400 are not done yet.)
+    // at most 16 + 32 files here, one per worker and the outcomes waiting, so most of the 400 are
+    // not done yet.)
     let flushes = stderr
         .lines()
         .map_while(Result::ok)
-        .filter(|line| line.contains("of finished files:"))
+        .filter(|line| line.contains("finished file(s) to flush"))
         .take(10)
         .count();
     child.kill().unwrap();

@@ -169,8 +169,10 @@ impl Iterator for CountingLinks {
 fn run_pulls_links_only_as_workers_free_up() {
     const LINKS: usize = 50;
     const JOBS: usize = 1;
-    // The pool's queue holds `jobs` tasks; one more link may be waiting to be handed over.
-    const BOUND: usize = JOBS + JOBS + 2;
+    // The pool's queue holds `jobs` tasks; one more link may be waiting to be handed over; and
+    // files done but waiting for their commit (`--sync batch`) are as many as the delivery channel
+    // holds (`2 × jobs`), plus the one being settled.
+    const BOUND: usize = JOBS + JOBS + 2 + 2 * JOBS + 1;
 
     // The first link takes ~2 s (512 KiB at 256 KiB/s); the other 49 are tiny.
     let mut files = vec![Served::with(

@@ -6,6 +6,7 @@
 
 pub(crate) mod checksum;
 pub(crate) mod checksum_file;
+pub(crate) mod commit;
 pub(crate) mod control;
 pub(crate) mod disposition;
 pub(crate) mod durable;

@@ -28,8 +28,8 @@ use std::sync::Once;
 
 use crate::disk::checksum::{hash_reader, Checksum, ChecksumAlgorithm};
 use crate::disk::control::ControlFile;
-use crate::disk::durable::{start_writeback, GroupSync};
-use crate::disk::open::{create_new, device, open_existing, same_file, same_file_as};
+use crate::disk::durable::{start_writeback, SyncMode};
+use crate::disk::open::{create_new, open_existing, same_file};
 use crate::error::Error;
 
 /// How often [`PartFile::lock`] opens the name again when the file under it changes between the
@@ -206,24 +206,40 @@ impl PartFile {
     /// bytes and its name still names it; then deletes the control file beside it, if there may be
     /// one, and only then releases the lock.
     ///
-    /// The data is made durable first, as `sync` says ([`GroupSync`]), so that after a power loss
-    /// the final name never points at a file whose blocks were not written yet.
-    pub(crate) fn finish(self, size: u64, sync: &GroupSync) -> Result<PathBuf, Error> {
-        let metadata = self
-            .file
-            .metadata()
-            .map_err(|e| Error::io("inspect", &self.part_path, e))?;
-        if metadata.len() != size {
-            let len = metadata.len();
+    /// The data is flushed first unless `sync` is [`SyncMode::Never`], so that after a power loss
+    /// the final name never points at a file whose blocks were not written yet. (A run flushes its
+    /// files in batches instead: [`crate::disk::commit::Committer`].)
+    pub(crate) fn finish(self, size: u64, sync: SyncMode) -> Result<PathBuf, Error> {
+        self.check_size(size)?;
+        if sync != SyncMode::Never {
+            // fdatasync: the data and the size, which is all a reader needs; the timestamps need
+            // not be durable, and skipping them makes the flush cheaper.
+            self.sync_data()?;
+        }
+        self.rename_flushed()
+    }
+
+    /// Fails unless the file holds exactly `size` bytes: the first check before the rename.
+    pub(crate) fn check_size(&self, size: u64) -> Result<(), Error> {
+        let len = self.len()?;
+        if len != size {
             return Err(self.refuse(format!("it has {len} bytes, not the {size} planned")));
         }
-        // fdatasync (alone or in a batch): the data and the size, which is all a reader needs; the
-        // timestamps need not be durable, and skipping them makes the flush cheaper.
-        sync.make_durable(&self.file, device(&metadata))
-            .map_err(|e| Error::io("sync", &self.part_path, e))?;
+        Ok(())
+    }
+
+    /// The open file, for flushing it (or its whole file system).
+    pub(crate) fn handle(&self) -> &File {
+        &self.file
+    }
+
+    /// The rest of [`finish`](PartFile::finish), once the data is flushed: renames the file if its
+    /// name still names it, deletes the control file beside it if there may be one, releases the
+    /// lock.
+    pub(crate) fn rename_flushed(self) -> Result<PathBuf, Error> {
         // Checked after the flush, which may have waited for a batch: as close to the rename as
         // can be.
-        if !same_file_as(&self.part_path, &metadata)
+        if !same_file(&self.part_path, &self.file)
             .map_err(|e| Error::io("inspect", &self.part_path, e))?
         {
             return Err(self.refuse(
@@ -325,7 +341,6 @@ fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::disk::durable::SyncMode;
 
     #[test]
     fn chunks_land_at_their_offsets_and_finish_renames() {
@@ -338,10 +353,7 @@ mod tests {
             !final_path.exists(),
             "nothing under the final name before finish"
         );
-        assert_eq!(
-            part.finish(10, &GroupSync::new(SyncMode::Batch)).unwrap(),
-            final_path
-        );
+        assert_eq!(part.finish(10, SyncMode::Always).unwrap(), final_path);
         assert_eq!(fs::read(&final_path).unwrap(), b"0123456789");
         assert!(!dir.path().join("f.bin.part").exists());
     }
@@ -393,9 +405,7 @@ mod tests {
         let final_path = dir.path().join("f");
         let part = PartFile::lock(&final_path).unwrap();
         part.write_all_at(b"abc", 0).unwrap();
-        let error = part
-            .finish(4, &GroupSync::new(SyncMode::Batch))
-            .unwrap_err();
+        let error = part.finish(4, SyncMode::Always).unwrap_err();
         assert!(
             error.to_string().contains("3 bytes, not the 4 planned"),
             "{error}"
@@ -405,9 +415,7 @@ mod tests {
         let part = PartFile::lock(&final_path).unwrap();
         fs::rename(dir.path().join("f.part"), dir.path().join("elsewhere")).unwrap();
         fs::write(dir.path().join("f.part"), b"xyz").unwrap();
-        let error = part
-            .finish(3, &GroupSync::new(SyncMode::Batch))
-            .unwrap_err();
+        let error = part.finish(3, SyncMode::Always).unwrap_err();
         assert!(error.to_string().contains("moved or replaced"), "{error}");
         assert!(!final_path.exists());
     }
@@ -420,7 +428,7 @@ mod tests {
         part.allocate(2).unwrap();
         fs::write(dir.path().join("f.part.pardl"), b"state").unwrap();
         fs::write(dir.path().join("f.part.pardl.tmp"), b"").unwrap();
-        part.finish(2, &GroupSync::new(SyncMode::Batch)).unwrap();
+        part.finish(2, SyncMode::Always).unwrap();
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())

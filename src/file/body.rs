@@ -107,7 +107,7 @@ impl BodyCopy<'_> {
     ) -> Result<CopyEnd, Error> {
         let _live = self.file.connection();
         let mut window = SpeedWindow::new();
-        let flushes = self.context.durable.mode() != SyncMode::Never;
+        let flushes = self.context.config.sync != SyncMode::Never;
         let mut unflushed = (target.offset(), 0u64);
         loop {
             let want = match target.remaining() {

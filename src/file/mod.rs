@@ -17,26 +17,30 @@
 //!    the resume state every second meanwhile;
 //! 6. no ranges: read the probe's answer as one stream ([`stream`]);
 //! 7. check the file's checksum if the link (or a `--checksum-file`, by the final name) gives one,
-//!    set its time to the server's `Last-Modified` with `--remote-time`, sync and rename the
-//!    `.part` file to the final name ([`PartFile::finish`]), which checks first that it is still
-//!    the file this task opened, with the planned size.
+//!    set its time to the server's `Last-Modified` with `--remote-time`, and commit it
+//!    ([`finish`]): flush and rename the `.part` file to the final name ([`PartFile::finish`]), or,
+//!    in a run with `--sync batch`, hand it to the run's commit thread, which flushes it with the
+//!    files that finish meanwhile and then renames it; either way the rename checks first that it
+//!    is still the file this task opened, with the planned size.
 //!
 //! A file that changed on the server mid-download starts again once from scratch; a server that stops
 //! honouring ranges gets the file as one stream; an interrupted or failed ranged download keeps its
 //! `.part` and control file so the same command continues it.
 
+use std::cell::Cell;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::disk::checksum::{hash_reader, Checksum};
+use crate::disk::checksum::hash_reader;
+use crate::disk::commit::Ticket;
 use crate::disk::control::ControlFile;
 use crate::disk::names::{name_from_answer, NameReservations};
 use crate::disk::open::open_existing;
 use crate::disk::part::PartFile;
 use crate::error::Error;
+use crate::http::header;
 use crate::http::url::redact_url;
-use crate::http::{header, parse_http_date};
 use crate::run::config::{IfExists, Names};
 use crate::run::context::Context;
 use crate::run::links::Link;
@@ -47,6 +51,7 @@ pub(crate) mod answer;
 pub(crate) mod body;
 pub(crate) mod child_pool;
 pub(crate) mod chunk;
+mod finish;
 pub(crate) mod mirrors;
 pub(crate) mod plan;
 pub(crate) mod probe;
@@ -77,6 +82,9 @@ pub(crate) struct FileTask<'a> {
     pub(crate) link: &'a Link,
     /// Its counters (the display and the outcome read them).
     pub(crate) file: &'a Arc<FileProgress>,
+    /// The commit ticket of the file once it is handed to the run's commit thread: its outcome is
+    /// reported only when the ticket is kept (the file renamed).
+    pub(crate) committed: &'a Cell<Option<Arc<Ticket>>>,
 }
 
 impl FileTask<'_> {
@@ -262,74 +270,6 @@ impl FileTask<'_> {
             return Ok(Locked::Skipped);
         }
         Ok(Locked::Part(part))
-    }
-
-    /// The checksum the file at `final_path` must have: the link's own, else the one the
-    /// `--checksum-file` lists for its final name.
-    fn expected_checksum(&self, final_path: &Path) -> Result<Option<Checksum>, Error> {
-        if let Some(checksum) = &self.link.checksum {
-            return Ok(Some(checksum.clone()));
-        }
-        let Some(sums) = &self.context.config.checksums else {
-            return Ok(None);
-        };
-        let name = final_path.file_name().map(|n| n.to_string_lossy());
-        match name.as_deref().and_then(|name| sums.get(name)) {
-            Some(Ok(checksum)) => Ok(Some(checksum.clone())),
-            Some(Err(_)) => Err(Error::AmbiguousChecksum {
-                url: self.link.url.clone(),
-                path: final_path.to_path_buf(),
-            }),
-            None => {
-                log::warn!(
-                    "{}: no checksum file lists this name; not verified",
-                    final_path.display()
-                );
-                Ok(None)
-            }
-        }
-    }
-
-    /// The last steps before the final name, once every byte is in `part`: the checksum, when one
-    /// is expected (`computed` is the digest of a stream, hashed as it arrived; a ranged file is
-    /// read back), and the time with `--remote-time`. An error leaves `part` to the caller.
-    fn check_and_date(
-        &self,
-        part: &PartFile,
-        expected: Option<&Checksum>,
-        computed: Option<Checksum>,
-        last_modified: Option<&str>,
-    ) -> Result<(), Error> {
-        if let Some(expected) = expected {
-            let actual = match computed {
-                Some(actual) => actual,
-                None => part.checksum(expected.algorithm)?,
-            };
-            self.file.set_checksum(&actual);
-            if actual != *expected {
-                return Err(Error::ChecksumMismatch {
-                    url: self.link.url.clone(),
-                    path: part.final_path().to_path_buf(),
-                    algorithm: expected.algorithm,
-                    expected: expected.hex.clone(),
-                    actual: actual.hex,
-                });
-            }
-        }
-        if self.context.config.remote_time {
-            match last_modified.and_then(parse_http_date) {
-                Some(time) => {
-                    if let Err(error) = part.set_modified(time) {
-                        log::warn!("{error}; it keeps the time of the download");
-                    }
-                }
-                None => log::info!(
-                    "{}: the server sent no Last-Modified; --remote-time leaves the time of the download",
-                    part.final_path().display()
-                ),
-            }
-        }
-        Ok(())
     }
 
     /// The path named by the server's answer, for a link without `out=` (or an index name, which no
@@ -518,7 +458,7 @@ impl FileTask<'_> {
                 }
                 let total = job.plan.total();
                 // The control file goes after the rename, under the lock (see `PartFile::finish`).
-                job.part.finish(total, &self.context.durable)?;
+                self.finish_part(job.part, total)?;
                 Ok(Status::Downloaded {
                     bytes: total,
                     ranged: true,
@@ -568,7 +508,7 @@ impl FileTask<'_> {
             part.discard();
             return Err(error);
         }
-        part.finish(streamed.len, &self.context.durable)?;
+        self.finish_part(part, streamed.len)?;
         Ok(Status::Downloaded {
             bytes: streamed.len,
             ranged: false,

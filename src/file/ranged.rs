@@ -261,7 +261,7 @@ impl RangedJob {
         };
         // With `--sync never` nothing is flushed: the state then survives a crash of pardl (the
         // kernel has the data), not a power cut.
-        let flush = self.context.durable.mode() != SyncMode::Never;
+        let flush = self.context.config.sync != SyncMode::Never;
         if flush {
             if let Err(error) = self.part.sync_data() {
                 log::warn!("{error}; resume state not saved");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use ureq::Agent;
 
-use crate::disk::durable::GroupSync;
+use crate::disk::commit::Committer;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
@@ -27,8 +27,9 @@ pub(crate) struct Context {
     pub(crate) progress: Arc<Progress>,
     pub(crate) hosts: Arc<HostLimits>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
-    /// Flushes finished files before their renames, together when they finish together.
-    pub(crate) durable: Arc<GroupSync>,
+    /// The run's commit thread (`--sync batch`): finished files are flushed together and renamed
+    /// there. `None` outside a run of many links, where each file flushes itself.
+    pub(crate) committer: Option<Arc<Committer>>,
     /// Origins (scheme, host and port) of the links themselves, the only ones `--user` credentials
     /// and secret `-H` headers are sent to. Locked once per request, never per byte.
     link_origins: Arc<Mutex<HashSet<String>>>,
@@ -48,7 +49,7 @@ impl Context {
                 .then(|| Arc::new(RateLimit::new(config.limit_rate))),
             link_origins: Arc::new(Mutex::new(HashSet::new())),
             insecure_warnings: config.insecure.then(Arc::default),
-            durable: Arc::new(GroupSync::new(config.sync)),
+            committer: None,
             config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
@@ -60,6 +61,14 @@ impl Context {
     pub(crate) fn for_run(&self) -> Context {
         Context {
             cancel: self.cancel.child(),
+            ..self.clone()
+        }
+    }
+
+    /// The same context with the run's commit thread, which its file tasks hand finished files to.
+    pub(crate) fn with_committer(&self, committer: Arc<Committer>) -> Context {
+        Context {
+            committer: Some(committer),
             ..self.clone()
         }
     }

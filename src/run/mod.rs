@@ -10,12 +10,15 @@
 //! [`Downloader::download`] downloads a single link on the calling thread, for library users who
 //! bring their own threads.
 
+use std::cell::Cell;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::disk::commit::{Committer, Ticket};
+use crate::disk::durable::SyncMode;
 use crate::disk::names::NameReservations;
 use crate::error::Error;
 use crate::file::FileTask;
@@ -275,16 +278,29 @@ impl Downloader {
                 ..Summary::default()
             };
         }
+        // With `--sync batch`, finished files are flushed together and renamed on a thread of the
+        // run's own (`src/disk/commit.rs`), and their workers go on to the next link at once.
+        let committer = (context.config.sync == SyncMode::Batch)
+            .then(Committer::start)
+            .flatten()
+            .map(Arc::new);
+        let with_committer = committer
+            .as_ref()
+            .map(|committer| Arc::new(context.with_committer(Arc::clone(committer))));
+        let context = with_committer.as_ref().unwrap_or(context);
         let jobs = context.config.jobs;
         let mut read = ReadCounts::default();
         let mut summary = std::thread::scope(|scope| {
             // Outcomes go to one thread that adds them up and delivers them, so `deliver` may
             // borrow from the caller and needs no lock, and a slow `deliver` slows the workers
-            // down instead of piling up outcomes.
-            let (sender, outcomes) = crossbeam_channel::bounded::<Outcome>(2 * jobs.max(1));
+            // down instead of piling up outcomes. A file handed to the commit thread is reported
+            // once it is renamed.
+            let (sender, outcomes) = crossbeam_channel::bounded::<Delivery>(2 * jobs.max(1));
+            let progress = Arc::clone(&context.progress);
             let delivery = scope.spawn(move || {
                 let mut summary = Summary::default();
-                for outcome in outcomes {
+                for (outcome, ticket) in outcomes {
+                    let outcome = settled(outcome, ticket, &progress);
                     summary.add(&outcome);
                     deliver(outcome);
                 }
@@ -316,10 +332,10 @@ impl Downloader {
                                 let context = Arc::clone(context);
                                 let sender = sender.clone();
                                 pool.execute(move || {
-                                    let outcome =
+                                    let delivery =
                                         downloader.download_named(&context, index, link, &name);
                                     // The delivery thread outlives the pool, so the send cannot fail.
-                                    let _ = sender.send(outcome);
+                                    let _ = sender.send(delivery);
                                 });
                                 continue;
                             }
@@ -353,10 +369,13 @@ impl Downloader {
                     }
                 };
                 context.progress.count(&failed.status);
-                let _ = sender.send(failed);
+                let _ = sender.send((failed, None));
             }
             pool.wait_completion();
             drop(pool);
+            if let Some(committer) = &committer {
+                committer.close();
+            }
             drop(sender);
             names.close();
             match delivery.join() {
@@ -399,12 +418,13 @@ impl Downloader {
         if let Err(error) = self.prepare_dir() {
             return failed_before_start(link.url, link.origin, 0, error);
         }
+        // No commit thread here (the context has none): the file is renamed before this returns.
         let run = self.begin_run();
         if link.path.is_some() {
-            return self.download_named(&run.context, 0, link, "");
+            return self.download_named(&run.context, 0, link, "").0;
         }
         let name = self.names.reserve(&wanted_name(&link));
-        let outcome = self.download_named(&run.context, 0, link, &name);
+        let (outcome, _) = self.download_named(&run.context, 0, link, &name);
         self.names.release(&name);
         outcome
     }
@@ -466,14 +486,14 @@ impl Downloader {
     }
 
     /// Downloads `link` to `name` in the output directory (or to the path the link names exactly)
-    /// and counts how it ended.
+    /// and counts how it ended; with the ticket of its rename if it went to the run's commit thread.
     fn download_named(
         &self,
         context: &Arc<Context>,
         index: u64,
         link: Link,
         name: &str,
-    ) -> Outcome {
+    ) -> Delivery {
         let started = Instant::now();
         let (path, name) = match &link.path {
             Some(exact) => (exact.clone(), file_name_of(exact)),
@@ -483,11 +503,13 @@ impl Downloader {
             // Queued before the cancel, never begun: nothing to resume, nothing on disk.
             let outcome = ended_before_start(link.url, link.origin, index, Status::NotStarted);
             context.progress.count(&outcome.status);
-            return Outcome {
+            let outcome = Outcome {
                 path: Some(path),
                 ..outcome
             };
+            return (outcome, None);
         }
+        let committed = Cell::new(None);
         let file = context.progress.new_file(&name);
         // A panic here is a bug; it must still end as a failed link, not as a missing outcome.
         let task = FileTask {
@@ -495,6 +517,7 @@ impl Downloader {
             names: &self.names,
             link: &link,
             file: &file,
+            committed: &committed,
         };
         let result = match self.exact_paths.claim(&link) {
             Ok(_claim) => catch_unwind(AssertUnwindSafe(|| task.run(&path))).unwrap_or_else(|_| {
@@ -510,7 +533,7 @@ impl Downloader {
             Err(error) => Status::Failed(error),
         };
         context.progress.count(&status);
-        Outcome {
+        let outcome = Outcome {
             index,
             url: link.url,
             origin: link.origin,
@@ -519,8 +542,22 @@ impl Downloader {
             status,
             elapsed: started.elapsed(),
             transfer: file.transfer(),
-        }
+        };
+        (outcome, committed.take())
     }
+}
+
+/// What a file task hands to the delivery thread: its outcome, and the ticket of its rename when
+/// the run's commit thread has still to do it.
+type Delivery = (Outcome, Option<Arc<Ticket>>);
+
+/// The outcome once the file's rename is done: as it was, or failed if its flush or rename failed.
+fn settled(mut outcome: Outcome, ticket: Option<Arc<Ticket>>, progress: &Progress) -> Outcome {
+    if let Some(Err(error)) = ticket.map(|ticket| ticket.wait()) {
+        progress.recount(&outcome.status, &Status::Failed(error.clone()));
+        outcome.status = Status::Failed(error);
+    }
+    outcome
 }
 
 /// The outcome of a link that failed before any name was chosen or request made.

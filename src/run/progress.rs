@@ -430,13 +430,23 @@ impl Progress {
 
     /// Counts a link that ended with `status`.
     pub(crate) fn count(&self, status: &Status) {
-        let counter = match status {
+        self.counter(status).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counter of links that ended as `status`.
+    fn counter(&self, status: &Status) -> &AtomicU64 {
+        match status {
             Status::Downloaded { .. } => &self.ok,
             Status::Skipped => &self.skipped,
             Status::Failed(_) => &self.failed,
             Status::Interrupted | Status::NotStarted => &self.interrupted,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves a link counted as `was` to `now` (a file whose rename failed after it was counted).
+    pub(crate) fn recount(&self, was: &Status, now: &Status) {
+        self.counter(was).fetch_sub(1, Ordering::Relaxed);
+        self.count(now);
     }
 
     /// Bytes written over all files so far.

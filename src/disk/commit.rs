@@ -1,0 +1,246 @@
+//! The group commit of a run's finished files (`--sync batch`, the default): their data is flushed
+//! to the disk together, then each is renamed to its final name.
+//!
+//! A file may be renamed to its final name only once its data is on the disk (see
+//! [`crate::disk::durable`]). Flushed one by one, every small file waits for its own flush of the
+//! disk's cache, and its worker waits with it instead of downloading the next link. So a worker
+//! that finishes a file hands it over ([`Committer::submit`]) and goes on at once; the run's
+//! commit thread takes everything handed over meanwhile, flushes it with one `syncfs` per file
+//! system, and renames each file. Whoever reports the file (the run's delivery thread) waits for
+//! its [`Ticket`] first, so no outcome says "ok" before the file is under its final name.
+//!
+//! There is no timer: a batch is whatever finished while the previous one was flushed, so a file
+//! that finishes alone is committed at once, and batches grow exactly as much as flushing is the
+//! bottleneck. The queue is bounded ([`QUEUE`]): each waiting file holds a descriptor and its lock,
+//! and a worker that finds the queue full waits, as it would for its own flush.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
+
+use crate::disk::durable::{syncfs, write_and_wait};
+use crate::disk::open::device;
+use crate::disk::part::PartFile;
+use crate::error::Error;
+
+/// How many finished files may wait for their flush at once.
+const QUEUE: usize = 1024;
+
+/// The commit thread of one run, and the queue of finished files it renames.
+#[derive(Debug)]
+pub(crate) struct Committer {
+    /// Taken (closing the queue) when the run has handed over its last file.
+    sender: Mutex<Option<Sender<Waiting>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The promise that a file handed over is renamed, or the error that stopped it.
+#[derive(Debug, Default)]
+pub(crate) struct Ticket {
+    result: Mutex<Option<Result<PathBuf, Error>>>,
+    kept: Condvar,
+}
+
+impl Ticket {
+    fn keep(&self, result: Result<PathBuf, Error>) {
+        *self.result.lock() = Some(result);
+        self.kept.notify_all();
+    }
+
+    /// Waits until the file is renamed (its final path) or could not be (why). Once: a second
+    /// call would wait forever.
+    pub(crate) fn wait(&self) -> Result<PathBuf, Error> {
+        let mut result = self.result.lock();
+        loop {
+            if let Some(result) = result.take() {
+                return result;
+            }
+            self.kept.wait(&mut result);
+        }
+    }
+}
+
+/// A finished file in the queue. If it is dropped without being committed (the commit thread
+/// panicked), its ticket is kept with an error, so nobody waits for it forever.
+struct Waiting {
+    part: Option<PartFile>,
+    ticket: Arc<Ticket>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(part) = self.part.take() {
+            let path = part.part_path().to_path_buf();
+            part.keep();
+            self.ticket.keep(Err(Error::io(
+                "finish",
+                &path,
+                io::Error::other("pardl's commit thread stopped before renaming it"),
+            )));
+        }
+    }
+}
+
+impl Committer {
+    /// Starts the commit thread; `None` if no thread can be started (then files flush themselves).
+    pub(crate) fn start() -> Option<Committer> {
+        let (sender, receiver) = crossbeam_channel::bounded(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("pardl-commit".into())
+            .spawn(move || commit_batches(&receiver))
+            .map_err(|error| {
+                log::warn!(
+                    "cannot start the commit thread ({error}); each file is flushed on its own"
+                )
+            })
+            .ok()?;
+        Some(Committer {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Hands over `part`, complete with `size` bytes, to be flushed with the files that finish
+    /// meanwhile and renamed. Checks the size first (an error then leaves `part` on disk, as
+    /// [`PartFile::finish`] does).
+    pub(crate) fn submit(&self, part: PartFile, size: u64) -> Result<Arc<Ticket>, Error> {
+        part.check_size(size)?;
+        let ticket = Arc::new(Ticket::default());
+        let waiting = Waiting {
+            part: Some(part),
+            ticket: Arc::clone(&ticket),
+        };
+        let sender = self.sender.lock().clone();
+        let unsent = match sender {
+            Some(sender) => match sender.send(waiting) {
+                Ok(()) => return Ok(ticket),
+                Err(crossbeam_channel::SendError(waiting)) => waiting,
+            },
+            None => waiting,
+        };
+        // The run is closing its queue: the file commits itself.
+        let mut unsent = unsent;
+        if let Some(part) = unsent.part.take() {
+            ticket.keep(part.sync_data().and_then(|()| part.rename_flushed()));
+        }
+        Ok(ticket)
+    }
+
+    /// Closes the queue and waits until every file handed over is committed.
+    pub(crate) fn close(&self) {
+        drop(self.sender.lock().take());
+        if let Some(thread) = self.thread.lock().take() {
+            if thread.join().is_err() {
+                log::error!("pardl's commit thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The commit thread: flushes and renames, batch after batch, until the queue is closed.
+fn commit_batches(queue: &Receiver<Waiting>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(QUEUE));
+        commit(batch);
+    }
+}
+
+/// Flushes the files of `batch` (one `syncfs` per file system, or the file's own `fdatasync` when
+/// it is alone there), then renames each.
+fn commit(batch: Vec<Waiting>) {
+    let mut by_device: HashMap<u64, Vec<Waiting>> = HashMap::new();
+    for waiting in batch {
+        let device = waiting
+            .part
+            .as_ref()
+            .and_then(|part| part.handle().metadata().ok())
+            .map_or(0, |metadata| device(&metadata));
+        by_device.entry(device).or_default().push(waiting);
+    }
+    for (_, files) in by_device {
+        // tests/faults.rs kills pardl right after this line.
+        log::debug!("commit: {} finished file(s) to flush", files.len());
+        let flushed = match files.as_slice() {
+            [_, _, ..] => files[0].part.as_ref().map(|part| syncfs(part.handle())),
+            _ => None,
+        };
+        for mut waiting in files {
+            let Some(part) = waiting.part.take() else {
+                continue;
+            };
+            let result = match &flushed {
+                // Flushed with the others: this file's own write errors, if any, and the rename.
+                Some(Ok(())) => write_and_wait(part.handle())
+                    .map_err(|e| Error::io("sync", part.part_path(), e))
+                    .and_then(|()| part.rename_flushed()),
+                // Alone, or the shared flush failed: the file flushes itself.
+                _ => part.sync_data().and_then(|()| part.rename_flushed()),
+            };
+            waiting.ticket.keep(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_handed_over_are_renamed_and_their_tickets_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::start().unwrap();
+        let tickets: Vec<_> = (0..50u8)
+            .map(|i| {
+                let part = PartFile::lock(&dir.path().join(format!("f{i}"))).unwrap();
+                part.write_all_at(&[i; 100], 0).unwrap();
+                committer.submit(part, 100).unwrap()
+            })
+            .collect();
+        for (i, ticket) in tickets.iter().enumerate() {
+            let path = ticket.wait().unwrap();
+            assert_eq!(path, dir.path().join(format!("f{i}")));
+            assert_eq!(std::fs::read(&path).unwrap(), vec![i as u8; 100]);
+        }
+        committer.close();
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 50);
+        assert!(names.iter().all(|name| !name.ends_with(".part")));
+    }
+
+    #[test]
+    fn a_file_of_the_wrong_size_is_refused_before_the_queue_and_a_closed_queue_commits_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::start().unwrap();
+        let part = PartFile::lock(&dir.path().join("short")).unwrap();
+        part.write_all_at(b"abc", 0).unwrap();
+        let error = committer.submit(part, 4).unwrap_err();
+        assert!(
+            error.to_string().contains("3 bytes, not the 4 planned"),
+            "{error}"
+        );
+        assert!(dir.path().join("short.part").exists());
+
+        committer.close();
+        let part = PartFile::lock(&dir.path().join("late")).unwrap();
+        part.write_all_at(b"late", 0).unwrap();
+        let ticket = committer.submit(part, 4).unwrap();
+        assert_eq!(ticket.wait().unwrap(), dir.path().join("late"));
+        assert_eq!(std::fs::read(dir.path().join("late")).unwrap(), b"late");
+    }
+}
