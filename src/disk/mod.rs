@@ -11,6 +11,7 @@ pub(crate) mod control;
 pub(crate) mod disposition;
 pub(crate) mod durable;
 pub(crate) mod index_names;
+pub(crate) mod leftovers;
 pub(crate) mod names;
 pub(crate) mod open;
 pub(crate) mod part;

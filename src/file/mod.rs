@@ -301,9 +301,9 @@ impl FileTask<'_> {
     fn resume(&self, final_path: &Path, part: PartFile) -> Result<Resumed, Error> {
         let (link, file) = (self.link, self.file);
         let control_path = ControlFile::path_for(final_path);
-        if part.is_new() && !ControlFile::any_at(&control_path) {
-            // Nothing to resume and nothing to remove later: two lookups, not four `unlink`s of
-            // nothing that each take the directory's lock.
+        if part.is_new() && !self.context.control_may_exist(&control_path) {
+            // Nothing to resume and nothing to remove later (known from the run's one read of its
+            // directory), not four `unlink`s of nothing that each take the directory's lock.
             part.mark_no_control();
             return Ok(Resumed::Fresh(part));
         }

@@ -2,6 +2,7 @@
 //! limit, and the cancel flag.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,8 @@ use parking_lot::Mutex;
 use ureq::Agent;
 
 use crate::disk::commit::Committer;
+use crate::disk::control::ControlFile;
+use crate::disk::leftovers::Leftovers;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
@@ -30,6 +33,9 @@ pub(crate) struct Context {
     /// The run's commit thread (`--sync batch`): finished files are flushed together and renamed
     /// there. `None` outside a run of many links, where each file flushes itself.
     pub(crate) committer: Option<Arc<Committer>>,
+    /// The control files a run found in its output directory when it started (`None` outside a
+    /// run of many links: each file looks for its own).
+    leftovers: Option<Arc<Leftovers>>,
     /// Origins (scheme, host and port) of the links themselves, the only ones `--user` credentials
     /// and secret `-H` headers are sent to. Locked once per request, never per byte.
     link_origins: Arc<Mutex<HashSet<String>>>,
@@ -50,6 +56,7 @@ impl Context {
             link_origins: Arc::new(Mutex::new(HashSet::new())),
             insecure_warnings: config.insecure.then(Arc::default),
             committer: None,
+            leftovers: None,
             config: Arc::new(config),
             progress: Arc::new(Progress::new()),
             cancel: CancelHandle::new(),
@@ -65,11 +72,26 @@ impl Context {
         }
     }
 
-    /// The same context with the run's commit thread, which its file tasks hand finished files to.
-    pub(crate) fn with_committer(&self, committer: Arc<Committer>) -> Context {
+    /// The same context for a run of many links: with its commit thread, which its file tasks hand
+    /// finished files to, and the control files found in its output directory.
+    pub(crate) fn for_links(
+        &self,
+        committer: Option<Arc<Committer>>,
+        leftovers: Option<Leftovers>,
+    ) -> Context {
         Context {
-            committer: Some(committer),
+            committer,
+            leftovers: leftovers.map(Arc::new),
             ..self.clone()
+        }
+    }
+
+    /// Whether a control file (or its temporary file) may lie at `path`, beside a `.part` file
+    /// this task created: known from the run's scan of its directory, else looked up.
+    pub(crate) fn control_may_exist(&self, path: &Path) -> bool {
+        match &self.leftovers {
+            Some(leftovers) => leftovers.may_exist(path),
+            None => ControlFile::any_at(path),
         }
     }
 

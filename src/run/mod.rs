@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::disk::commit::{Committer, Ticket};
 use crate::disk::durable::SyncMode;
+use crate::disk::leftovers::Leftovers;
 use crate::disk::names::NameReservations;
 use crate::error::Error;
 use crate::file::FileTask;
@@ -280,14 +281,13 @@ impl Downloader {
         }
         // With `--sync batch`, finished files are flushed together and renamed on a thread of the
         // run's own (`src/disk/commit.rs`), and their workers go on to the next link at once.
+        // And the control files earlier runs left are found with one read of the directory.
         let committer = (context.config.sync == SyncMode::Batch)
             .then(Committer::start)
             .flatten()
             .map(Arc::new);
-        let with_committer = committer
-            .as_ref()
-            .map(|committer| Arc::new(context.with_committer(Arc::clone(committer))));
-        let context = with_committer.as_ref().unwrap_or(context);
+        let leftovers = Leftovers::scan(&context.config.dir);
+        let context = &Arc::new(context.for_links(committer.clone(), leftovers));
         let jobs = context.config.jobs;
         let mut read = ReadCounts::default();
         let mut summary = std::thread::scope(|scope| {
