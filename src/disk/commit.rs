@@ -15,6 +15,7 @@
 //! and a worker that finds the queue full waits, as it would for its own flush.
 
 use std::collections::HashMap;
+use std::fs::Metadata;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,6 +70,8 @@ impl Ticket {
 /// panicked), its ticket is kept with an error, so nobody waits for it forever.
 struct Waiting {
     part: Option<PartFile>,
+    /// Its metadata when it was handed over: which file it is, and on which file system.
+    opened: Metadata,
     ticket: Arc<Ticket>,
 }
 
@@ -109,10 +112,11 @@ impl Committer {
     /// meanwhile and renamed. Checks the size first (an error then leaves `part` on disk, as
     /// [`PartFile::finish`] does).
     pub(crate) fn submit(&self, part: PartFile, size: u64) -> Result<Arc<Ticket>, Error> {
-        part.check_size(size)?;
+        let opened = part.check_size(size)?;
         let ticket = Arc::new(Ticket::default());
         let waiting = Waiting {
             part: Some(part),
+            opened,
             ticket: Arc::clone(&ticket),
         };
         let sender = self.sender.lock().clone();
@@ -126,7 +130,8 @@ impl Committer {
         // The run is closing its queue: the file commits itself.
         let mut unsent = unsent;
         if let Some(part) = unsent.part.take() {
-            ticket.keep(part.sync_data().and_then(|()| part.rename_flushed()));
+            let opened = &unsent.opened;
+            ticket.keep(part.sync_data().and_then(|()| part.rename_flushed(opened)));
         }
         Ok(ticket)
     }
@@ -162,12 +167,10 @@ fn commit_batches(queue: &Receiver<Waiting>) {
 fn commit(batch: Vec<Waiting>) {
     let mut by_device: HashMap<u64, Vec<Waiting>> = HashMap::new();
     for waiting in batch {
-        let device = waiting
-            .part
-            .as_ref()
-            .and_then(|part| part.handle().metadata().ok())
-            .map_or(0, |metadata| device(&metadata));
-        by_device.entry(device).or_default().push(waiting);
+        by_device
+            .entry(device(&waiting.opened))
+            .or_default()
+            .push(waiting);
     }
     for (_, files) in by_device {
         // tests/faults.rs kills pardl right after this line.
@@ -184,9 +187,11 @@ fn commit(batch: Vec<Waiting>) {
                 // Flushed with the others: this file's own write errors, if any, and the rename.
                 Some(Ok(())) => write_and_wait(part.handle())
                     .map_err(|e| Error::io("sync", part.part_path(), e))
-                    .and_then(|()| part.rename_flushed()),
+                    .and_then(|()| part.rename_flushed(&waiting.opened)),
                 // Alone, or the shared flush failed: the file flushes itself.
-                _ => part.sync_data().and_then(|()| part.rename_flushed()),
+                _ => part
+                    .sync_data()
+                    .and_then(|()| part.rename_flushed(&waiting.opened)),
             };
             waiting.ticket.keep(result);
         }

@@ -62,12 +62,18 @@ pub(crate) fn create_new(path: &Path, private: bool) -> io::Result<File> {
 /// Whether `path` names `file` now (the same device and inode): not if it was renamed, deleted or
 /// replaced since it was opened.
 pub(crate) fn same_file(path: &Path, file: &File) -> io::Result<bool> {
+    same_file_as(path, &file.metadata()?)
+}
+
+/// Whether `path` names the open file whose metadata is `opened` (the device and inode of an open
+/// file never change, so metadata read earlier through its handle will do).
+pub(crate) fn same_file_as(path: &Path, opened: &fs::Metadata) -> io::Result<bool> {
     let named = match fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    Ok(identity(&file.metadata()?) == identity(&named))
+    Ok(identity(opened) == identity(&named))
 }
 
 /// The device (file system) a file is on, for flushing the files of one file system together; 0

@@ -29,7 +29,7 @@ use std::sync::Once;
 use crate::disk::checksum::{hash_reader, Checksum, ChecksumAlgorithm};
 use crate::disk::control::ControlFile;
 use crate::disk::durable::{start_writeback, SyncMode};
-use crate::disk::open::{create_new, open_existing, same_file};
+use crate::disk::open::{create_new, open_existing, same_file, same_file_as};
 use crate::error::Error;
 
 /// How often [`PartFile::lock`] opens the name again when the file under it changes between the
@@ -210,22 +210,27 @@ impl PartFile {
     /// the final name never points at a file whose blocks were not written yet. (A run flushes its
     /// files in batches instead: [`crate::disk::commit::Committer`].)
     pub(crate) fn finish(self, size: u64, sync: SyncMode) -> Result<PathBuf, Error> {
-        self.check_size(size)?;
+        let metadata = self.check_size(size)?;
         if sync != SyncMode::Never {
             // fdatasync: the data and the size, which is all a reader needs; the timestamps need
             // not be durable, and skipping them makes the flush cheaper.
             self.sync_data()?;
         }
-        self.rename_flushed()
+        self.rename_flushed(&metadata)
     }
 
-    /// Fails unless the file holds exactly `size` bytes: the first check before the rename.
-    pub(crate) fn check_size(&self, size: u64) -> Result<(), Error> {
-        let len = self.len()?;
+    /// Fails unless the file holds exactly `size` bytes: the first check before the rename. Its
+    /// metadata, read through the handle, also says which file (and file system) it is.
+    pub(crate) fn check_size(&self, size: u64) -> Result<fs::Metadata, Error> {
+        let metadata = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("inspect", &self.part_path, e))?;
+        let len = metadata.len();
         if len != size {
             return Err(self.refuse(format!("it has {len} bytes, not the {size} planned")));
         }
-        Ok(())
+        Ok(metadata)
     }
 
     /// The open file, for flushing it (or its whole file system).
@@ -234,12 +239,12 @@ impl PartFile {
     }
 
     /// The rest of [`finish`](PartFile::finish), once the data is flushed: renames the file if its
-    /// name still names it, deletes the control file beside it if there may be one, releases the
-    /// lock.
-    pub(crate) fn rename_flushed(self) -> Result<PathBuf, Error> {
+    /// name still names it (`opened` is its metadata from [`check_size`](PartFile::check_size)),
+    /// deletes the control file beside it if there may be one, releases the lock.
+    pub(crate) fn rename_flushed(self, opened: &fs::Metadata) -> Result<PathBuf, Error> {
         // Checked after the flush, which may have waited for a batch: as close to the rename as
         // can be.
-        if !same_file(&self.part_path, &self.file)
+        if !same_file_as(&self.part_path, opened)
             .map_err(|e| Error::io("inspect", &self.part_path, e))?
         {
             return Err(self.refuse(
