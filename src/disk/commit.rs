@@ -6,13 +6,15 @@
 //! disk's cache, and its worker waits with it instead of downloading the next link. So a worker
 //! that finishes a file hands it over ([`Committer::submit`]) and goes on at once; the run's
 //! commit thread takes everything handed over meanwhile, flushes it with one `syncfs` per file
-//! system, and renames each file. Whoever reports the file (the run's delivery thread) waits for
-//! its [`Ticket`] first, so no outcome says "ok" before the file is under its final name.
+//! system, and renames each file. The file's outcome goes to the run's delivery thread only once
+//! its [`Ticket`] is kept (the commit thread sends it, right after the rename), so no outcome says
+//! "ok" before the file is under its final name, and nobody waits for a ticket.
 //!
 //! There is no timer: a batch is whatever finished while the previous one was flushed, so a file
 //! that finishes alone is committed at once, and batches grow exactly as much as flushing is the
-//! bottleneck. The queue is bounded ([`QUEUE`]): each waiting file holds a descriptor and its lock,
-//! and a worker that finds the queue full waits, as it would for its own flush.
+//! bottleneck. The queue is bounded (twice the run's workers, like its other queues): each waiting
+//! file holds a descriptor and its lock, and a worker that finds the queue full waits, as it would
+//! for its own flush.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -22,15 +24,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::disk::durable::{syncfs, write_and_wait};
 use crate::disk::open::device;
 use crate::disk::part::PartFile;
 use crate::error::Error;
-
-/// How many finished files may wait for their flush at once.
-const QUEUE: usize = 1024;
 
 /// The commit thread of one run, and the queue of finished files it renames.
 #[derive(Debug)]
@@ -40,29 +39,60 @@ pub(crate) struct Committer {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The promise that a file handed over is renamed, or the error that stopped it.
-#[derive(Debug, Default)]
+/// The promise that a file handed over is renamed, or the error that stopped it. Whoever reports
+/// the file says what to do then ([`Ticket::then`]); nobody waits for it.
+#[derive(Default)]
 pub(crate) struct Ticket {
-    result: Mutex<Option<Result<PathBuf, Error>>>,
-    kept: Condvar,
+    state: Mutex<TicketState>,
 }
 
+/// What is known of a ticket: nothing yet, its result, or what to do with the result.
+#[derive(Default)]
+enum TicketState {
+    #[default]
+    Open,
+    Kept(Result<PathBuf, Error>),
+    Then(AfterCommit),
+}
+
+/// What to do once a file is renamed (its final path) or could not be (why).
+pub(crate) type AfterCommit = Box<dyn FnOnce(Result<PathBuf, Error>) + Send>;
+
 impl Ticket {
+    /// Records the result; runs what was asked to be done with it, if anything, on this thread.
     fn keep(&self, result: Result<PathBuf, Error>) {
-        *self.result.lock() = Some(result);
-        self.kept.notify_all();
+        let mut state = self.state.lock();
+        match std::mem::take(&mut *state) {
+            TicketState::Then(after) => {
+                drop(state);
+                after(result);
+            }
+            _ => *state = TicketState::Kept(result),
+        }
     }
 
-    /// Waits until the file is renamed (its final path) or could not be (why). Once: a second
-    /// call would wait forever.
-    pub(crate) fn wait(&self) -> Result<PathBuf, Error> {
-        let mut result = self.result.lock();
-        loop {
-            if let Some(result) = result.take() {
-                return result;
+    /// Runs `after` with the result: at once if the file is committed already, else on the
+    /// commit thread when it is (after its rename).
+    pub(crate) fn then(&self, after: AfterCommit) {
+        let mut state = self.state.lock();
+        match std::mem::take(&mut *state) {
+            TicketState::Kept(result) => {
+                drop(state);
+                after(result);
             }
-            self.kept.wait(&mut result);
+            _ => *state = TicketState::Then(after),
         }
+    }
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &*self.state.lock() {
+            TicketState::Open => "open",
+            TicketState::Kept(_) => "kept",
+            TicketState::Then(_) => "awaited",
+        };
+        f.debug_struct("Ticket").field("state", &state).finish()
     }
 }
 
@@ -90,9 +120,10 @@ impl Drop for Waiting {
 }
 
 impl Committer {
-    /// Starts the commit thread; `None` if no thread can be started (then files flush themselves).
-    pub(crate) fn start() -> Option<Committer> {
-        let (sender, receiver) = crossbeam_channel::bounded(QUEUE);
+    /// Starts the commit thread, with room for `capacity` finished files waiting for it; `None` if
+    /// no thread can be started (then files flush themselves).
+    pub(crate) fn start(capacity: usize) -> Option<Committer> {
+        let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
         let thread = std::thread::Builder::new()
             .name("pardl-commit".into())
             .spawn(move || commit_batches(&receiver))
@@ -157,7 +188,7 @@ impl Drop for Committer {
 fn commit_batches(queue: &Receiver<Waiting>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
-        batch.extend(queue.try_iter().take(QUEUE));
+        batch.extend(queue.try_iter());
         commit(batch);
     }
 }
@@ -202,10 +233,19 @@ fn commit(batch: Vec<Waiting>) {
 mod tests {
     use super::*;
 
+    /// The result a ticket is kept with, waiting for it.
+    fn result_of(ticket: &Ticket) -> Result<PathBuf, Error> {
+        let (sender, receiver) = crossbeam_channel::bounded(1);
+        ticket.then(Box::new(move |result| {
+            let _ = sender.send(result);
+        }));
+        receiver.recv().unwrap()
+    }
+
     #[test]
     fn files_handed_over_are_renamed_and_their_tickets_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let committer = Committer::start().unwrap();
+        let committer = Committer::start(8).unwrap();
         let tickets: Vec<_> = (0..50u8)
             .map(|i| {
                 let part = PartFile::lock(&dir.path().join(format!("f{i}"))).unwrap();
@@ -214,7 +254,7 @@ mod tests {
             })
             .collect();
         for (i, ticket) in tickets.iter().enumerate() {
-            let path = ticket.wait().unwrap();
+            let path = result_of(ticket).unwrap();
             assert_eq!(path, dir.path().join(format!("f{i}")));
             assert_eq!(std::fs::read(&path).unwrap(), vec![i as u8; 100]);
         }
@@ -231,7 +271,7 @@ mod tests {
     #[test]
     fn a_file_of_the_wrong_size_is_refused_before_the_queue_and_a_closed_queue_commits_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let committer = Committer::start().unwrap();
+        let committer = Committer::start(8).unwrap();
         let part = PartFile::lock(&dir.path().join("short")).unwrap();
         part.write_all_at(b"abc", 0).unwrap();
         let error = committer.submit(part, 4).unwrap_err();
@@ -245,7 +285,7 @@ mod tests {
         let part = PartFile::lock(&dir.path().join("late")).unwrap();
         part.write_all_at(b"late", 0).unwrap();
         let ticket = committer.submit(part, 4).unwrap();
-        assert_eq!(ticket.wait().unwrap(), dir.path().join("late"));
+        assert_eq!(result_of(&ticket).unwrap(), dir.path().join("late"));
         assert_eq!(std::fs::read(dir.path().join("late")).unwrap(), b"late");
     }
 }

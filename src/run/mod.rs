@@ -15,7 +15,7 @@ use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::disk::commit::{Committer, Ticket};
 use crate::disk::durable::SyncMode;
@@ -24,6 +24,7 @@ use crate::disk::names::NameReservations;
 use crate::error::Error;
 use crate::file::FileTask;
 use crate::pool::ThreadPool;
+use crossbeam_channel::Sender;
 
 pub(crate) mod cancel;
 pub(crate) mod config;
@@ -44,7 +45,7 @@ use context::Context;
 use exact_paths::{file_name_of, ExactPaths};
 use links::{Link, LinkError, Origin};
 use naming::{wanted_name, RunNames};
-use outcome::{Outcome, Status, Summary, Transfer};
+use outcome::{ended_before_start, failed_before_start, Outcome, Status, Summary};
 use progress::Progress;
 use run_handle::Run;
 
@@ -282,25 +283,23 @@ impl Downloader {
         // With `--sync batch`, finished files are flushed together and renamed on a thread of the
         // run's own (`src/disk/commit.rs`), and their workers go on to the next link at once.
         // And the control files earlier runs left are found with one read of the directory.
+        let jobs = context.config.jobs;
         let committer = (context.config.sync == SyncMode::Batch)
-            .then(Committer::start)
+            .then(|| Committer::start(2 * jobs))
             .flatten()
             .map(Arc::new);
         let leftovers = Leftovers::scan(&context.config.dir);
         let context = &Arc::new(context.for_links(committer.clone(), leftovers));
-        let jobs = context.config.jobs;
         let mut read = ReadCounts::default();
         let mut summary = std::thread::scope(|scope| {
             // Outcomes go to one thread that adds them up and delivers them, so `deliver` may
             // borrow from the caller and needs no lock, and a slow `deliver` slows the workers
-            // down instead of piling up outcomes. A file handed to the commit thread is reported
-            // once it is renamed.
-            let (sender, outcomes) = crossbeam_channel::bounded::<Delivery>(2 * jobs.max(1));
-            let progress = Arc::clone(&context.progress);
+            // down instead of piling up outcomes. The outcome of a file handed to the commit thread
+            // is sent from there, once the file is renamed.
+            let (sender, outcomes) = crossbeam_channel::bounded::<Outcome>(2 * jobs.max(1));
             let delivery = scope.spawn(move || {
                 let mut summary = Summary::default();
-                for (outcome, ticket) in outcomes {
-                    let outcome = settled(outcome, ticket, &progress);
+                for outcome in outcomes {
                     summary.add(&outcome);
                     deliver(outcome);
                 }
@@ -332,10 +331,9 @@ impl Downloader {
                                 let context = Arc::clone(context);
                                 let sender = sender.clone();
                                 pool.execute(move || {
-                                    let delivery =
+                                    let (outcome, committed) =
                                         downloader.download_named(&context, index, link, &name);
-                                    // The delivery thread outlives the pool, so the send cannot fail.
-                                    let _ = sender.send(delivery);
+                                    deliver_when_committed(outcome, committed, &context, sender);
                                 });
                                 continue;
                             }
@@ -369,7 +367,7 @@ impl Downloader {
                     }
                 };
                 context.progress.count(&failed.status);
-                let _ = sender.send((failed, None));
+                let _ = sender.send(failed);
             }
             pool.wait_completion();
             drop(pool);
@@ -547,35 +545,31 @@ impl Downloader {
     }
 }
 
-/// What a file task hands to the delivery thread: its outcome, and the ticket of its rename when
-/// the run's commit thread has still to do it.
+/// What a file task ends with: its outcome, and the ticket of its rename when the run's commit
+/// thread has still to do it.
 type Delivery = (Outcome, Option<Arc<Ticket>>);
 
-/// The outcome once the file's rename is done: as it was, or failed if its flush or rename failed.
-fn settled(mut outcome: Outcome, ticket: Option<Arc<Ticket>>, progress: &Progress) -> Outcome {
-    if let Some(Err(error)) = ticket.map(|ticket| ticket.wait()) {
-        progress.recount(&outcome.status, &Status::Failed(error.clone()));
-        outcome.status = Status::Failed(error);
-    }
-    outcome
-}
-
-/// The outcome of a link that failed before any name was chosen or request made.
-fn failed_before_start(url: String, origin: Origin, index: u64, error: Error) -> Outcome {
-    ended_before_start(url, origin, index, Status::Failed(error))
-}
-
-/// The outcome of a link that ended before any request was made.
-fn ended_before_start(url: String, origin: Origin, index: u64, status: Status) -> Outcome {
-    Outcome {
-        index,
-        url,
-        origin,
-        path: None,
-        status,
-        elapsed: Duration::ZERO,
-        transfer: Transfer::default(),
-    }
+/// Sends `outcome` to the delivery thread, at once, or (for a file handed to the commit thread)
+/// from the commit thread once the file is renamed: failed then if its flush or rename failed.
+/// The delivery thread outlives the pool and the commit thread, so the send cannot fail.
+fn deliver_when_committed(
+    mut outcome: Outcome,
+    committed: Option<Arc<Ticket>>,
+    context: &Context,
+    sender: Sender<Outcome>,
+) {
+    let Some(ticket) = committed else {
+        let _ = sender.send(outcome);
+        return;
+    };
+    let progress = Arc::clone(&context.progress);
+    ticket.then(Box::new(move |result| {
+        if let Err(error) = result {
+            progress.recount(&outcome.status, &Status::Failed(error.clone()));
+            outcome.status = Status::Failed(error);
+        }
+        let _ = sender.send(outcome);
+    }));
 }
 
 /// What the reading loop of a run counts besides the outcomes.

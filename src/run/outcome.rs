@@ -485,6 +485,34 @@ pub(crate) fn status_word(status: &Status) -> &'static str {
     }
 }
 
+/// The outcome of a link that failed before any name was chosen or request made.
+pub(crate) fn failed_before_start(
+    url: String,
+    origin: Origin,
+    index: u64,
+    error: Error,
+) -> Outcome {
+    ended_before_start(url, origin, index, Status::Failed(error))
+}
+
+/// The outcome of a link that ended before any request was made.
+pub(crate) fn ended_before_start(
+    url: String,
+    origin: Origin,
+    index: u64,
+    status: Status,
+) -> Outcome {
+    Outcome {
+        index,
+        url,
+        origin,
+        path: None,
+        status,
+        elapsed: Duration::ZERO,
+        transfer: Transfer::default(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
