@@ -945,3 +945,30 @@ fn kill_9_while_finished_files_are_flushed_in_batches_leaves_only_whole_files() 
     }
     assert_no_part_files(&out);
 }
+
+/// A rename that fails on the commit thread (`--sync batch`) fails its link there: the outcome says
+/// so with the path, the totals count it as failed, not ok, and the other files are renamed.
+#[test]
+fn a_rename_that_fails_on_the_commit_thread_fails_its_link_and_is_counted_so() {
+    let files: Vec<Served> = (0..4u64)
+        .map(|i| Served::new(&format!("/r{i}.bin"), 20 * KIB + i, 960 + i))
+        .collect();
+    let (server, dir) = server_and_tempdir(&files);
+    let out = dir.path().join("out");
+    // A directory (with something in it) under the first file's name: with --overwrite the file
+    // is downloaded, and only its rename can fail.
+    fs::create_dir_all(out.join(files[0].name()).join("inside")).unwrap();
+    let run = pardl(
+        dir.path(),
+        Argv::quick("out")
+            .args(["-j", "4", "--overwrite"])
+            .urls(&server, &files),
+    );
+    run.assert_code(1);
+    run.assert_stderr_line(&["FAIL", "rename", "r0.bin.part"]);
+    run.assert_stderr_line(&["3 ok, 0 skipped, 1 failed"]);
+    for file in &files[1..] {
+        assert_served_file(&out, file.name(), file);
+    }
+    assert!(out.join(files[0].name()).join("inside").is_dir());
+}
