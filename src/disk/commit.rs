@@ -105,6 +105,29 @@ struct Waiting {
     ticket: Arc<Ticket>,
 }
 
+impl Waiting {
+    /// Flushes the file on its own, renames it and keeps its ticket.
+    fn commit_alone(&mut self) {
+        if let Some(part) = self.part.take() {
+            let result = part
+                .sync_data()
+                .and_then(|()| part.rename_flushed(&self.opened));
+            self.ticket.keep(result);
+        }
+    }
+
+    /// Once the file's file system is flushed: checks for this file's own write errors, renames
+    /// it and keeps its ticket.
+    fn commit_flushed(&mut self) {
+        if let Some(part) = self.part.take() {
+            let result = write_and_wait(part.handle())
+                .map_err(|e| Error::io("sync", part.part_path(), e))
+                .and_then(|()| part.rename_flushed(&self.opened));
+            self.ticket.keep(result);
+        }
+    }
+}
+
 impl Drop for Waiting {
     fn drop(&mut self) {
         if let Some(part) = self.part.take() {
@@ -151,7 +174,7 @@ impl Committer {
             ticket: Arc::clone(&ticket),
         };
         let sender = self.sender.lock().clone();
-        let unsent = match sender {
+        let mut unsent = match sender {
             Some(sender) => match sender.send(waiting) {
                 Ok(()) => return Ok(ticket),
                 Err(crossbeam_channel::SendError(waiting)) => waiting,
@@ -159,11 +182,7 @@ impl Committer {
             None => waiting,
         };
         // The run is closing its queue: the file commits itself.
-        let mut unsent = unsent;
-        if let Some(part) = unsent.part.take() {
-            let opened = &unsent.opened;
-            ticket.keep(part.sync_data().and_then(|()| part.rename_flushed(opened)));
-        }
+        unsent.commit_alone();
         Ok(ticket)
     }
 
@@ -211,20 +230,11 @@ fn commit(batch: Vec<Waiting>) {
             _ => None,
         };
         for mut waiting in files {
-            let Some(part) = waiting.part.take() else {
-                continue;
-            };
-            let result = match &flushed {
-                // Flushed with the others: this file's own write errors, if any, and the rename.
-                Some(Ok(())) => write_and_wait(part.handle())
-                    .map_err(|e| Error::io("sync", part.part_path(), e))
-                    .and_then(|()| part.rename_flushed(&waiting.opened)),
+            match &flushed {
+                Some(Ok(())) => waiting.commit_flushed(),
                 // Alone, or the shared flush failed: the file flushes itself.
-                _ => part
-                    .sync_data()
-                    .and_then(|()| part.rename_flushed(&waiting.opened)),
-            };
-            waiting.ticket.keep(result);
+                _ => waiting.commit_alone(),
+            }
         }
     }
 }

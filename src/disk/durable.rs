@@ -47,6 +47,11 @@ pub enum SyncMode {
 }
 
 impl SyncMode {
+    /// Whether anything is flushed at all: finished files, resume state, early writeback.
+    pub(crate) fn flushes(self) -> bool {
+        self != SyncMode::Never
+    }
+
     /// Reads `always`, `batch` or `never` (`--sync`).
     pub fn parse(text: &str) -> Result<SyncMode, String> {
         match text {

@@ -32,8 +32,9 @@ impl Leftovers {
         let names = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))
             .filter(|name| {
-                let name = name.to_string_lossy();
-                name.ends_with(".part.pardl") || name.ends_with(".part.pardl.tmp")
+                // Bytes, not a lossy string: no allocation per entry of a big directory.
+                let name = name.as_encoded_bytes();
+                name.ends_with(b".part.pardl") || name.ends_with(b".part.pardl.tmp")
             })
             .collect();
         Some(Leftovers {

@@ -211,7 +211,7 @@ impl PartFile {
     /// files in batches instead: [`crate::disk::commit::Committer`].)
     pub(crate) fn finish(self, size: u64, sync: SyncMode) -> Result<PathBuf, Error> {
         let metadata = self.check_size(size)?;
-        if sync != SyncMode::Never {
+        if sync.flushes() {
             // fdatasync: the data and the size, which is all a reader needs; the timestamps need
             // not be durable, and skipping them makes the flush cheaper.
             self.sync_data()?;

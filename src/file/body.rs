@@ -16,7 +16,6 @@
 use std::io::Read;
 use std::time::Instant;
 
-use crate::disk::durable::SyncMode;
 use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::file::plan::Chunk;
@@ -107,7 +106,7 @@ impl BodyCopy<'_> {
     ) -> Result<CopyEnd, Error> {
         let _live = self.file.connection();
         let mut window = SpeedWindow::new();
-        let flushes = self.context.config.sync != SyncMode::Never;
+        let flushes = self.context.config.sync.flushes();
         let mut unflushed = (target.offset(), 0u64);
         loop {
             let want = match target.remaining() {

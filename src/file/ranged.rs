@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::disk::control::ControlFile;
-use crate::disk::durable::SyncMode;
 use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::file::mirrors::{Mirror, Mirrors};
@@ -261,7 +260,7 @@ impl RangedJob {
         };
         // With `--sync never` nothing is flushed: the state then survives a crash of pardl (the
         // kernel has the data), not a power cut.
-        let flush = self.context.config.sync != SyncMode::Never;
+        let flush = self.context.config.sync.flushes();
         if flush {
             if let Err(error) = self.part.sync_data() {
                 log::warn!("{error}; resume state not saved");
