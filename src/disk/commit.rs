@@ -121,7 +121,7 @@ impl Waiting {
     fn commit_flushed(&mut self) {
         if let Some(part) = self.part.take() {
             let result = write_and_wait(part.handle())
-                .map_err(|e| Error::io("sync", part.part_path(), e))
+                .map_err(|e| Error::io("sync", part.path(), e))
                 .and_then(|()| part.rename_flushed(&self.opened));
             self.ticket.keep(result);
         }
@@ -131,7 +131,7 @@ impl Waiting {
 impl Drop for Waiting {
     fn drop(&mut self) {
         if let Some(part) = self.part.take() {
-            let path = part.part_path().to_path_buf();
+            let path = part.path().to_path_buf();
             part.keep();
             self.ticket.keep(Err(Error::io(
                 "finish",

@@ -1,10 +1,11 @@
-//! The control files earlier runs left in the output directory, found with one read of the
-//! directory when a run starts, so that a new download need not look for its own.
+//! The control files and `.part` files earlier runs left in the output directory, found with one
+//! read of the directory when a run starts, so that a new download need not look for its own.
 //!
 //! A download whose `.part` file it created itself (nothing was there) has nothing to resume, but a
 //! control file may still lie beside it: one whose `.part` was deleted, or the temporary file of a
 //! save that failed on a full disk. Such leftovers are read (and refused) or removed like any other
-//! control file. Looking for them costs two lookups per file, and in a big directory a lookup of a
+//! control file. And a small file is downloaded without any name until it is complete (see
+//! `src/disk/part.rs`) only when no `.part` file of an earlier run is there to take over. Looking for them costs two lookups per file, and in a big directory a lookup of a
 //! name that is not there searches the directory's index each time: a tenth of pardl's time on
 //! thousands of small files. So a run reads its output directory once, keeps the names of the
 //! control files there (usually none), and answers from that. A control file that appears later
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::disk::control::ControlFile;
 
-/// The control files (and their temporary files) found in one directory.
+/// The control files (and their temporary files) and `.part` files found in one directory.
 #[derive(Debug)]
 pub(crate) struct Leftovers {
     dir: PathBuf,
@@ -34,7 +35,9 @@ impl Leftovers {
             .filter(|name| {
                 // Bytes, not a lossy string: no allocation per entry of a big directory.
                 let name = name.as_encoded_bytes();
-                name.ends_with(b".part.pardl") || name.ends_with(b".part.pardl.tmp")
+                name.ends_with(b".part")
+                    || name.ends_with(b".part.pardl")
+                    || name.ends_with(b".part.pardl.tmp")
             })
             .collect();
         Some(Leftovers {
@@ -55,6 +58,21 @@ impl Leftovers {
             _ => ControlFile::any_at(path),
         }
     }
+
+    /// Whether a `.part` file may lie at `path`: answered from the scan for the scanned
+    /// directory, looked up for any other.
+    pub(crate) fn part_may_exist(&self, path: &Path) -> bool {
+        match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) if parent == self.dir => self.names.contains(name),
+            _ => anything_at(path),
+        }
+    }
+}
+
+/// Whether anything (even a dangling link) is at `path`; an error other than "not found" counts as
+/// something, so that the careful way is taken.
+pub(crate) fn anything_at(path: &Path) -> bool {
+    !matches!(fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
 #[cfg(test)]
@@ -67,8 +85,11 @@ mod tests {
         fs::write(dir.path().join("a.bin.part.pardl"), b"").unwrap();
         fs::write(dir.path().join("b.bin.part.pardl.tmp"), b"").unwrap();
         fs::write(dir.path().join("c.bin"), b"").unwrap();
+        fs::write(dir.path().join("c.bin.part"), b"").unwrap();
         let leftovers = Leftovers::scan(dir.path()).unwrap();
-        assert_eq!(leftovers.names.len(), 2);
+        assert_eq!(leftovers.names.len(), 3);
+        assert!(leftovers.part_may_exist(&dir.path().join("c.bin.part")));
+        assert!(!leftovers.part_may_exist(&dir.path().join("a.bin.part")));
         let control = |name: &str| ControlFile::path_for(&dir.path().join(name));
         assert!(leftovers.may_exist(&control("a.bin")));
         assert!(leftovers.may_exist(&control("b.bin")));
@@ -81,6 +102,9 @@ mod tests {
         fs::write(other.path().join("e.bin.part.pardl"), b"").unwrap();
         assert!(leftovers.may_exist(&ControlFile::path_for(&other.path().join("e.bin"))));
         assert!(!leftovers.may_exist(&ControlFile::path_for(&other.path().join("f.bin"))));
+        fs::write(other.path().join("g.bin.part"), b"").unwrap();
+        assert!(leftovers.part_may_exist(&other.path().join("g.bin.part")));
+        assert!(!leftovers.part_may_exist(&other.path().join("h.bin.part")));
         assert!(Leftovers::scan(&dir.path().join("missing")).is_none());
     }
 }

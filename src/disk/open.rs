@@ -59,6 +59,68 @@ pub(crate) fn create_new(path: &Path, private: bool) -> io::Result<File> {
     options.open(path).map_err(|e| explain(path, e))
 }
 
+/// Creates a new file without a name in the directory `dir` (`O_TMPFILE`): no other process can
+/// open it, and it vanishes with its data if pardl dies before [`link_unnamed`] names it. `None`
+/// where that cannot be done (not Linux, no `/proc` to name it through, a file system without
+/// unnamed files, or any other refusal): the caller then creates a named file, whose own errors
+/// say what is wrong.
+#[cfg(target_os = "linux")]
+pub(crate) fn create_unnamed(dir: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::OnceLock;
+    // `linkat` of `/proc/self/fd/N` names the file; without `/proc` it would stay nameless.
+    static CAN_NAME: OnceLock<bool> = OnceLock::new();
+    if !*CAN_NAME.get_or_init(|| Path::new("/proc/self/fd").is_dir()) {
+        return None;
+    }
+    // `dir` is the empty string for a bare relative name.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).custom_flags(libc::O_TMPFILE);
+    options.open(dir).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn create_unnamed(_dir: &Path) -> Option<File> {
+    None
+}
+
+/// Gives the unnamed `file` ([`create_unnamed`]) the name `path`, which must be free: a file, a
+/// link or anything else there gives [`io::ErrorKind::AlreadyExists`], never a replacement. Like
+/// a rename, it makes the file appear whole under its name at once.
+#[cfg(target_os = "linux")]
+pub(crate) fn link_unnamed(file: &File, path: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    let to = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: both are NUL-terminated strings that outlive the call.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if linked == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn link_unnamed(_file: &File, _path: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
 /// Whether `path` names `file` now (the same device and inode): not if it was renamed, deleted or
 /// replaced since it was opened.
 pub(crate) fn same_file(path: &Path, file: &File) -> io::Result<bool> {

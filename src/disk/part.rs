@@ -15,6 +15,14 @@
 //! that was deleted or replaced meanwhile is never renamed in its place, and the rename happens
 //! while the lock is still held.
 //!
+//! A new file starts without a name ([`PartFile::create_unnamed`], Linux's `O_TMPFILE`): it is made
+//! in the output directory with no name, and linked under its final name once its data is
+//! flushed. For the many files that finish within a second that is one change to the directory
+//! instead of two (a create, then a rename), and no lock, no checks of the name and no `unlink`s:
+//! no other process can see the file, and if pardl dies it vanishes. A download still running at
+//! its first checkpoint, when resume state is first saved, gets its `.part` name then, locked
+//! first ([`PartFile::give_name`]); before that there is nothing to resume anyway.
+//!
 //! The file is not sized up front. It grows as bytes land, and is given its full size
 //! ([`PartFile::allocate`]) only once the server's first answer has shown that it delivers (see
 //! `src/file/child_pool.rs`): an answer that claims 10 GB and sends 4 bytes leaves a 4-byte file,
@@ -29,7 +37,9 @@ use std::sync::Once;
 use crate::disk::checksum::{hash_reader, Checksum, ChecksumAlgorithm};
 use crate::disk::control::ControlFile;
 use crate::disk::durable::{start_writeback, SyncMode};
-use crate::disk::open::{create_new, open_existing, same_file, same_file_as};
+use crate::disk::open::{
+    create_new, create_unnamed, link_unnamed, open_existing, same_file, same_file_as,
+};
 use crate::error::Error;
 
 /// How often [`PartFile::lock`] opens the name again when the file under it changes between the
@@ -48,6 +58,11 @@ pub(crate) struct PartFile {
     /// Whether this task created the file (it was not there): then no earlier run left a
     /// download to resume, and no control file of its own.
     created: bool,
+    /// Whether the file has a name: its `.part` name, or none yet
+    /// ([`create_unnamed`](PartFile::create_unnamed)).
+    named: AtomicBool,
+    /// Whether giving it a name failed: it is not tried (nor warned about) again.
+    unnameable: AtomicBool,
     /// Whether a control file may lie beside the file: unless the task saw there was none
     /// ([`PartFile::mark_no_control`]), or until a checkpoint saves one. Only then is there one to
     /// remove when the download ends: an `unlink` of nothing takes the directory's lock too.
@@ -103,11 +118,75 @@ impl PartFile {
                     part_path,
                     final_path: final_path.to_path_buf(),
                     created,
+                    named: AtomicBool::new(true),
+                    unnameable: AtomicBool::new(false),
                     control_may_exist: AtomicBool::new(true),
                 });
             }
         }
         Err(Error::Locked { path: part_path })
+    }
+
+    /// A new, empty file for `final_path` without a name, in its directory: it gets the final name
+    /// when it is finished, or its `.part` name first if it is still running when its resume
+    /// state is first saved ([`give_name`](PartFile::give_name)). No lock is needed, as no other
+    /// process can open it. `None` where files without a name cannot be made (see
+    /// [`create_unnamed`]): then [`lock`](PartFile::lock) is the way.
+    pub(crate) fn create_unnamed(final_path: &Path) -> Option<PartFile> {
+        let file = create_unnamed(final_path.parent()?)?;
+        Some(PartFile {
+            file,
+            part_path: part_path_for(final_path),
+            final_path: final_path.to_path_buf(),
+            created: true,
+            named: AtomicBool::new(false),
+            unnameable: AtomicBool::new(false),
+            control_may_exist: AtomicBool::new(false),
+        })
+    }
+
+    /// Gives a file without a name its `.part` name, locked first so that it is never seen
+    /// unlocked, so that it can be resumed; whether it has that name now. If it cannot (another
+    /// pardl made a `.part` file under that name meanwhile, say), that is said once, and the
+    /// download goes on without a name and without resume. Callers serialize their calls (the
+    /// checkpoints of a download do).
+    pub(crate) fn give_name(&self) -> bool {
+        if self.named.load(Ordering::Acquire) {
+            return true;
+        }
+        if self.unnameable.load(Ordering::Acquire) {
+            return false;
+        }
+        // Nobody else can hold a lock on a file they cannot open; on a file system without locks
+        // the file is worked on as in `lock`.
+        if let Err(TryLockError::Error(e)) = self.file.try_lock() {
+            log::debug!("cannot lock {}: {e}", self.part_path.display());
+        }
+        match link_unnamed(&self.file, &self.part_path) {
+            Ok(()) => {
+                self.named.store(true, Ordering::Release);
+                true
+            }
+            Err(e) => {
+                let why = if e.kind() == io::ErrorKind::AlreadyExists {
+                    "another program made a file under this name".to_string()
+                } else {
+                    e.to_string()
+                };
+                log::warn!(
+                    "cannot name {} ({why}); the download goes on, but cannot be resumed if interrupted",
+                    self.part_path.display()
+                );
+                self.unnameable.store(true, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// Whether the file has a name (its `.part` name) rather than none yet: only a named file can
+    /// be resumed.
+    pub(crate) fn is_named(&self) -> bool {
+        self.named.load(Ordering::Acquire)
     }
 
     /// Whether this task created the file: nothing of an earlier run is in it or beside it.
@@ -137,14 +216,14 @@ impl PartFile {
         self.file
             .metadata()
             .map(|m| m.len())
-            .map_err(|e| Error::io("inspect", &self.part_path, e))
+            .map_err(|e| Error::io("inspect", self.path(), e))
     }
 
     /// Empties the file, for a download that starts from scratch.
     pub(crate) fn clear(&self) -> Result<(), Error> {
         self.file
             .set_len(0)
-            .map_err(|e| Error::io("empty", &self.part_path, e))
+            .map_err(|e| Error::io("empty", self.path(), e))
     }
 
     /// Gives the file its full `size` (sparse where nothing was written yet), once the server has
@@ -152,30 +231,36 @@ impl PartFile {
     pub(crate) fn allocate(&self, size: u64) -> Result<(), Error> {
         self.file
             .set_len(size)
-            .map_err(|e| Error::io("allocate", &self.part_path, e))
+            .map_err(|e| Error::io("allocate", self.path(), e))
     }
 
     /// Flushes the data written so far to disk (before a control file may claim it).
     pub(crate) fn sync_data(&self) -> Result<(), Error> {
         self.file
             .sync_data()
-            .map_err(|e| Error::io("sync", &self.part_path, e))
+            .map_err(|e| Error::io("sync", self.path(), e))
     }
 
     /// Writes all of `buf` at `offset`. Safe to call from many threads at once for disjoint ranges.
     pub(crate) fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<(), Error> {
-        write_all_at(&self.file, buf, offset).map_err(|e| Error::io("write", &self.part_path, e))
+        write_all_at(&self.file, buf, offset).map_err(|e| Error::io("write", self.path(), e))
     }
 
     /// Sets the file's length (for a stream whose length was not known up front).
     pub(crate) fn set_len(&self, len: u64) -> Result<(), Error> {
         self.file
             .set_len(len)
-            .map_err(|e| Error::io("resize", &self.part_path, e))
+            .map_err(|e| Error::io("resize", self.path(), e))
     }
 
-    pub(crate) fn part_path(&self) -> &Path {
-        &self.part_path
+    /// Where the file is: its `.part` name, or for a file without a name yet the final name it
+    /// is for (what messages about it show).
+    pub(crate) fn path(&self) -> &Path {
+        if self.is_named() {
+            &self.part_path
+        } else {
+            &self.final_path
+        }
     }
 
     /// The `algorithm` digest of the file's bytes, read through the open handle (not by opening the
@@ -185,8 +270,7 @@ impl PartFile {
             file: &self.file,
             offset: 0,
         };
-        hash_reader(reader, algorithm)
-            .map_err(|e| Error::io("read for checksum", &self.part_path, e))
+        hash_reader(reader, algorithm).map_err(|e| Error::io("read for checksum", self.path(), e))
     }
 
     /// The name the file gets when it is finished.
@@ -199,12 +283,13 @@ impl PartFile {
     pub(crate) fn set_modified(&self, time: std::time::SystemTime) -> Result<(), Error> {
         self.file
             .set_modified(time)
-            .map_err(|e| Error::io("set the time of", &self.part_path, e))
+            .map_err(|e| Error::io("set the time of", self.path(), e))
     }
 
     /// Renames the file to its final name (replacing any file there) once it holds exactly `size`
     /// bytes and its name still names it; then deletes the control file beside it, if there may be
-    /// one, and only then releases the lock.
+    /// one, and only then releases the lock. A file without a name is linked under the final name
+    /// instead, which must then be free.
     ///
     /// The data is flushed first unless `sync` is [`SyncMode::Never`], so that after a power loss
     /// the final name never points at a file whose blocks were not written yet. (A run flushes its
@@ -225,7 +310,7 @@ impl PartFile {
         let metadata = self
             .file
             .metadata()
-            .map_err(|e| Error::io("inspect", &self.part_path, e))?;
+            .map_err(|e| Error::io("inspect", self.path(), e))?;
         let len = metadata.len();
         if len != size {
             return Err(self.refuse(format!("it has {len} bytes, not the {size} planned")));
@@ -242,10 +327,23 @@ impl PartFile {
     /// name still names it (`opened` is its metadata from [`check_size`](PartFile::check_size)),
     /// deletes the control file beside it if there may be one, releases the lock.
     pub(crate) fn rename_flushed(self, opened: &fs::Metadata) -> Result<PathBuf, Error> {
+        if !self.is_named() {
+            return match link_unnamed(&self.file, &self.final_path) {
+                Ok(()) => Ok(self.final_path),
+                // The name was free when the task began (or it would have been skipped): another
+                // program made a file there meanwhile. Its file stays; this one vanishes.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(self.refuse(
+                    "another program created a file under this name while pardl was downloading \
+                     it; that file is left as it is"
+                        .to_string(),
+                )),
+                Err(e) => Err(Error::io("name", &self.final_path, e)),
+            };
+        }
         // Checked after the flush, which may have waited for a batch: as close to the rename as
         // can be.
         if !same_file_as(&self.part_path, opened)
-            .map_err(|e| Error::io("inspect", &self.part_path, e))?
+            .map_err(|e| Error::io("inspect", self.path(), e))?
         {
             return Err(self.refuse(
                 "another program moved or replaced it while pardl was writing it".to_string(),
@@ -269,19 +367,21 @@ impl PartFile {
     fn refuse(&self, why: String) -> Error {
         Error::io(
             "finish",
-            &self.part_path,
+            self.path(),
             io::Error::new(io::ErrorKind::InvalidData, why),
         )
     }
 
-    /// Closes the file and releases its lock, leaving it on disk for a later resume.
+    /// Closes the file and releases its lock, leaving it on disk for a later resume (a file without
+    /// a name vanishes).
     pub(crate) fn keep(self) {
         drop(self.file);
     }
 
-    /// Gives up: deletes the `.part` file (if its name still names it) and releases the lock.
+    /// Gives up: deletes the `.part` file (if its name still names it) and releases the lock. A file
+    /// without a name needs only to be closed.
     pub(crate) fn discard(self) {
-        if same_file(&self.part_path, &self.file).unwrap_or(false) {
+        if self.is_named() && same_file(&self.part_path, &self.file).unwrap_or(false) {
             if let Err(e) = fs::remove_file(&self.part_path) {
                 log::warn!("could not remove {}: {e}", self.part_path.display());
             }
@@ -361,6 +461,64 @@ mod tests {
         assert_eq!(part.finish(10, SyncMode::Always).unwrap(), final_path);
         assert_eq!(fs::read(&final_path).unwrap(), b"0123456789");
         assert!(!dir.path().join("f.bin.part").exists());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_without_a_name_is_linked_whole_under_a_free_final_name_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = || -> Vec<String> {
+            let mut names: Vec<_> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let final_path = dir.path().join("f.bin");
+        let part = PartFile::create_unnamed(&final_path).expect("O_TMPFILE on the test's disk");
+        assert!(!part.is_named());
+        part.write_all_at(b"0123456789", 0).unwrap();
+        assert!(names().is_empty(), "nothing has a name before the finish");
+        assert_eq!(part.path(), final_path);
+        assert_eq!(part.finish(10, SyncMode::Always).unwrap(), final_path);
+        assert_eq!(fs::read(&final_path).unwrap(), b"0123456789");
+        assert_eq!(names(), ["f.bin"]);
+
+        // A file that appeared under the name meanwhile is never replaced.
+        let part = PartFile::create_unnamed(&final_path).unwrap();
+        part.write_all_at(b"new", 0).unwrap();
+        let error = part.finish(3, SyncMode::Never).unwrap_err();
+        assert!(
+            error.to_string().contains("another program created a file"),
+            "{error}"
+        );
+        assert_eq!(fs::read(&final_path).unwrap(), b"0123456789");
+        assert_eq!(names(), ["f.bin"]);
+
+        // Given its `.part` name, it is locked and can be kept for a resume; discarded unnamed, it
+        // leaves nothing.
+        let other = dir.path().join("g.bin");
+        let part = PartFile::create_unnamed(&other).unwrap();
+        part.write_all_at(b"kept", 0).unwrap();
+        assert!(part.give_name());
+        assert!(part.give_name(), "naming twice is naming once");
+        assert_eq!(part.path(), dir.path().join("g.bin.part"));
+        assert!(matches!(PartFile::lock(&other), Err(Error::Locked { .. })));
+        part.keep();
+        assert_eq!(fs::read(dir.path().join("g.bin.part")).unwrap(), b"kept");
+        PartFile::create_unnamed(&dir.path().join("h.bin"))
+            .unwrap()
+            .discard();
+        assert_eq!(names(), ["f.bin", "g.bin.part"]);
+
+        // A name already taken is not taken over: the file goes on without one.
+        fs::write(dir.path().join("i.bin.part"), b"theirs").unwrap();
+        let part = PartFile::create_unnamed(&dir.path().join("i.bin")).unwrap();
+        assert!(!part.give_name());
+        assert!(!part.is_named());
+        part.discard();
+        assert_eq!(fs::read(dir.path().join("i.bin.part")).unwrap(), b"theirs");
     }
 
     #[test]

@@ -232,7 +232,7 @@ mod tests {
         }
 
         fn on_disk(&self) -> Vec<u8> {
-            std::fs::read(self.part.part_path()).unwrap()
+            std::fs::read(self.part.path()).unwrap()
         }
     }
 

@@ -78,7 +78,7 @@ pub(crate) fn run_chunks(
     };
     let workers = connections.clamp(1, (incomplete.len() + helpers).max(1));
     let pool = ThreadPool::try_with_name(workers, "pardl-chunk")
-        .map_err(|e| Error::io("start download threads for", job.part.part_path(), e))?;
+        .map_err(|e| Error::io("start download threads for", job.part.path(), e))?;
     let mut first = first;
     let mut incomplete = incomplete.into_iter().peekable();
     if job.part.len()? < job.plan.total() {

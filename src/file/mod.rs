@@ -4,7 +4,10 @@
 //!
 //! 1. skip it if the file exists (unless `--overwrite` or `--check-existing`: [`IfExists`]);
 //! 2. open and lock `NAME.part` ([`PartFile::lock`]): another pardl working on the same file makes
-//!    the link fail as `locked`, untouched; everything below happens under the lock;
+//!    the link fail as `locked`, untouched; everything below happens under the lock. A new file
+//!    with no `.part` or control file of an earlier run starts without a name instead
+//!    ([`PartFile::create_unnamed`]), which no other process can see, and gets its `.part` name
+//!    only if it is still running when its resume state is first saved ([`PartFile::give_name`]);
 //! 3. resume from `NAME.part.pardl` if an earlier run left one ([`ControlFile`]), else empty the
 //!    `.part` and
 //! 4. probe: one `GET` for the whole file as a range, which says whether ranges work and whose answer
@@ -37,7 +40,7 @@ use crate::disk::commit::Ticket;
 use crate::disk::control::ControlFile;
 use crate::disk::names::{name_from_answer, NameReservations};
 use crate::disk::open::open_existing;
-use crate::disk::part::PartFile;
+use crate::disk::part::{part_path_for, PartFile};
 use crate::error::Error;
 use crate::http::header;
 use crate::http::url::redact_url;
@@ -129,7 +132,7 @@ impl FileTask<'_> {
         let (link, file) = (self.link, self.file);
         let context = &self.context;
         let config = &context.config;
-        let part = match self.lock(final_path)? {
+        let part = match self.open_part(final_path)? {
             Locked::Part(part) => part,
             Locked::Skipped => return Ok(Status::Skipped),
         };
@@ -156,7 +159,7 @@ impl FileTask<'_> {
                 log::debug!("{} exists, skipping", final_path.display());
                 return Ok(Status::Skipped);
             }
-            let part = match self.lock(final_path)? {
+            let part = match self.open_part(final_path)? {
                 Locked::Part(part) => part,
                 Locked::Skipped => return Ok(Status::Skipped),
             };
@@ -253,6 +256,24 @@ impl FileTask<'_> {
             // that download fails its check).
             Err(_) => Ok(false),
         }
+    }
+
+    /// The `.part` file of `final_path` for this task: one without a name when no `.part` or
+    /// control file of an earlier run is there to take over ([`PartFile::create_unnamed`]), else
+    /// the named one, locked ([`FileTask::lock`]).
+    fn open_part(&self, final_path: &Path) -> Result<Locked, Error> {
+        let context = self.context;
+        // A file without a name gets its final name by a link, which never replaces a file there:
+        // only for `IfExists::Skip`, where the name is free (the others may replace a file).
+        if context.config.if_exists == IfExists::Skip
+            && !context.part_may_exist(&part_path_for(final_path))
+            && !context.control_may_exist(&ControlFile::path_for(final_path))
+        {
+            if let Some(part) = PartFile::create_unnamed(final_path) {
+                return Ok(Locked::Part(part));
+            }
+        }
+        self.lock(final_path)
     }
 
     /// Opens and locks the `.part` file of `final_path`, then looks again whether the final file

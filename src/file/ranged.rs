@@ -241,6 +241,11 @@ impl RangedJob {
             return;
         }
         let _saving = self.checkpoint_lock.lock();
+        // The first save of a download that began without a name names it: a control file must
+        // describe a `.part` file that is there.
+        if !self.part.give_name() {
+            return;
+        }
         // The counts are read before the sync: every byte they count was written before they were
         // advanced, so the sync covers it.
         let control = if self.mirrors.len() > 1 {
@@ -293,12 +298,21 @@ impl RangedJob {
         if self.control_saved.load(Ordering::Acquire) {
             self.file.mark_saved_for_resume();
         }
-        log::info!(
-            "kept {} ({} of {} bytes) to resume later",
-            self.part.part_path().display(),
-            self.plan.written(),
-            self.plan.total()
-        );
+        if self.part.is_named() {
+            log::info!(
+                "kept {} ({} of {} bytes) to resume later",
+                self.part.path().display(),
+                self.plan.written(),
+                self.plan.total()
+            );
+        } else {
+            log::info!(
+                "{}: {} of {} bytes not kept; it starts again from scratch",
+                self.part.path().display(),
+                self.plan.written(),
+                self.plan.total()
+            );
+        }
         self.part.keep();
     }
 }

@@ -11,7 +11,7 @@ use ureq::Agent;
 
 use crate::disk::commit::Committer;
 use crate::disk::control::ControlFile;
-use crate::disk::leftovers::Leftovers;
+use crate::disk::leftovers::{anything_at, Leftovers};
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
@@ -92,6 +92,15 @@ impl Context {
         match &self.leftovers {
             Some(leftovers) => leftovers.may_exist(path),
             None => ControlFile::any_at(path),
+        }
+    }
+
+    /// Whether a `.part` file may lie at `path` (one an earlier run left, to be taken over):
+    /// known from the run's scan of its directory, else looked up.
+    pub(crate) fn part_may_exist(&self, path: &Path) -> bool {
+        match &self.leftovers {
+            Some(leftovers) => leftovers.part_may_exist(path),
+            None => anything_at(path),
         }
     }
 
