@@ -433,6 +433,61 @@ fn a_local_error_names_the_path_and_other_links_continue() {
     run.assert_stderr_line(&["file", "is not a directory"]);
 }
 
+/// The names in `dir` seen while `run` downloads, looked at every few milliseconds until it ends.
+#[cfg(target_os = "linux")]
+fn names_seen_while(run: Background, dir: &Path) -> (Run, std::collections::BTreeSet<String>) {
+    let mut run = run;
+    let mut seen = std::collections::BTreeSet::new();
+    while run.child.try_wait().expect("waiting for pardl").is_none() {
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                seen.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (run.finish(), seen)
+}
+
+/// A small new file has no name until it is whole (Linux's `O_TMPFILE`, see src/disk/part.rs): no
+/// `.part` of it is ever seen, even while its body trickles in for a quarter of a second. A big one
+/// is seen under its `.part` name as it downloads, as someone watching the directory expects.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_small_file_is_never_seen_unfinished_and_a_big_one_is_seen_under_its_part_name() {
+    let small = Served::with(
+        "/small.bin",
+        256 * KIB,
+        60,
+        Behaviour::new().rate_limit(MIB),
+    );
+    let big = Served::with(
+        "/big.bin",
+        4 * MIB,
+        61,
+        Behaviour::new().rate_limit(4 * MIB),
+    );
+    let (server, dir) = server_and_tempdir([&small, &big]);
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let out_arg = out.to_str().unwrap();
+
+    let url = server.url(&small.path);
+    let run = Background::start(pardl_command(dir.path(), [url.as_str(), "-d", out_arg]));
+    let (run, seen) = names_seen_while(run, &out);
+    run.assert_code(0);
+    assert!(seen.iter().all(|name| name == "small.bin"), "{seen:?}");
+    assert_served_file(&out, "small.bin", &small);
+
+    let url = server.url(&big.path);
+    let run = Background::start(pardl_command(dir.path(), [url.as_str(), "-d", out_arg]));
+    let (run, seen) = names_seen_while(run, &out);
+    run.assert_code(0);
+    assert!(seen.contains("big.bin.part"), "{seen:?}");
+    assert_served_file(&out, "big.bin", &big);
+    assert_no_part_files(&out);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
@@ -451,13 +506,13 @@ fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    // The write failed within the file's first second, before it had a `.part` name (see
-    // src/disk/part.rs): the message names the file it was for. What it holds is then kept under
-    // the `.part` name, with its resume state, for a rerun once there is room.
+    // The file is big enough to get its `.part` name as soon as its size is known (see
+    // src/disk/part.rs): the message names that, and what it holds is kept there with its resume
+    // state, for a rerun once there is room.
     assert!(
         stderr.contains(&format!(
             "cannot write {}: ",
-            out.join("huge.bin").display()
+            out.join("huge.bin.part").display()
         )),
         "the message names the file: {stderr}"
     );

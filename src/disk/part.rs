@@ -19,9 +19,11 @@
 //! in the output directory with no name, and linked under its final name once its data is
 //! flushed. For the many files that finish within a second that is one change to the directory
 //! instead of two (a create, then a rename), and no lock, no checks of the name and no `unlink`s:
-//! no other process can see the file, and if pardl dies it vanishes. A download still running at
-//! its first checkpoint, when resume state is first saved, gets its `.part` name then, locked
-//! first ([`PartFile::give_name`]); before that there is nothing to resume anyway.
+//! no other process can see the file, and if pardl dies it vanishes. A file bigger than
+//! [`UNNAMED_MAX`] gets its `.part` name, locked first, as soon as the server's first answer gives
+//! its size ([`PartFile::give_name`]), so that it is seen in the directory as it grows; a smaller
+//! one that is still running when its resume state is first saved gets it then. Before that there
+//! is nothing to resume anyway: resume state is saved once a download is a second old.
 //!
 //! The file is not sized up front. It grows as bytes land, and is given its full size
 //! ([`PartFile::allocate`]) only once the server's first answer has shown that it delivers (see
@@ -45,6 +47,11 @@ use crate::error::Error;
 /// How often [`PartFile::lock`] opens the name again when the file under it changes between the
 /// open and the lock (another process finishing or removing it just then).
 const LOCK_ATTEMPTS: usize = 3;
+
+/// The biggest file that stays without a name until it is finished (unless it is still running at
+/// its first checkpoint): one that arrives in moments on any usable link, and whose loss to a crash
+/// costs little. A bigger one is named as soon as its size is known.
+pub(crate) const UNNAMED_MAX: u64 = 1 << 20;
 
 /// Whether the warning that a file system cannot lock files was given.
 static LOCKS_UNAVAILABLE: Once = Once::new();
@@ -146,16 +153,12 @@ impl PartFile {
     }
 
     /// Gives a file without a name its `.part` name, locked first so that it is never seen
-    /// unlocked, so that it can be resumed; whether it has that name now. If it cannot (another
-    /// pardl made a `.part` file under that name meanwhile, say), that is said once, and the
-    /// download goes on without a name and without resume. Callers serialize their calls (the
-    /// checkpoints of a download do).
-    pub(crate) fn give_name(&self) -> bool {
-        if self.named.load(Ordering::Acquire) {
-            return true;
-        }
-        if self.unnameable.load(Ordering::Acquire) {
-            return false;
+    /// unlocked: from now on it can be resumed, and is seen in the directory. Fails with
+    /// [`Error::Locked`] if a file appeared under that name meanwhile (another pardl started the
+    /// same file). Callers serialize their calls (the checkpoints of a download do).
+    pub(crate) fn give_name(&self) -> Result<(), Error> {
+        if self.is_named() {
+            return Ok(());
         }
         // Nobody else can hold a lock on a file they cannot open; on a file system without locks
         // the file is worked on as in `lock`.
@@ -165,18 +168,29 @@ impl PartFile {
         match link_unnamed(&self.file, &self.part_path) {
             Ok(()) => {
                 self.named.store(true, Ordering::Release);
-                true
+                Ok(())
             }
-            Err(e) => {
-                let why = if e.kind() == io::ErrorKind::AlreadyExists {
-                    "another program made a file under this name".to_string()
-                } else {
-                    e.to_string()
-                };
-                log::warn!(
-                    "cannot name {} ({why}); the download goes on, but cannot be resumed if interrupted",
-                    self.part_path.display()
-                );
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::Locked {
+                path: self.part_path.clone(),
+            }),
+            Err(e) => Err(Error::io("create", &self.part_path, e)),
+        }
+    }
+
+    /// Whether the file has its `.part` name, giving it the name if it has none yet
+    /// ([`give_name`](PartFile::give_name)): for the first save of its resume state. If it cannot
+    /// be named, that is said once, and the download goes on without a name and without resume.
+    pub(crate) fn name_for_resume(&self) -> bool {
+        if self.is_named() {
+            return true;
+        }
+        if self.unnameable.load(Ordering::Acquire) {
+            return false;
+        }
+        match self.give_name() {
+            Ok(()) => true,
+            Err(error) => {
+                log::warn!("{error}; the download goes on, but cannot be resumed if interrupted");
                 self.unnameable.store(true, Ordering::Release);
                 false
             }
@@ -501,8 +515,8 @@ mod tests {
         let other = dir.path().join("g.bin");
         let part = PartFile::create_unnamed(&other).unwrap();
         part.write_all_at(b"kept", 0).unwrap();
-        assert!(part.give_name());
-        assert!(part.give_name(), "naming twice is naming once");
+        part.give_name().unwrap();
+        assert!(part.name_for_resume(), "naming twice is naming once");
         assert_eq!(part.path(), dir.path().join("g.bin.part"));
         assert!(matches!(PartFile::lock(&other), Err(Error::Locked { .. })));
         part.keep();
@@ -515,7 +529,12 @@ mod tests {
         // A name already taken is not taken over: the file goes on without one.
         fs::write(dir.path().join("i.bin.part"), b"theirs").unwrap();
         let part = PartFile::create_unnamed(&dir.path().join("i.bin")).unwrap();
-        assert!(!part.give_name());
+        let error = part.give_name().unwrap_err();
+        assert!(
+            matches!(&error, Error::Locked { path } if path.ends_with("i.bin.part")),
+            "{error:?}"
+        );
+        assert!(!part.name_for_resume());
         assert!(!part.is_named());
         part.discard();
         assert_eq!(fs::read(dir.path().join("i.bin.part")).unwrap(), b"theirs");

@@ -6,8 +6,9 @@
 //! 2. open and lock `NAME.part` ([`PartFile::lock`]): another pardl working on the same file makes
 //!    the link fail as `locked`, untouched; everything below happens under the lock. A new file
 //!    with no `.part` or control file of an earlier run starts without a name instead
-//!    ([`PartFile::create_unnamed`]), which no other process can see, and gets its `.part` name
-//!    only if it is still running when its resume state is first saved ([`PartFile::give_name`]);
+//!    ([`PartFile::create_unnamed`]), which no other process can see; it gets its `.part` name
+//!    once the probe shows it is big, or when its resume state is first saved
+//!    ([`PartFile::give_name`]);
 //! 3. resume from `NAME.part.pardl` if an earlier run left one ([`ControlFile`]), else empty the
 //!    `.part` and
 //! 4. probe: one `GET` for the whole file as a range, which says whether ranges work and whose answer
@@ -40,7 +41,7 @@ use crate::disk::commit::Ticket;
 use crate::disk::control::ControlFile;
 use crate::disk::names::{name_from_answer, NameReservations};
 use crate::disk::open::open_existing;
-use crate::disk::part::{part_path_for, PartFile};
+use crate::disk::part::{part_path_for, PartFile, UNNAMED_MAX};
 use crate::error::Error;
 use crate::http::header;
 use crate::http::url::redact_url;
@@ -199,6 +200,9 @@ impl FileTask<'_> {
                 // No stale control file can be left here: `resume` found none, or removed the one it
                 // could not use. The `.part` is sized later, once the answer has delivered.
                 context.progress.set_size(file, total);
+                if total > UNNAMED_MAX {
+                    part.give_name()?;
+                }
                 let plan = ChunkPlan::new(total, first.end, config.connections, config.min_chunk);
                 log::debug!(
                     "{}: {total} bytes in {} chunks over up to {} connections",
@@ -220,6 +224,14 @@ impl FileTask<'_> {
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
+                if first
+                    .response
+                    .body()
+                    .content_length()
+                    .is_none_or(|len| len > UNNAMED_MAX)
+                {
+                    part.give_name()?;
+                }
                 self.run_stream(part, &final_url, Some(first))
             }
         }

@@ -241,9 +241,14 @@ impl RangedJob {
             return;
         }
         let _saving = self.checkpoint_lock.lock();
+        if !force && !self.part.is_named() && self.plan.is_complete() {
+            // The last chunk just ended and the file is about to get its final name: nothing is
+            // left to resume, so it is not named for that.
+            return;
+        }
         // The first save of a download that began without a name names it: a control file must
         // describe a `.part` file that is there.
-        if !self.part.give_name() {
+        if !self.part.name_for_resume() {
             return;
         }
         // The counts are read before the sync: every byte they count was written before they were
