@@ -12,9 +12,11 @@
 //!
 //! There is no timer: a batch is whatever finished while the previous one was flushed, so a file
 //! that finishes alone is committed at once, and batches grow exactly as much as flushing is the
-//! bottleneck. The queue is bounded (twice the run's workers, like its other queues): each waiting
-//! file holds a descriptor and its lock, and a worker that finds the queue full waits, as it would
-//! for its own flush.
+//! bottleneck. The queue is bounded ([`commit_queue_capacity`]): each waiting file holds a
+//! descriptor (and its lock, if it has a name), and a worker that finds the queue full waits, as it
+//! would for its own flush. It is longer than the run's other queues because on many small files
+//! the flush is the slowest step: workers that wait for room spin and sleep on a machine that is
+//! short of CPU, and longer batches share each flush among more files.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -142,6 +144,13 @@ impl Drop for Waiting {
     }
 }
 
+/// How many finished files may wait for the commit thread of a run with `jobs` workers: 16 per
+/// worker up to 256 (256 descriptors, a quarter of the smallest common limit of 1,024), and never
+/// fewer than two per worker.
+pub(crate) fn commit_queue_capacity(jobs: usize) -> usize {
+    (2 * jobs).max((16 * jobs).min(256))
+}
+
 impl Committer {
     /// Starts the commit thread, with room for `capacity` finished files waiting for it; `None` if
     /// no thread can be started (then files flush themselves).
@@ -250,6 +259,14 @@ mod tests {
             let _ = sender.send(result);
         }));
         receiver.recv().unwrap()
+    }
+
+    #[test]
+    fn the_queue_holds_up_to_256_files_and_at_least_two_per_worker() {
+        assert_eq!(commit_queue_capacity(1), 16);
+        assert_eq!(commit_queue_capacity(16), 256);
+        assert_eq!(commit_queue_capacity(64), 256);
+        assert_eq!(commit_queue_capacity(200), 400);
     }
 
     #[test]

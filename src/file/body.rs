@@ -13,6 +13,7 @@
 //!
 //! [`Progress::record`]: crate::run::progress::Progress::record
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::time::Instant;
 
@@ -26,6 +27,24 @@ use crate::run::progress::FileProgress;
 /// Size of the buffer each connection reads into. Large enough that a fast local transfer is not
 /// dominated by system calls, small enough that many connections cost little memory.
 pub(crate) const BUFFER_SIZE: usize = 128 * 1024;
+
+thread_local! {
+    /// The read buffer of the last download on this thread, kept for the next: a worker that
+    /// downloads thousands of small files allocates it (and the kernel zeroes its pages) once.
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's read buffer of [`BUFFER_SIZE`] bytes (a fresh one if the thread's
+/// is in use further up its stack).
+pub(crate) fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.resize(BUFFER_SIZE, 0);
+            f(&mut buffer)
+        }
+        Err(_) => f(&mut vec![0; BUFFER_SIZE]),
+    })
+}
 
 /// After this many bytes written by one connection, the kernel is asked to start writing them to
 /// the disk ([`PartFile::start_writeback`]), so that a big file's final flush waits only for its

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::file::answer::{bad_status, reject, BadStatus, Head};
-use crate::file::body::{BodyCopy, CopyEnd, BUFFER_SIZE};
+use crate::file::body::{with_buffer, BodyCopy, CopyEnd};
 use crate::file::mirrors::is_mirror_failure;
 use crate::file::plan::Chunk;
 use crate::file::probe::FirstAnswer;
@@ -60,8 +60,12 @@ use crate::http::{range_header, ContentRange, Validators};
 /// `first` is a response already received for this chunk (the probe's), whose `Content-Range` was
 /// checked by the probe; it may carry more than the chunk (see [`FirstAnswer`]).
 pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<FirstAnswer>) {
+    with_buffer(|buffer| fetch_chunks_from(job, index, first, buffer));
+}
+
+/// [`fetch_chunk`] with the thread's read buffer.
+fn fetch_chunks_from(job: &RangedJob, index: usize, first: Option<FirstAnswer>, buffer: &mut [u8]) {
     let config = &job.context.config;
-    let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut index = index;
     let mut first = first;
     loop {
@@ -72,7 +76,7 @@ pub(crate) fn fetch_chunk(job: &RangedJob, index: usize, first: Option<FirstAnsw
             index,
             chunk,
             first: first.take(),
-            buffer: &mut buffer,
+            buffer: &mut *buffer,
         };
         let backoff = Backoff::new(config.max_tries, config.retry_wait);
         match with_retries(&job.context, &job.file, backoff, &mut fetch) {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::disk::commit::{Committer, Ticket};
+use crate::disk::commit::{commit_queue_capacity, Committer, Ticket};
 use crate::disk::durable::SyncMode;
 use crate::disk::leftovers::Leftovers;
 use crate::disk::names::NameReservations;
@@ -285,7 +285,7 @@ impl Downloader {
         // And the control files earlier runs left are found with one read of the directory.
         let jobs = context.config.jobs;
         let committer = (context.config.sync == SyncMode::Batch)
-            .then(|| Committer::start(2 * jobs))
+            .then(|| Committer::start(commit_queue_capacity(jobs)))
             .flatten()
             .map(Arc::new);
         let leftovers = Leftovers::scan(&context.config.dir);
