@@ -51,12 +51,15 @@ for scenario in $SCENARIOS; do
     read -r -a args <<<"$(args_for "$scenario")"
     times=$work/times-$scenario
     : >"$times"
+    run=0
     for _ in $(seq "$RUNS"); do
         for who in before after; do
             bin=$BEFORE
             [[ $who == after ]] && bin=$AFTER
-            out=$work/out
-            rm -rf "$out"
+            # A fresh directory per run, moved aside after it rather than deleted: creating many
+            # files soon after deleting many is slow on ext4 without a journal (see compare.sh's
+            # run_one), and would weigh on whichever binary runs next.
+            out=$work/out-$who-$((++run))
             /usr/bin/time -f "$who %e %U %S" -a -o "$times" "$bin" -q -d "$out" "${args[@]}" \
                 >"$work/run.log" 2>&1 \
                 || { cat "$work/run.log" >&2; echo "scenario $scenario: $who failed" >&2; exit 1; }
