@@ -4,11 +4,12 @@
 //! A download whose `.part` file it created itself (nothing was there) has nothing to resume, but a
 //! control file may still lie beside it: one whose `.part` was deleted, or the temporary file of a
 //! save that failed on a full disk. Such leftovers are read (and refused) or removed like any other
-//! control file. And a small file is downloaded without any name until it is complete (see
-//! `src/disk/part.rs`) only when no `.part` file of an earlier run is there to take over. Looking for them costs two lookups per file, and in a big directory a lookup of a
-//! name that is not there searches the directory's index each time: a tenth of pardl's time on
-//! thousands of small files. So a run reads its output directory once, keeps the names of the
-//! control files there (usually none), and answers from that. A control file that appears later
+//! control file. And a new file may start without a name (see `src/disk/part.rs`) only when no
+//! `.part` file of an earlier run is there to take over. Looking for them costs lookups per file,
+//! and in a big directory a lookup of a name that is not there searches the directory's index each
+//! time: a tenth of pardl's time on thousands of small files. So a run reads its output directory
+//! once, keeps the names of the control and `.part` files there (usually none), and answers from
+//! that. A control file that appears later
 //! belongs to a `.part` file another process created and holds; this run then finds that `.part`
 //! already there, and looks, as before.
 

@@ -135,9 +135,9 @@ impl PartFile {
     }
 
     /// A new, empty file for `final_path` without a name, in its directory: it gets the final name
-    /// when it is finished, or its `.part` name first if it is still running when its resume
-    /// state is first saved ([`give_name`](PartFile::give_name)). No lock is needed, as no other
-    /// process can open it. `None` where files without a name cannot be made (see
+    /// when it is finished, or its `.part` name first if it is bigger than [`UNNAMED_MAX`] or still
+    /// running when its resume state is first saved ([`give_name`](PartFile::give_name)). No lock
+    /// is needed, as no other process can open it. `None` where files without a name cannot be made (see
     /// [`create_unnamed`]): then [`lock`](PartFile::lock) is the way.
     pub(crate) fn create_unnamed(final_path: &Path) -> Option<PartFile> {
         let file = create_unnamed(final_path.parent()?)?;
