@@ -171,7 +171,8 @@ impl Downloader {
     /// in a hash set that is dropped when the run ends), whatever the links' length, unless
     /// [`Config::names`] is [`Names::Index`](crate::Names::Index): then only `out=` names are kept,
     /// and a list without them runs in flat memory at any length. Links themselves are read one at
-    /// a time, and at most `2 × jobs` wait in the pool.
+    /// a time, at most `2 × jobs` wait in the pool, and finished files waiting for their commit
+    /// (`--sync batch`) are at most 16 per worker, 256 in all (or `2 × jobs`, if that is more).
     ///
     /// ```no_run
     /// use pardl::{DoneLinks, Shard, Config, Downloader, LinkReader};
