@@ -63,26 +63,26 @@ pub(crate) type AfterCommit = Box<dyn FnOnce(Result<PathBuf, Error>) + Send>;
 impl Ticket {
     /// Records the result; runs what was asked to be done with it, if anything, on this thread.
     fn keep(&self, result: Result<PathBuf, Error>) {
-        let mut state = self.state.lock();
-        match std::mem::take(&mut *state) {
-            TicketState::Then(after) => {
-                drop(state);
-                after(result);
-            }
-            _ => *state = TicketState::Kept(result),
-        }
+        self.meet(TicketState::Kept(result));
     }
 
     /// Runs `after` with the result: at once if the file is committed already, else on the
     /// commit thread when it is (after its rename).
     pub(crate) fn then(&self, after: AfterCommit) {
+        self.meet(TicketState::Then(after));
+    }
+
+    /// The result and what to do with it arrive in either order: the second to arrive runs the
+    /// first (outside the lock); the first waits in the ticket.
+    fn meet(&self, arriving: TicketState) {
         let mut state = self.state.lock();
-        match std::mem::take(&mut *state) {
-            TicketState::Kept(result) => {
+        match (std::mem::take(&mut *state), arriving) {
+            (TicketState::Then(after), TicketState::Kept(result))
+            | (TicketState::Kept(result), TicketState::Then(after)) => {
                 drop(state);
                 after(result);
             }
-            _ => *state = TicketState::Then(after),
+            (_, arriving) => *state = arriving,
         }
     }
 }

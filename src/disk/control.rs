@@ -52,7 +52,7 @@ use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::disk::open::{create_new, open_existing};
+use crate::disk::open::{anything_at, create_new, open_existing};
 use crate::file::plan::{ChunkPlan, Source};
 use crate::http::url::redact_url;
 use crate::http::Validators;
@@ -309,9 +309,7 @@ impl ControlFile {
     /// Whether anything lies at `path` or at its temporary file's name (a control file, a leftover
     /// of a failed save, or something else pardl will refuse to read): looked up, not opened.
     pub(crate) fn any_at(path: &Path) -> bool {
-        [path.to_path_buf(), temp_path(path)].iter().any(
-            |p| !matches!(fs::symlink_metadata(p), Err(e) if e.kind() == io::ErrorKind::NotFound),
-        )
+        anything_at(path) || anything_at(&temp_path(path))
     }
 
     /// Deletes the control file at `path` (and a leftover temp file), ignoring files that are not there.
@@ -325,7 +323,7 @@ impl ControlFile {
 }
 
 /// `NAME.part.pardl.tmp`, where a new control file is written before it replaces the old one.
-fn temp_path(path: &Path) -> PathBuf {
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let mut temp = path.as_os_str().to_os_string();
     temp.push(".tmp");
     PathBuf::from(temp)

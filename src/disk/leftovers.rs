@@ -18,7 +18,8 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::disk::control::ControlFile;
+use crate::disk::control::temp_path;
+use crate::disk::open::anything_at;
 
 /// The control files (and their temporary files) and `.part` files found in one directory.
 #[derive(Debug)]
@@ -50,19 +51,18 @@ impl Leftovers {
     /// Whether something may lie at the control file `path` or its temporary file: answered from
     /// the scan for the scanned directory, looked up for any other.
     pub(crate) fn may_exist(&self, path: &Path) -> bool {
-        match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) if parent == self.dir => {
-                let mut temp = name.to_os_string();
-                temp.push(".tmp");
-                self.names.contains(name) || self.names.contains(&temp)
-            }
-            _ => ControlFile::any_at(path),
-        }
+        self.may_hold(path) || self.may_hold(&temp_path(path))
     }
 
     /// Whether a `.part` file may lie at `path`: answered from the scan for the scanned
     /// directory, looked up for any other.
     pub(crate) fn part_may_exist(&self, path: &Path) -> bool {
+        self.may_hold(path)
+    }
+
+    /// Whether something may lie at `path`: one of the names the scan kept, for the scanned
+    /// directory; looked up, for any other.
+    fn may_hold(&self, path: &Path) -> bool {
         match (path.parent(), path.file_name()) {
             (Some(parent), Some(name)) if parent == self.dir => self.names.contains(name),
             _ => anything_at(path),
@@ -70,15 +70,10 @@ impl Leftovers {
     }
 }
 
-/// Whether anything (even a dangling link) is at `path`; an error other than "not found" counts as
-/// something, so that the careful way is taken.
-pub(crate) fn anything_at(path: &Path) -> bool {
-    !matches!(fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disk::control::ControlFile;
 
     #[test]
     fn control_files_in_the_directory_are_known_without_a_lookup() {

@@ -121,6 +121,12 @@ pub(crate) fn link_unnamed(_file: &File, _path: &Path) -> io::Result<()> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
+/// Whether anything (even a dangling link) is at `path`; an error other than "not found" counts as
+/// something, so that callers take the careful way.
+pub(crate) fn anything_at(path: &Path) -> bool {
+    !matches!(fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+}
+
 /// Whether `path` names `file` now (the same device and inode): not if it was renamed, deleted or
 /// replaced since it was opened.
 pub(crate) fn same_file(path: &Path, file: &File) -> io::Result<bool> {

@@ -51,7 +51,7 @@ const LOCK_ATTEMPTS: usize = 3;
 /// The biggest file that stays without a name until it is finished (unless it is still running at
 /// its first checkpoint): one that arrives in moments on any usable link, and whose loss to a crash
 /// costs little. A bigger one is named as soon as its size is known.
-pub(crate) const UNNAMED_MAX: u64 = 1 << 20;
+const UNNAMED_MAX: u64 = 1 << 20;
 
 /// Whether the warning that a file system cannot lock files was given.
 static LOCKS_UNAVAILABLE: Once = Once::new();
@@ -175,6 +175,15 @@ impl PartFile {
             }),
             Err(e) => Err(Error::io("create", &self.part_path, e)),
         }
+    }
+
+    /// Gives the file its `.part` name ([`give_name`](PartFile::give_name)) if it is bigger than
+    /// [`UNNAMED_MAX`], or of a size not known (`None`): once the server's first answer tells.
+    pub(crate) fn name_if_big(&self, size: Option<u64>) -> Result<(), Error> {
+        if size.is_none_or(|size| size > UNNAMED_MAX) {
+            self.give_name()?;
+        }
+        Ok(())
     }
 
     /// Whether the file has its `.part` name, giving it the name if it has none yet

@@ -41,7 +41,7 @@ use crate::disk::commit::Ticket;
 use crate::disk::control::ControlFile;
 use crate::disk::names::{name_from_answer, NameReservations};
 use crate::disk::open::open_existing;
-use crate::disk::part::{part_path_for, PartFile, UNNAMED_MAX};
+use crate::disk::part::{part_path_for, PartFile};
 use crate::error::Error;
 use crate::http::header;
 use crate::http::url::redact_url;
@@ -200,9 +200,7 @@ impl FileTask<'_> {
                 // No stale control file can be left here: `resume` found none, or removed the one it
                 // could not use. The `.part` is sized later, once the answer has delivered.
                 context.progress.set_size(file, total);
-                if total > UNNAMED_MAX {
-                    part.give_name()?;
-                }
+                part.name_if_big(Some(total))?;
                 let plan = ChunkPlan::new(total, first.end, config.connections, config.min_chunk);
                 log::debug!(
                     "{}: {total} bytes in {} chunks over up to {} connections",
@@ -224,14 +222,7 @@ impl FileTask<'_> {
                 self.run_ranged(job, Some(first))
             }
             RangeProbe::Whole { first, final_url } => {
-                if first
-                    .response
-                    .body()
-                    .content_length()
-                    .is_none_or(|len| len > UNNAMED_MAX)
-                {
-                    part.give_name()?;
-                }
+                part.name_if_big(first.response.body().content_length())?;
                 self.run_stream(part, &final_url, Some(first))
             }
         }

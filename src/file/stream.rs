@@ -13,7 +13,7 @@ use crate::disk::checksum::{Checksum, ChecksumAlgorithm, Hasher};
 use crate::disk::part::PartFile;
 use crate::error::Error;
 use crate::file::answer::{bad_status, reject};
-use crate::file::body::{BodyCopy, CopyEnd, CopyTarget, BUFFER_SIZE};
+use crate::file::body::{with_buffer, BodyCopy, CopyEnd, CopyTarget};
 use crate::file::request::{send, InFlight};
 use crate::file::retry::{with_retries, Backoff, Retryable};
 use crate::http::header;
@@ -50,13 +50,15 @@ impl StreamJob<'_> {
     /// Reads `first` (a `200` response; or a fresh request if `None`) to the end into the `.part` file,
     /// retrying from the start as `backoff` allows.
     pub(crate) fn run(&self, first: Option<InFlight>, backoff: Backoff) -> Result<Streamed, Error> {
-        let mut attempts = StreamAttempts {
-            job: self,
-            first,
-            high_water: 0,
-            buffer: vec![0u8; BUFFER_SIZE],
-        };
-        let streamed = with_retries(self.context, self.file, backoff, &mut attempts)?;
+        let streamed = with_buffer(|buffer| {
+            let mut attempts = StreamAttempts {
+                job: self,
+                first,
+                high_water: 0,
+                buffer,
+            };
+            with_retries(self.context, self.file, backoff, &mut attempts)
+        })?;
         self.part.set_len(streamed.len)?;
         Ok(streamed)
     }
@@ -132,7 +134,8 @@ struct StreamAttempts<'a> {
     first: Option<InFlight>,
     /// The furthest byte any attempt reached: the file's progress already counts the bytes before it.
     high_water: u64,
-    buffer: Vec<u8>,
+    /// The thread's read buffer ([`with_buffer`]).
+    buffer: &'a mut [u8],
 }
 
 impl Retryable for StreamAttempts<'_> {
@@ -143,8 +146,7 @@ impl Retryable for StreamAttempts<'_> {
             Some(answer) => answer,
             None => self.job.request()?,
         };
-        self.job
-            .copy(answer, &mut self.buffer, &mut self.high_water)
+        self.job.copy(answer, self.buffer, &mut self.high_water)
     }
 
     fn progress(&self) -> u64 {

@@ -11,7 +11,8 @@ use ureq::Agent;
 
 use crate::disk::commit::Committer;
 use crate::disk::control::ControlFile;
-use crate::disk::leftovers::{anything_at, Leftovers};
+use crate::disk::leftovers::Leftovers;
+use crate::disk::open::anything_at;
 use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;

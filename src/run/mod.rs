@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crossbeam_channel::Sender;
+
 use crate::disk::commit::{commit_queue_capacity, Committer, Ticket};
 use crate::disk::durable::SyncMode;
 use crate::disk::leftovers::Leftovers;
@@ -24,7 +26,6 @@ use crate::disk::names::NameReservations;
 use crate::error::Error;
 use crate::file::FileTask;
 use crate::pool::ThreadPool;
-use crossbeam_channel::Sender;
 
 pub(crate) mod cancel;
 pub(crate) mod config;
