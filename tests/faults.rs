@@ -488,6 +488,50 @@ fn a_small_file_is_never_seen_unfinished_and_a_big_one_is_seen_under_its_part_na
     assert_no_part_files(&out);
 }
 
+/// A final name that was free when the run read its directory, but that another program takes
+/// while pardl downloads the file, is left to that program: whether the file had no name yet (a
+/// small one) or its `.part` name (a big one), nothing replaces the other file, nothing of pardl's
+/// is left, and the link counts as skipped, as it would have had the file been there at the start.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_name_taken_while_downloading_is_left_to_its_owner_and_the_link_is_skipped() {
+    let stalled = |bytes| Behaviour::new().stall_after(bytes, Duration::from_secs(3), 1);
+    let small = Served::with("/small.bin", 64 * KIB, 62, stalled(32 * KIB));
+    let big = Served::with("/big.bin", 2 * MIB, 63, stalled(MIB));
+    let (server, dir) = server_and_tempdir([&small, &big]);
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let urls = [server.url(&small.path), server.url(&big.path)];
+    let args = [&urls[0], &urls[1], "-j", "2", "-d", out.to_str().unwrap()];
+    let mut run = Background::start(pardl_command(dir.path(), args));
+    // Both answers have begun (the big file has its `.part` name), and both stall for 3 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.requests_for(&small.path).is_empty() || !out.join("big.bin.part").exists() {
+        assert!(run.child.try_wait().unwrap().is_none(), "pardl ended early");
+        assert!(Instant::now() < deadline, "the downloads did not begin");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    fs::write(out.join("small.bin"), b"another program's small file").unwrap();
+    fs::write(out.join("big.bin"), b"another program's big file").unwrap();
+    let run = run.finish();
+    run.assert_code(0);
+    for name in ["small.bin", "big.bin"] {
+        run.assert_stderr_line(&["skip ", name, "(already exists)"]);
+        run.assert_stderr_line(&["another program created a file under this name", name]);
+    }
+    assert_eq!(
+        fs::read(out.join("small.bin")).unwrap(),
+        b"another program's small file"
+    );
+    assert_eq!(
+        fs::read(out.join("big.bin")).unwrap(),
+        b"another program's big file"
+    );
+    assert_eq!(names_in(&out), ["big.bin", "small.bin"]);
+    // Both were downloaded whole: the server saw no second attempt of the small one.
+    assert_eq!(server.requests_for(&small.path).len(), 1);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_full_disk_fails_the_link_with_the_path_and_no_final_file() {

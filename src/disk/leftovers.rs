@@ -1,5 +1,6 @@
-//! The control files and `.part` files earlier runs left in the output directory, found with one
-//! read of the directory when a run starts, so that a new download need not look for its own.
+//! The control files and `.part` files earlier runs left in the output directory, and the names
+//! already taken there, found with one read of the directory when a run starts, so that a new
+//! download need not look for them one by one.
 //!
 //! A download whose `.part` file it created itself (nothing was there) has nothing to resume, but a
 //! control file may still lie beside it: one whose `.part` was deleted, or the temporary file of a
@@ -12,40 +13,88 @@
 //! that. A control file that appears later
 //! belongs to a `.part` file another process created and holds; this run then finds that `.part`
 //! already there, and looks, as before.
+//!
+//! The same read answers the skip check (is the final name taken already?) for names that were
+//! free: a fingerprint of every other name is kept, and only a name whose fingerprint is there is
+//! looked up. A name taken after the read is not missed: a new small file is linked under its
+//! final name, which fails, and the link counts as skipped, if anything is there by then (see
+//! `src/disk/part.rs`); any other file locks its `.part` name and looks again. Up to
+//! [`MAX_FINGERPRINTS`] names are kept (4 MiB); a bigger directory is looked up name by name.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::path::{Path, PathBuf};
 
 use crate::disk::control::temp_path;
 use crate::disk::open::anything_at;
 
-/// The control files (and their temporary files) and `.part` files found in one directory.
+/// The most names of other files [`Leftovers`] keeps fingerprints of: 4 bytes each.
+pub(crate) const MAX_FINGERPRINTS: usize = 1 << 20;
+
+/// The control files (and their temporary files) and `.part` files found in one directory, and
+/// the fingerprints of the other names there.
 #[derive(Debug)]
 pub(crate) struct Leftovers {
     dir: PathBuf,
     names: HashSet<OsString>,
+    /// Sorted; `None` if the directory held more than [`MAX_FINGERPRINTS`] other names.
+    taken: Option<Vec<u32>>,
 }
 
 impl Leftovers {
     /// Reads `dir` once; `None` if it cannot be read (then every file looks for itself).
     pub(crate) fn scan(dir: &Path) -> Option<Leftovers> {
-        let entries = fs::read_dir(dir).ok()?;
-        let names = entries
-            .filter_map(|entry| entry.ok().map(|entry| entry.file_name()))
-            .filter(|name| {
-                // Bytes, not a lossy string: no allocation per entry of a big directory.
-                let name = name.as_encoded_bytes();
-                name.ends_with(b".part")
-                    || name.ends_with(b".part.pardl")
-                    || name.ends_with(b".part.pardl.tmp")
-            })
-            .collect();
+        Leftovers::scan_keeping(dir, MAX_FINGERPRINTS)
+    }
+
+    fn scan_keeping(dir: &Path, max_fingerprints: usize) -> Option<Leftovers> {
+        let mut names = HashSet::new();
+        let mut taken = Some(Vec::new());
+        for entry in fs::read_dir(dir).ok()? {
+            let Ok(entry) = entry else {
+                // An entry that cannot be read may be any name.
+                taken = None;
+                continue;
+            };
+            let name = entry.file_name();
+            // Bytes, not a lossy string: no allocation per entry of a big directory.
+            let bytes = name.as_encoded_bytes();
+            if bytes.ends_with(b".part")
+                || bytes.ends_with(b".part.pardl")
+                || bytes.ends_with(b".part.pardl.tmp")
+            {
+                names.insert(name);
+            } else if let Some(fingerprints) = &mut taken {
+                if fingerprints.len() == max_fingerprints {
+                    taken = None;
+                } else {
+                    fingerprints.push(fingerprint(&name));
+                }
+            }
+        }
+        if let Some(fingerprints) = &mut taken {
+            fingerprints.sort_unstable();
+            fingerprints.dedup();
+            fingerprints.shrink_to_fit();
+        }
         Some(Leftovers {
             dir: dir.to_path_buf(),
             names,
+            taken,
         })
+    }
+
+    /// Whether something may lie at `path`, a final name: false only if the scanned directory held
+    /// no such name when the run began; true for a path elsewhere, which must be looked up.
+    pub(crate) fn final_may_exist(&self, path: &Path) -> bool {
+        match (path.parent(), path.file_name(), &self.taken) {
+            (Some(parent), Some(name), Some(taken)) if parent == self.dir => {
+                taken.binary_search(&fingerprint(name)).is_ok() || self.names.contains(name)
+            }
+            _ => true,
+        }
     }
 
     /// Whether something may lie at the control file `path` or its temporary file: answered from
@@ -68,6 +117,13 @@ impl Leftovers {
             _ => anything_at(path),
         }
     }
+}
+
+/// A name's fingerprint: the same for the same name within a run, and for two names rarely (a
+/// collision only costs a lookup).
+fn fingerprint(name: &OsStr) -> u32 {
+    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(name);
+    (hash >> 32) as u32 ^ hash as u32
 }
 
 #[cfg(test)]
@@ -102,5 +158,33 @@ mod tests {
         assert!(leftovers.part_may_exist(&other.path().join("g.bin.part")));
         assert!(!leftovers.part_may_exist(&other.path().join("h.bin.part")));
         assert!(Leftovers::scan(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn names_taken_when_the_run_began_are_known_and_the_others_looked_up_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.bin", "b.bin", "c.bin.part"] {
+            fs::write(dir.path().join(name), b"").unwrap();
+        }
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let leftovers = Leftovers::scan(dir.path()).unwrap();
+        let at = |name: &str| dir.path().join(name);
+        assert_eq!(leftovers.taken.as_ref().map(Vec::len), Some(3));
+        for taken in ["a.bin", "b.bin", "sub", "c.bin.part"] {
+            assert!(leftovers.final_may_exist(&at(taken)), "{taken}");
+        }
+        // Free when the scan read the directory: not looked up, so a file made since is not seen
+        // here (the link under that name fails instead, and counts as a skip).
+        fs::write(at("d.bin"), b"").unwrap();
+        assert!(!leftovers.final_may_exist(&at("d.bin")));
+        assert!(!leftovers.final_may_exist(&at("e.bin")));
+        // In a subdirectory (not scanned): to be looked up.
+        assert!(leftovers.final_may_exist(&dir.path().join("sub/g.bin")));
+
+        // More names than it keeps: every name is to be looked up.
+        let crowded = Leftovers::scan_keeping(dir.path(), 2).unwrap();
+        assert!(crowded.taken.is_none());
+        assert!(crowded.final_may_exist(&at("e.bin")));
+        assert!(crowded.part_may_exist(&at("c.bin.part")));
     }
 }

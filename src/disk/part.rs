@@ -70,6 +70,9 @@ pub(crate) struct PartFile {
     named: AtomicBool,
     /// Whether giving it a name failed: it is not tried (nor warned about) again.
     unnameable: AtomicBool,
+    /// Whether it started without a name: then its final name was free when its task began, and
+    /// it gets that name only if it is free still, never replacing what another program put there.
+    born_unnamed: bool,
     /// Whether a control file may lie beside the file: unless the task saw there was none
     /// ([`PartFile::mark_no_control`]), or until a checkpoint saves one. Only then is there one to
     /// remove when the download ends: an `unlink` of nothing takes the directory's lock too.
@@ -127,6 +130,7 @@ impl PartFile {
                     created,
                     named: AtomicBool::new(true),
                     unnameable: AtomicBool::new(false),
+                    born_unnamed: false,
                     control_may_exist: AtomicBool::new(true),
                 });
             }
@@ -148,6 +152,7 @@ impl PartFile {
             created: true,
             named: AtomicBool::new(false),
             unnameable: AtomicBool::new(false),
+            born_unnamed: true,
             control_may_exist: AtomicBool::new(false),
         })
     }
@@ -355,11 +360,9 @@ impl PartFile {
                 Ok(()) => Ok(self.final_path),
                 // The name was free when the task began (or it would have been skipped): another
                 // program made a file there meanwhile. Its file stays; this one vanishes.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(self.refuse(
-                    "another program created a file under this name while pardl was downloading \
-                     it; that file is left as it is"
-                        .to_string(),
-                )),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    Err(name_taken(&self.final_path))
+                }
                 Err(e) => Err(Error::io("name", &self.final_path, e)),
             };
         }
@@ -372,8 +375,28 @@ impl PartFile {
                 "another program moved or replaced it while pardl was writing it".to_string(),
             ));
         }
-        fs::rename(&self.part_path, &self.final_path)
-            .map_err(|e| Error::io("rename", &self.part_path, e))?;
+        if self.born_unnamed {
+            // Named later (big, or slow): linked, as if it had stayed without a name, then the
+            // `.part` name goes. A crash between the two leaves both names on the complete file.
+            match fs::hard_link(&self.part_path, &self.final_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let final_path = self.final_path.clone();
+                    if self.control_may_exist.load(Ordering::Acquire) {
+                        ControlFile::remove(&ControlFile::path_for(&final_path));
+                    }
+                    self.discard();
+                    return Err(name_taken(&final_path));
+                }
+                Err(e) => return Err(Error::io("name", &self.final_path, e)),
+            }
+            if let Err(e) = fs::remove_file(&self.part_path) {
+                log::warn!("could not remove {}: {e}", self.part_path.display());
+            }
+        } else {
+            fs::rename(&self.part_path, &self.final_path)
+                .map_err(|e| Error::io("rename", &self.part_path, e))?;
+        }
         // The directory is not synced after the rename: a power loss right after it can at worst undo
         // the rename (leaving the complete `.part` file), never put a wrong file under the final
         // name, and a directory sync per file doubled the cost of a links file of small files. A
@@ -464,6 +487,24 @@ fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result
         }
     }
     Ok(())
+}
+
+/// The error for a finished file whose final name another program took while it was being
+/// downloaded (the name was free when its task began): the other file is left as it is, and the
+/// link counts as skipped ([`is_name_taken`]).
+fn name_taken(path: &Path) -> Error {
+    let why = "another program created a file under this name while pardl was downloading it; \
+               that file is left as it is";
+    Error::io(
+        "name",
+        path,
+        io::Error::new(io::ErrorKind::AlreadyExists, why),
+    )
+}
+
+/// Whether `error` is the one of [`name_taken`].
+pub(crate) fn is_name_taken(error: &Error) -> bool {
+    matches!(error, Error::Io { action: "name", source, .. } if source.kind() == io::ErrorKind::AlreadyExists)
 }
 
 #[cfg(test)]

@@ -101,7 +101,8 @@ impl FileTask<'_> {
                 url: link.url.clone(),
             });
         }
-        if self.context.config.if_exists == IfExists::Skip && exists(final_path) {
+        if self.context.config.if_exists == IfExists::Skip && self.context.final_exists(final_path)
+        {
             // Debug, not info: the outcome's `skip` line says it already, and `-v` must not say it
             // twice.
             log::debug!(
@@ -156,7 +157,7 @@ impl FileTask<'_> {
             // The skip, lock and resume steps so far were for the URL's name; now they are taken
             // for the server's (dropping its answer when they apply). The URL's `.part` was empty.
             part.discard();
-            if config.if_exists == IfExists::Skip && exists(final_path) {
+            if config.if_exists == IfExists::Skip && context.final_exists(final_path) {
                 log::debug!("{} exists, skipping", final_path.display());
                 return Ok(Status::Skipped);
             }

@@ -173,7 +173,8 @@ fn send_once(
     context.note_unverified(url);
     // The client is given the URL without credentials: it would make an `Authorization` header of
     // its own from them.
-    let mut request = context.agent.get(without_credentials(url));
+    let agent = context.agents.for_url(url, &context.config);
+    let mut request = agent.get(without_credentials(url));
     let trusted = context.is_trusted(url);
     for extra in &context.config.headers {
         let name = extra.name.as_str();

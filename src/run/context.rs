@@ -2,11 +2,13 @@
 //! limit, and the cancel flag.
 
 use std::collections::HashSet;
+use std::fs;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use ureq::tls::TlsConfig;
 use ureq::Agent;
 
 use crate::disk::commit::Committer;
@@ -26,8 +28,8 @@ use crate::run::progress::Progress;
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     pub(crate) config: Arc<Config>,
-    /// The one HTTP agent (one connection pool) of the downloader; clones share its connections.
-    pub(crate) agent: Agent,
+    /// The HTTP agents (connection pools) of the downloader; clones share their connections.
+    pub(crate) agents: Arc<Agents>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) hosts: Arc<HostLimits>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
@@ -50,7 +52,7 @@ impl Context {
     /// The downloader's context for `config`: what all its runs share.
     pub(crate) fn new(config: Config) -> Context {
         Context {
-            agent: build_agent(&config),
+            agents: Arc::new(Agents::new(&config)),
             hosts: Arc::new(HostLimits::new(config.max_per_host)),
             rate_limit: (config.limit_rate > 0)
                 .then(|| Arc::new(RateLimit::new(config.limit_rate))),
@@ -103,6 +105,16 @@ impl Context {
             Some(leftovers) => leftovers.part_may_exist(path),
             None => anything_at(path),
         }
+    }
+
+    /// Whether something lies under the final name `path` (even a dangling link): looked up, unless
+    /// the run's scan of its directory found the name free (see `src/disk/leftovers.rs` for why a
+    /// name taken since is not missed).
+    pub(crate) fn final_exists(&self, path: &Path) -> bool {
+        self.leftovers
+            .as_ref()
+            .is_none_or(|leftovers| leftovers.final_may_exist(path))
+            && fs::symlink_metadata(path).is_ok()
     }
 
     /// Whether the run was asked to stop.
@@ -179,7 +191,49 @@ impl Context {
     }
 }
 
-/// Builds the agent shared by every download thread.
+/// The HTTP agents of a downloader. Reading the system's trust store takes longer than fetching
+/// dozens of small files (about 8 ms for the 300 certificates of a Debian system), and a links
+/// file of `http://` URLs never needs it. So plain HTTP goes through an agent without it, and
+/// HTTPS through one built, with the trust store, when the first request needs it. With a proxy,
+/// which may itself be reached over TLS, every request goes through the second.
+#[derive(Debug)]
+pub(crate) struct Agents {
+    /// For `http://` URLs when no proxy is set.
+    plain: Option<Agent>,
+    /// For everything else; built on first use.
+    secure: OnceLock<Agent>,
+}
+
+impl Agents {
+    fn new(config: &Config) -> Agents {
+        let plain = build_agent(config, TlsConfig::default());
+        Agents {
+            plain: plain.config().proxy().is_none().then_some(plain),
+            secure: OnceLock::new(),
+        }
+    }
+
+    /// The agent for a request to `url`, made by the downloader configured by `config`.
+    pub(crate) fn for_url(&self, url: &str, config: &Config) -> &Agent {
+        let plain_http = url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        match &self.plain {
+            Some(agent) if plain_http => agent,
+            _ => self
+                .secure
+                .get_or_init(|| build_agent(config, tls_config(user_tls(config), config.insecure))),
+        }
+    }
+
+    /// Whether the trust store has been read (tests).
+    #[cfg(test)]
+    fn has_secure(&self) -> bool {
+        self.secure.get().is_some()
+    }
+}
+
+/// Builds an agent shared by every download thread, with TLS set up as `tls`.
 ///
 /// Why each setting:
 /// * `http_status_as_error(false)`: pardl classifies statuses itself (retry a 503, fail a 404 at once).
@@ -190,8 +244,9 @@ impl Context {
 /// * An idle pool big enough for every connection pardl may open to one host, or keep-alive is wasted.
 /// * No redirects: `src/file/request.rs` follows them itself, choosing per request which
 ///   credentials go along (ureq's own rule compares hosts without ports or schemes).
-/// * TLS as `src/http/tls.rs` builds it from the system's trust store and the user's files.
-pub(crate) fn build_agent(config: &Config) -> Agent {
+/// * TLS as `src/http/tls.rs` builds it from the system's trust store and the user's files (or
+///   ureq's default, for the agent that never makes a TLS connection: see [`Agents`]).
+fn build_agent(config: &Config, tls: TlsConfig) -> Agent {
     let per_host = config.max_per_host.max(config.connections).max(1);
     let total = config
         .jobs
@@ -209,7 +264,7 @@ pub(crate) fn build_agent(config: &Config) -> Agent {
         .timeout_connect(Some(config.connect_timeout))
         .timeout_recv_response(Some(config.read_timeout))
         .timeout_per_read(Some(config.stall_timeout))
-        .tls_config(tls_config(user_tls(config), config.insecure));
+        .tls_config(tls);
     let builder = match &config.proxy {
         Some(proxy) => match ureq::Proxy::new(proxy) {
             Ok(proxy) => builder.proxy(Some(proxy)),
@@ -234,4 +289,39 @@ fn user_tls(config: &Config) -> UserTls {
         log::error!("{message}; going on without the certificate files");
         UserTls::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trust_store_is_read_only_for_the_first_https_request_or_a_proxy() {
+        let config = Config {
+            proxy_from_env: false,
+            ..Config::default()
+        };
+        let agents = Agents::new(&config);
+        let plain = agents.for_url("http://127.0.0.1:1/a", &config) as *const Agent;
+        assert_eq!(
+            agents.for_url("HTTP://127.0.0.1:1/b", &config) as *const Agent,
+            plain
+        );
+        assert!(!agents.has_secure());
+        let secure = agents.for_url("https://127.0.0.1:1/a", &config) as *const Agent;
+        assert_ne!(secure, plain);
+        assert!(agents.has_secure());
+        assert_eq!(
+            agents.for_url("https://example.com/", &config) as *const Agent,
+            secure
+        );
+
+        let proxied = Config {
+            proxy: Some("http://127.0.0.1:1".to_string()),
+            ..config
+        };
+        let agents = Agents::new(&proxied);
+        agents.for_url("http://127.0.0.1:1/a", &proxied);
+        assert!(agents.has_secure());
+    }
 }

@@ -530,7 +530,7 @@ impl Downloader {
         let status = match result {
             Ok(status) => status,
             Err(Error::Interrupted { .. }) => Status::Interrupted,
-            Err(error) => Status::Failed(error),
+            Err(error) => Status::of_error(error),
         };
         context.progress.count(&status);
         let outcome = Outcome {
@@ -567,8 +567,9 @@ fn deliver_when_committed(
     let progress = Arc::clone(&context.progress);
     ticket.then(Box::new(move |result| {
         if let Err(error) = result {
-            progress.recount(&outcome.status, &Status::Failed(error.clone()));
-            outcome.status = Status::Failed(error);
+            let status = Status::of_error(error);
+            progress.recount(&outcome.status, &status);
+            outcome.status = status;
         }
         let _ = sender.send(outcome);
     }));

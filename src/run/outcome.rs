@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::disk::checksum::Checksum;
+use crate::disk::part::is_name_taken;
 use crate::error::Error;
 use crate::http::url::redact_url;
 use crate::run::links::Origin;
@@ -35,6 +36,20 @@ pub enum Status {
     /// The run was stopped before this link began: it was read and queued, and nothing was
     /// requested or written for it.
     NotStarted,
+}
+
+impl Status {
+    /// The status of a link whose task ended with `error`: failed, except a finished file whose
+    /// final name another program took meanwhile (it was free when the task began): skipped, as it
+    /// would have been had that file been there then.
+    pub(crate) fn of_error(error: Error) -> Status {
+        if is_name_taken(&error) {
+            log::warn!("{error}; the link counts as skipped");
+            Status::Skipped
+        } else {
+            Status::Failed(error)
+        }
+    }
 }
 
 /// The result of one link.
