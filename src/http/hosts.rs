@@ -75,8 +75,11 @@ impl HostLimits {
             if known.map.len() >= known.prune_at && !known.map.contains_key(host) {
                 self.forget_idle(&mut known);
             }
-            let entry = known.map.entry(host.to_string()).or_insert_with(|| {
-                Arc::new(Host {
+            // Looked up before it is inserted: no allocation for a host already known.
+            if let Some(known_host) = known.map.get(host) {
+                Arc::clone(known_host)
+            } else {
+                let new_host = Arc::new(Host {
                     name: host.to_string(),
                     state: Mutex::new(HostState {
                         limit: self.max_per_host,
@@ -84,9 +87,10 @@ impl HostLimits {
                         clean_since_change: 0,
                     }),
                     slot_freed: Condvar::new(),
-                })
-            });
-            Arc::clone(entry)
+                });
+                known.map.insert(host.to_string(), Arc::clone(&new_host));
+                new_host
+            }
         };
         {
             let mut state = host.state.lock();

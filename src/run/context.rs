@@ -142,13 +142,7 @@ impl Context {
     /// Notes the origin of `url`, a link's own URL (not one a redirect led to): `--user` credentials
     /// and `-H` headers that carry secrets (`Authorization`, `Cookie`) may be sent to it.
     pub(crate) fn trust_link(&self, url: &str) {
-        let needs_trust = self.config.credentials.is_some()
-            || self
-                .config
-                .headers
-                .iter()
-                .any(|h| is_secret_header(&h.name));
-        if let (true, Some(origin)) = (needs_trust, origin_of(url)) {
+        if let (true, Some(origin)) = (self.has_secrets(), origin_of(url)) {
             let mut origins = self.link_origins.lock();
             if !origins.contains(&origin) {
                 origins.insert(origin);
@@ -156,9 +150,22 @@ impl Context {
         }
     }
 
-    /// Whether `url` is on the origin (the same scheme, host and port) of one of the links.
+    /// Whether `url` is on the origin (the same scheme, host and port) of one of the links. Without
+    /// credentials or secret headers to send, nobody asks, and no origin is kept: then false, without
+    /// the lock every request would otherwise take.
     pub(crate) fn is_trusted(&self, url: &str) -> bool {
-        origin_of(url).is_some_and(|origin| self.link_origins.lock().contains(&origin))
+        self.has_secrets()
+            && origin_of(url).is_some_and(|origin| self.link_origins.lock().contains(&origin))
+    }
+
+    /// Whether the run has `--user` credentials or `-H` headers that carry secrets.
+    fn has_secrets(&self) -> bool {
+        self.config.credentials.is_some()
+            || self
+                .config
+                .headers
+                .iter()
+                .any(|h| is_secret_header(&h.name))
     }
 
     /// With `--insecure`, warns once per host that `url`'s certificate is not checked; without, does
