@@ -7,8 +7,9 @@
 //! that finishes a file hands it over ([`Committer::submit`]) and goes on at once; the run's
 //! commit thread takes everything handed over meanwhile, flushes it with one `syncfs` per file
 //! system, and renames each file. The file's outcome goes to the run's delivery thread only once
-//! its [`Ticket`] is kept (the commit thread sends it, right after the rename), so no outcome says
-//! "ok" before the file is under its final name, and nobody waits for a ticket.
+//! its [`Ticket`] is kept (the commit thread sends the outcomes of a batch once all its files are
+//! renamed), so no outcome says "ok" before the file is under its final name, and nobody waits
+//! for a ticket.
 //!
 //! There is no timer: a batch is whatever finished while the previous one was flushed, so a file
 //! that finishes alone is committed at once, and batches grow exactly as much as flushing is the
@@ -108,24 +109,39 @@ struct Waiting {
 }
 
 impl Waiting {
-    /// Flushes the file on its own, renames it and keeps its ticket.
-    fn commit_alone(&mut self) {
-        if let Some(part) = self.part.take() {
-            let result = part
-                .sync_data()
-                .and_then(|()| part.rename_flushed(&self.opened));
-            self.ticket.keep(result);
-        }
+    /// Flushes the file on its own and renames it: its ticket's result (`None` if it was
+    /// committed already).
+    fn commit_alone(&mut self) -> Option<Result<PathBuf, Error>> {
+        let part = self.part.take()?;
+        Some(
+            part.sync_data()
+                .and_then(|()| part.rename_flushed(&self.opened)),
+        )
     }
 
-    /// Once the file's file system is flushed: checks for this file's own write errors, renames
-    /// it and keeps its ticket.
-    fn commit_flushed(&mut self) {
-        if let Some(part) = self.part.take() {
-            let result = write_and_wait(part.handle())
+    /// Once the file's file system is flushed: checks for this file's own write errors and
+    /// renames it: its ticket's result.
+    fn commit_flushed(&mut self) -> Option<Result<PathBuf, Error>> {
+        let part = self.part.take()?;
+        Some(
+            write_and_wait(part.handle())
                 .map_err(|e| Error::io("sync", part.path(), e))
-                .and_then(|()| part.rename_flushed(&self.opened));
-            self.ticket.keep(result);
+                .and_then(|()| part.rename_flushed(&self.opened)),
+        )
+    }
+}
+
+/// The results of a batch's files, kept (handed on to whoever reports them) together once every
+/// file of the batch is renamed, and kept as well if the commit thread unwinds before that. One
+/// after the other, the outcomes find the delivery thread awake: it is woken once per batch rather
+/// than once per file, which on many small files was a fifth of the commit thread's time.
+#[derive(Default)]
+struct Results(Vec<(Arc<Ticket>, Result<PathBuf, Error>)>);
+
+impl Drop for Results {
+    fn drop(&mut self) {
+        for (ticket, result) in self.0.drain(..) {
+            ticket.keep(result);
         }
     }
 }
@@ -191,7 +207,9 @@ impl Committer {
             None => waiting,
         };
         // The run is closing its queue: the file commits itself.
-        unsent.commit_alone();
+        if let Some(result) = unsent.commit_alone() {
+            unsent.ticket.keep(result);
+        }
         Ok(ticket)
     }
 
@@ -238,11 +256,15 @@ fn commit(batch: Vec<Waiting>) {
             [_, _, ..] => files[0].part.as_ref().map(|part| syncfs(part.handle())),
             _ => None,
         };
+        let mut results = Results::default();
         for mut waiting in files {
-            match &flushed {
+            let result = match &flushed {
                 Some(Ok(())) => waiting.commit_flushed(),
                 // Alone, or the shared flush failed: the file flushes itself.
                 _ => waiting.commit_alone(),
+            };
+            if let Some(result) = result {
+                results.0.push((Arc::clone(&waiting.ticket), result));
             }
         }
     }
