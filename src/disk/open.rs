@@ -98,24 +98,10 @@ pub(crate) fn create_unnamed(_dir: &Path) -> Option<File> {
 /// through `/proc/self/fd/N`, whose lookup costs a quarter of the call, and that way from then on.
 #[cfg(target_os = "linux")]
 pub(crate) fn link_unnamed(file: &File, path: &Path) -> io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::io::AsRawFd;
     use std::sync::atomic::{AtomicBool, Ordering};
     static BY_DESCRIPTOR: AtomicBool = AtomicBool::new(true);
-    let to = CString::new(path.as_os_str().as_bytes())?;
-    let link = |from_dir: libc::c_int, from: &CString, flags: libc::c_int| {
-        // SAFETY: both are NUL-terminated strings that outlive the call.
-        let linked =
-            unsafe { libc::linkat(from_dir, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags) };
-        if linked == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    };
     if BY_DESCRIPTOR.load(Ordering::Relaxed) {
-        match link(file.as_raw_fd(), &CString::default(), libc::AT_EMPTY_PATH) {
+        match linkat(file, None, path) {
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -124,11 +110,42 @@ pub(crate) fn link_unnamed(file: &File, path: &Path) -> io::Result<()> {
             done => return done,
         }
     }
-    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
-    link(libc::AT_FDCWD, &from, libc::AT_SYMLINK_FOLLOW)?;
+    let through_proc = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd_of(file)));
+    linkat(file, Some(&through_proc), path)?;
     // The descriptor was refused, not the name: use `/proc` from now on.
     BY_DESCRIPTOR.store(false, Ordering::Relaxed);
     Ok(())
+}
+
+/// Links the open `file` at `path`: by its descriptor (`AT_EMPTY_PATH`), or, given `through`, by
+/// that path to it, followed (`/proc/self/fd/N`).
+#[cfg(target_os = "linux")]
+fn linkat(file: &File, through: Option<&Path>, path: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let to = CString::new(path.as_os_str().as_bytes())?;
+    let (from_dir, from, flags) = match through {
+        Some(through) => (
+            libc::AT_FDCWD,
+            CString::new(through.as_os_str().as_bytes())?,
+            libc::AT_SYMLINK_FOLLOW,
+        ),
+        None => (fd_of(file), CString::default(), libc::AT_EMPTY_PATH),
+    };
+    // SAFETY: both are NUL-terminated strings that outlive the call, and the descriptor is open
+    // for as long as `file` is borrowed.
+    let linked =
+        unsafe { libc::linkat(from_dir, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags) };
+    if linked == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn fd_of(file: &File) -> libc::c_int {
+    std::os::unix::io::AsRawFd::as_raw_fd(file)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -300,5 +317,28 @@ mod tests {
         assert!(!same_file(&path, &file).unwrap());
         fs::write(&path, b"another").unwrap();
         assert!(!same_file(&path, &file).unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unnamed_file_is_linked_by_its_descriptor_or_through_proc_never_over_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = |file: &File, through_proc: bool, path: &Path| {
+            let proc_path = std::path::PathBuf::from(format!("/proc/self/fd/{}", fd_of(file)));
+            linkat(file, through_proc.then_some(proc_path.as_path()), path)
+        };
+        for (name, through_proc) in [("by-descriptor", false), ("through-proc", true)] {
+            let file = create_unnamed(dir.path()).unwrap();
+            std::io::Write::write_all(&mut &file, name.as_bytes()).unwrap();
+            let path = dir.path().join(name);
+            link(&file, through_proc, &path).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), name.as_bytes());
+            // Another file under a name that is taken: refused, nothing replaced.
+            let other = create_unnamed(dir.path()).unwrap();
+            std::io::Write::write_all(&mut &other, b"other").unwrap();
+            let error = link(&other, through_proc, &path).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::AlreadyExists, "{name}");
+            assert_eq!(fs::read(&path).unwrap(), name.as_bytes());
+        }
     }
 }
