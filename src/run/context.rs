@@ -142,7 +142,10 @@ impl Context {
     /// Notes the origin of `url`, a link's own URL (not one a redirect led to): `--user` credentials
     /// and `-H` headers that carry secrets (`Authorization`, `Cookie`) may be sent to it.
     pub(crate) fn trust_link(&self, url: &str) {
-        if let (true, Some(origin)) = (self.has_secrets(), origin_of(url)) {
+        if !self.has_secrets() {
+            return;
+        }
+        if let Some(origin) = origin_of(url) {
             let mut origins = self.link_origins.lock();
             if !origins.contains(&origin) {
                 origins.insert(origin);
