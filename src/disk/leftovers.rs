@@ -89,8 +89,8 @@ impl Leftovers {
     /// Whether something may lie at `path`, a final name: false only if the scanned directory held
     /// no such name when the run began; true for a path elsewhere, which must be looked up.
     pub(crate) fn final_may_exist(&self, path: &Path) -> bool {
-        match (path.parent(), path.file_name(), &self.taken) {
-            (Some(parent), Some(name), Some(taken)) if parent == self.dir => {
+        match (self.name_in_dir(path), &self.taken) {
+            (Some(name), Some(taken)) => {
                 taken.binary_search(&fingerprint(name)).is_ok() || self.names.contains(name)
             }
             _ => true,
@@ -112,10 +112,17 @@ impl Leftovers {
     /// Whether something may lie at `path`: one of the names the scan kept, for the scanned
     /// directory; looked up, for any other.
     fn may_hold(&self, path: &Path) -> bool {
-        match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) if parent == self.dir => self.names.contains(name),
-            _ => anything_at(path),
+        match self.name_in_dir(path) {
+            Some(name) => self.names.contains(name),
+            None => anything_at(path),
         }
+    }
+
+    /// The name of `path` if it lies in the scanned directory (the scan answers for it), else
+    /// `None`.
+    fn name_in_dir<'p>(&self, path: &'p Path) -> Option<&'p OsStr> {
+        path.file_name()
+            .filter(|_| path.parent() == Some(self.dir.as_path()))
     }
 }
 

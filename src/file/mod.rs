@@ -101,8 +101,7 @@ impl FileTask<'_> {
                 url: link.url.clone(),
             });
         }
-        if self.context.config.if_exists == IfExists::Skip && self.context.final_exists(final_path)
-        {
+        if self.context.config.if_exists == IfExists::Skip && self.final_exists(final_path) {
             // Debug, not info: the outcome's `skip` line says it already, and `-v` must not say it
             // twice.
             log::debug!(
@@ -157,7 +156,7 @@ impl FileTask<'_> {
             // The skip, lock and resume steps so far were for the URL's name; now they are taken
             // for the server's (dropping its answer when they apply). The URL's `.part` was empty.
             part.discard();
-            if config.if_exists == IfExists::Skip && context.final_exists(final_path) {
+            if config.if_exists == IfExists::Skip && self.final_exists(final_path) {
                 log::debug!("{} exists, skipping", final_path.display());
                 return Ok(Status::Skipped);
             }
@@ -278,6 +277,12 @@ impl FileTask<'_> {
             }
         }
         self.lock(final_path)
+    }
+
+    /// Whether the final file exists (the skip check): looked up, unless the run's read of its
+    /// directory found the name free.
+    fn final_exists(&self, final_path: &Path) -> bool {
+        self.context.final_may_exist(final_path) && exists(final_path)
     }
 
     /// Opens and locks the `.part` file of `final_path`, then looks again whether the final file

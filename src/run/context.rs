@@ -2,7 +2,6 @@
 //! limit, and the cancel flag.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -107,14 +106,13 @@ impl Context {
         }
     }
 
-    /// Whether something lies under the final name `path` (even a dangling link): looked up, unless
-    /// the run's scan of its directory found the name free (see `src/disk/leftovers.rs` for why a
-    /// name taken since is not missed).
-    pub(crate) fn final_exists(&self, path: &Path) -> bool {
+    /// Whether something may lie under the final name `path`: false only if the run's scan of its
+    /// directory found the name free (see `src/disk/leftovers.rs` for why a name taken since is not
+    /// missed); true where it must be looked up.
+    pub(crate) fn final_may_exist(&self, path: &Path) -> bool {
         self.leftovers
             .as_ref()
             .is_none_or(|leftovers| leftovers.final_may_exist(path))
-            && fs::symlink_metadata(path).is_ok()
     }
 
     /// Whether the run was asked to stop.
