@@ -393,28 +393,10 @@ fn parse_seconds(text: &str) -> Result<Seconds, String> {
 }
 
 fn main() {
-    limit_malloc_arenas();
+    cli::process::limit_malloc_arenas();
+    cli::process::grow_descriptor_table();
     std::process::exit(run());
 }
-
-/// glibc gives each thread that allocates a malloc arena of its own (up to 8 per core), and each
-/// arena keeps freed memory for reuse. With `-j 32` file threads that is about 14 MiB of a
-/// million-link run's 61 MiB peak (docs/benchmarks.md), for no gain: the download path reuses one
-/// buffer per chunk and does not allocate per byte, so threads hardly contend for malloc. Two arenas
-/// keep it small. A `MALLOC_ARENA_MAX` set by the user wins.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only changes an allocator setting; it is called before any other thread
-        // exists, and a failure (return 0) only leaves the default in place.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
 
 fn run() -> i32 {
     // The config file's options go in front of the command line's, which win (see cli/config_file.rs).

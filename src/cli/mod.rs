@@ -6,6 +6,7 @@
 //! * [`user_files`]: the files the options name (netrc, cookies, checksum files), read into the
 //!   library's types.
 //! * [`generate`]: `pardl completions SHELL` and `pardl man`.
+//! * [`process`]: settings of the whole process, made before any thread exists.
 //!
 //! `src/main.rs` declares these modules; `tests/layout.rs` counts them as the binary's, not as
 //! modules of the library.
@@ -13,4 +14,5 @@
 pub(crate) mod config_file;
 pub(crate) mod generate;
 pub(crate) mod link_source;
+pub(crate) mod process;
 pub(crate) mod user_files;

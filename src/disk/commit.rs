@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use crate::disk::durable::{syncfs, write_and_wait};
+use crate::disk::durable::{syncfs, syncfs_reports_errors, write_and_wait};
 use crate::disk::open::device;
 use crate::disk::part::PartFile;
 use crate::error::Error;
@@ -119,15 +119,23 @@ impl Waiting {
         )
     }
 
-    /// Once the file's file system is flushed: checks for this file's own write errors and
-    /// renames it: its ticket's result.
-    fn commit_flushed(&mut self) -> Option<Result<PathBuf, Error>> {
+    /// Once the file's file system is flushed: checks for this file's own write errors (unless
+    /// the flush reported every file's: `checked`) and renames it: its ticket's result.
+    fn commit_flushed(&mut self, checked: bool) -> Option<Result<PathBuf, Error>> {
         let part = self.part.take()?;
+        if checked {
+            return Some(part.rename_flushed(&self.opened));
+        }
         Some(
             write_and_wait(part.handle())
                 .map_err(|e| Error::io("sync", part.path(), e))
                 .and_then(|()| part.rename_flushed(&self.opened)),
         )
+    }
+
+    /// When the file was opened (`u64::MAX` once it is committed).
+    fn open_order(&self) -> u64 {
+        self.part.as_ref().map_or(u64::MAX, PartFile::open_order)
     }
 }
 
@@ -240,7 +248,8 @@ fn commit_batches(queue: &Receiver<Waiting>) {
 }
 
 /// Flushes the files of `batch` (one `syncfs` per file system, or the file's own `fdatasync` when
-/// it is alone there), then renames each.
+/// it is alone there), then renames each. The `syncfs` goes through the file opened first, so that,
+/// where it reports write errors, it reports those of every file of the batch.
 fn commit(batch: Vec<Waiting>) {
     let mut by_device: HashMap<u64, Vec<Waiting>> = HashMap::new();
     for waiting in batch {
@@ -253,13 +262,16 @@ fn commit(batch: Vec<Waiting>) {
         // tests/faults.rs kills pardl right after this line.
         log::debug!("commit: {} finished file(s) to flush", files.len());
         let flushed = match files.as_slice() {
-            [_, _, ..] => files[0].part.as_ref().map(|part| syncfs(part.handle())),
+            [_, _, ..] => first_opened(&files)
+                .and_then(|waiting| waiting.part.as_ref())
+                .map(|part| syncfs(part.handle())),
             _ => None,
         };
+        let checked = syncfs_reports_errors();
         let mut results = Results::default();
         for mut waiting in files {
             let result = match &flushed {
-                Some(Ok(())) => waiting.commit_flushed(),
+                Some(Ok(())) => waiting.commit_flushed(checked),
                 // Alone, or the shared flush failed: the file flushes itself.
                 _ => waiting.commit_alone(),
             };
@@ -268,6 +280,11 @@ fn commit(batch: Vec<Waiting>) {
             }
         }
     }
+}
+
+/// The file of `files` that was opened first.
+fn first_opened(files: &[Waiting]) -> Option<&Waiting> {
+    files.iter().min_by_key(|waiting| waiting.open_order())
 }
 
 #[cfg(test)]
@@ -315,6 +332,27 @@ mod tests {
         names.sort();
         assert_eq!(names.len(), 50);
         assert!(names.iter().all(|name| !name.ends_with(".part")));
+    }
+
+    #[test]
+    fn a_batch_is_flushed_through_the_file_opened_first_whatever_order_it_came_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let waiting = |name: &str| {
+            let part = PartFile::lock(&dir.path().join(name)).unwrap();
+            Waiting {
+                opened: part.check_size(0).unwrap(),
+                part: Some(part),
+                ticket: Arc::new(Ticket::default()),
+            }
+        };
+        let (early, middle, late) = (waiting("early"), waiting("middle"), waiting("late"));
+        let batch = vec![late, early, middle];
+        let first = first_opened(&batch).and_then(|w| w.part.as_ref()).unwrap();
+        assert_eq!(first.path(), dir.path().join("early.part"));
+        commit(batch);
+        for name in ["early", "middle", "late"] {
+            assert!(dir.path().join(name).is_file(), "{name} was not renamed");
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! (*group commit*); this module holds the mode that chooses it ([`SyncMode`]) and the system calls
 //! it is made of: `syncfs` (write back a whole file system and flush its disk's cache once),
 //! `sync_file_range` (write back one file's pages, or start to, without a flush) and, through the
-//! standard library, `fdatasync` (one file, flushed on its own).
+//! standard library, `fdatasync` (one file, flushed on its own). A failed write must not go
+//! unnoticed either: since Linux 5.8 `syncfs` itself reports it ([`syncfs_reports_errors`]);
+//! before, each file of a batch is asked for its own errors after the shared flush.
 
 use std::fmt;
 use std::fs::File;
@@ -87,6 +89,46 @@ pub(crate) fn syncfs(file: &File) -> io::Result<()> {
     }
 }
 
+/// Whether a `syncfs` through a file also reports the write errors of every other file on the file
+/// system since that file was opened: Linux does from 5.8 on. A batch then needs no check of each
+/// file after its shared flush, as long as the flush goes through the file of the batch that was
+/// opened first ([`PartFile::open_order`](crate::disk::part::PartFile::open_order)): no other
+/// file of the batch was written before that one was opened. Older kernels report nothing, and
+/// each file is checked on its own ([`write_and_wait`]).
+#[cfg(target_os = "linux")]
+pub(crate) fn syncfs_reports_errors() -> bool {
+    static REPORTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REPORTS.get_or_init(|| {
+        // SAFETY: `uname` only writes into the zeroed struct it is given.
+        let mut names: libc::utsname = unsafe { std::mem::zeroed() };
+        if unsafe { libc::uname(&mut names) } != 0 {
+            return false;
+        }
+        // SAFETY: `uname` NUL-terminates `release`.
+        let release = unsafe { std::ffi::CStr::from_ptr(names.release.as_ptr()) };
+        release
+            .to_str()
+            .ok()
+            .and_then(kernel_version)
+            .is_some_and(|version| version >= (5, 8))
+    })
+}
+
+/// Elsewhere each file of a batch is flushed on its own anyway.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn syncfs_reports_errors() -> bool {
+    false
+}
+
+/// The major and minor numbers of a Linux release such as `6.1.0-18-amd64`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit());
+    let major = numbers.next()?.parse().ok()?;
+    let minor = numbers.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 /// Writes `file`'s data to the disk and waits for it, without flushing the disk's cache, and
 /// returns any error the kernel met writing it since the file was opened.
 #[cfg(target_os = "linux")]
@@ -147,5 +189,17 @@ mod tests {
             SyncMode::parse("Always").unwrap_err(),
             "'Always' is not a sync mode: expected always, batch or never"
         );
+    }
+
+    #[test]
+    fn kernel_releases_read_as_major_and_minor() {
+        assert_eq!(kernel_version("6.18.44-fc-v1045"), Some((6, 18)));
+        assert_eq!(kernel_version("5.8.0"), Some((5, 8)));
+        assert_eq!(kernel_version("4.19.0-27-amd64"), Some((4, 19)));
+        assert_eq!(kernel_version("5.10"), Some((5, 10)));
+        assert!(kernel_version("4.19.0").unwrap() < (5, 8));
+        assert!(kernel_version("5.10.0").unwrap() >= (5, 8));
+        assert_eq!(kernel_version("6"), None);
+        assert_eq!(kernel_version("custom"), None);
     }
 }

@@ -33,7 +33,7 @@
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Once;
 
 use crate::disk::checksum::{hash_reader, Checksum, ChecksumAlgorithm};
@@ -56,6 +56,14 @@ const UNNAMED_MAX: u64 = 1 << 20;
 /// Whether the warning that a file system cannot lock files was given.
 static LOCKS_UNAVAILABLE: Once = Once::new();
 
+/// Numbers the `.part` files in the order they were opened ([`PartFile::open_order`]).
+static OPENED: AtomicU64 = AtomicU64::new(0);
+
+/// The next number of [`OPENED`], taken once a file is open and before anything is written to it.
+fn next_open_order() -> u64 {
+    OPENED.fetch_add(1, Ordering::Relaxed)
+}
+
 /// An open, locked `.part` file and the final name it will get.
 #[derive(Debug)]
 pub(crate) struct PartFile {
@@ -77,6 +85,8 @@ pub(crate) struct PartFile {
     /// ([`PartFile::mark_no_control`]), or until a checkpoint saves one. Only then is there one to
     /// remove when the download ends: an `unlink` of nothing takes the directory's lock too.
     control_may_exist: AtomicBool,
+    /// When it was opened, among the `.part` files of this process ([`PartFile::open_order`]).
+    open_order: u64,
 }
 
 impl PartFile {
@@ -132,6 +142,7 @@ impl PartFile {
                     unnameable: AtomicBool::new(false),
                     born_unnamed: false,
                     control_may_exist: AtomicBool::new(true),
+                    open_order: next_open_order(),
                 });
             }
         }
@@ -154,6 +165,7 @@ impl PartFile {
             unnameable: AtomicBool::new(false),
             born_unnamed: true,
             control_may_exist: AtomicBool::new(false),
+            open_order: next_open_order(),
         })
     }
 
@@ -349,6 +361,14 @@ impl PartFile {
     /// The open file, for flushing it (or its whole file system).
     pub(crate) fn handle(&self) -> &File {
         &self.file
+    }
+
+    /// Orders the `.part` files of this process by when they were opened: a smaller number was
+    /// opened earlier. The number is taken after the open and before the first write, so every
+    /// write to a file with a bigger number comes after this file's open (what a `syncfs` through
+    /// this file reports on: see [`crate::disk::durable::syncfs_reports_errors`]).
+    pub(crate) fn open_order(&self) -> u64 {
+        self.open_order
     }
 
     /// The rest of [`finish`](PartFile::finish), once the data is flushed: renames the file if its
