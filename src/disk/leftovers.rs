@@ -121,6 +121,23 @@ impl Leftovers {
     /// The name of `path` if it lies in the scanned directory (the scan answers for it), else
     /// `None`.
     fn name_in_dir<'p>(&self, path: &'p Path) -> Option<&'p OsStr> {
+        // Asked several times per link: a path made as `dir.join(name)` is recognised from its
+        // bytes, without taking both paths apart into components.
+        let (bytes, dir) = (path.as_os_str().as_encoded_bytes(), self.dir.as_os_str());
+        if let Some(name) = (!dir.is_empty())
+            .then_some(bytes)
+            .and_then(|bytes| bytes.strip_prefix(dir.as_encoded_bytes()))
+            .and_then(|rest| rest.split_first())
+            .filter(|(separator, _)| std::path::is_separator(char::from(**separator)))
+            .map(|(_, name)| name)
+            .filter(|name| {
+                !matches!(name, [] | [b'.'] | [b'.', b'.'])
+                    && !name.iter().any(|&b| std::path::is_separator(char::from(b)))
+            })
+        {
+            // SAFETY: `name` is what follows an ASCII separator in bytes from `as_encoded_bytes`.
+            return Some(unsafe { OsStr::from_encoded_bytes_unchecked(name) });
+        }
         path.file_name()
             .filter(|_| path.parent() == Some(self.dir.as_path()))
     }
@@ -137,6 +154,46 @@ fn fingerprint(name: &OsStr) -> u32 {
 mod tests {
     use super::*;
     use crate::disk::control::ControlFile;
+
+    #[test]
+    fn a_name_in_the_directory_is_told_from_its_bytes_as_from_its_components() {
+        let slow = |dir: &Path, path: &Path| {
+            path.file_name()
+                .filter(|_| path.parent() == Some(dir))
+                .map(OsStr::to_owned)
+        };
+        for dir in ["/tmp/out", "out", "/", "out/", "./out", "a/b"] {
+            let leftovers = Leftovers {
+                dir: PathBuf::from(dir),
+                names: HashSet::new(),
+                taken: None,
+            };
+            for path in [
+                "/tmp/out/f.bin",
+                "/tmp/out/sub/f.bin",
+                "/tmp/outer/f.bin",
+                "/tmp/out/..",
+                "/tmp/out/.",
+                "/tmp/out/",
+                "out/f.bin",
+                "out//f.bin",
+                "/f.bin",
+                "./out/f.bin",
+                "out/./f.bin",
+                "a/b/c",
+                "a/bc",
+                "a/b/c/",
+            ] {
+                let path = Path::new(path);
+                assert_eq!(
+                    leftovers.name_in_dir(path).map(OsStr::to_owned),
+                    slow(Path::new(dir), path),
+                    "{dir} and {}",
+                    path.display()
+                );
+            }
+        }
+    }
 
     #[test]
     fn control_files_in_the_directory_are_known_without_a_lookup() {

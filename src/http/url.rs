@@ -22,7 +22,13 @@ const NOT_HTTP: &str = "not an http or https URL";
 const MISSING_HOST: &str = "missing host";
 
 fn authority_span(url: &str) -> Option<(usize, usize)> {
-    let start = url.find("://")? + 3;
+    // The first "://", found from the colons: a `&str` pattern builds a substring searcher on
+    // every call, and this runs several times per request.
+    let start = url
+        .match_indices(':')
+        .find(|&(colon, _)| url[colon..].starts_with("://"))?
+        .0
+        + 3;
     let end = url[start..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);
