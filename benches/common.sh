@@ -6,6 +6,20 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 bytes() { numfmt --from=iec "$1"; }
 
+# How fast the host runs a fixed loop right now, in ms (the best of three): on a virtual machine
+# whose host is busy every CPU-bound step slows down, a single-threaded peer more than pardl, so
+# results are read with it. About 60 ms on this project's benchmark machine when its host is idle.
+cpu_check() {
+    local best=999999 start end i
+    for i in 1 2 3; do
+        start=$(date +%s%N)
+        awk 'BEGIN { for (i = 0; i < 3000000; i++) s += i * i }'
+        end=$(date +%s%N)
+        (((end - start) / 1000000 < best)) && best=$(((end - start) / 1000000))
+    done
+    echo "$best"
+}
+
 # The first port from $1 on that nothing listens on.
 free_port() {
     local p

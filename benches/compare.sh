@@ -778,6 +778,7 @@ main() {
     : >"$RESULTS_DIR/tls.tsv"
     : >"$RESULTS_DIR/mirrors.tsv"
     local load_before; load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    local cpu_before; cpu_before=$(cpu_check)
     local started; started=$(date -u '+%Y-%m-%d %H:%M UTC')
     start_nginx
     log "nginx on 127.0.0.1:$HTTP_PORT (unlimited) and :$CAP_PORT (capped at $RATE B/s per connection)"
@@ -803,6 +804,7 @@ main() {
         done
     done
     local load_after; load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+    local cpu_after; cpu_after=$(cpu_check)
     report
 
     {
@@ -810,6 +812,7 @@ main() {
         echo
         echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/^Mem/ {print $2}') GiB memory, Linux $(uname -r); disk: $(fs_info "$BENCH_TMP")$( ((tmpfs_used)) && echo "; tmpfs: $(fs_info "$TMPFS_OUT")")."
         echo "Load average (1/5/15 min) before: $load_before; after: $load_after."
+        echo "Host speed (benches/common.sh's cpu_check, a fixed loop; about 60 ms when the host is idle): $cpu_before ms before, $cpu_after ms after."
         echo "Versions: $(for t in $TOOLS; do printf '%s; ' "$(tool_version "$t")"; done)nginx $(nginx -v 2>&1 | cut -d/ -f2) ($NGINX_WORKERS worker)$([[ " $SCENARIOS " == *" 11 "* ]] && echo "; moto $(python3 -c 'import moto; print(moto.__version__)')")."
         echo "pardl commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)."
         if [[ -s $RESULTS_DIR/tls.tsv ]]; then
