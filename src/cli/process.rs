@@ -45,7 +45,9 @@ pub(crate) fn grow_descriptor_table() {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return;
     }
-    let Ok(highest) = libc::c_int::try_from(limit.rlim_cur.min(DESCRIPTORS_UP_FRONT) - 1) else {
+    let Some(highest) = (limit.rlim_cur.min(DESCRIPTORS_UP_FRONT).checked_sub(1))
+        .and_then(|highest| libc::c_int::try_from(highest).ok())
+    else {
         return;
     };
     // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (the lowest free one from `highest` on) for

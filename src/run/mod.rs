@@ -297,8 +297,8 @@ impl Downloader {
             // Outcomes go to one thread that adds them up and delivers them, so `deliver` may
             // borrow from the caller and needs no lock, and a slow `deliver` slows the workers
             // down instead of piling up outcomes. The outcome of a file handed to the commit thread
-            // is sent from there, once the file is renamed: a batch at once, for which the queue
-            // has room, so the commit thread never waits for the delivery thread.
+            // is sent from there, once the file is renamed: a batch at once, with room for one on
+            // top, so the commit thread is not held up mid-batch waiting for the delivery thread.
             let room = commit_queue_capacity(jobs) * usize::from(committer.is_some());
             let (sender, outcomes) = crossbeam_channel::bounded::<Outcome>(2 * jobs.max(1) + room);
             let delivery = scope.spawn(move || {
