@@ -402,9 +402,7 @@ impl PartFile {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let final_path = self.final_path.clone();
-                    if self.control_may_exist.load(Ordering::Acquire) {
-                        ControlFile::remove(&ControlFile::path_for(&final_path));
-                    }
+                    self.remove_control_file();
                     self.discard();
                     return Err(name_taken(&final_path));
                 }
@@ -422,11 +420,16 @@ impl PartFile {
         // name, and a directory sync per file doubled the cost of a links file of small files. A
         // crash before the next line leaves a complete file and a stale control file, never a
         // control file without its data.
+        self.remove_control_file();
+        drop(self.file);
+        Ok(self.final_path)
+    }
+
+    /// Deletes the control file beside the file, if there may be one.
+    fn remove_control_file(&self) {
         if self.control_may_exist.load(Ordering::Acquire) {
             ControlFile::remove(&ControlFile::path_for(&self.final_path));
         }
-        drop(self.file);
-        Ok(self.final_path)
     }
 
     /// The error for a `.part` file that must not become the final file.

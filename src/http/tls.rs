@@ -26,7 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
-use crate::http::url::host_of;
+use crate::http::url::{host_of, scheme_of};
 
 /// What the user's files say: CA certificates to trust besides the system's, and the client
 /// certificate (with its key) to show a server that asks for one.
@@ -259,9 +259,7 @@ impl InsecureWarnings {
     /// Warns that the certificate of `url`'s host is not checked, unless that host was warned
     /// about before or `url` is not HTTPS.
     pub(crate) fn note(&self, url: &str) {
-        let is_https = url
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        let is_https = scheme_of(url).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https"));
         let Some(host) = host_of(url).filter(|_| is_https) else {
             return;
         };

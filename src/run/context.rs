@@ -18,7 +18,7 @@ use crate::http::hosts::HostLimits;
 use crate::http::is_secret_header;
 use crate::http::ratelimit::RateLimit;
 use crate::http::tls::{tls_config, InsecureWarnings, UserTls};
-use crate::http::url::{origin_of, redact_url};
+use crate::http::url::{origin_of, redact_url, scheme_of};
 use crate::run::cancel::CancelHandle;
 use crate::run::config::Config;
 use crate::run::progress::Progress;
@@ -223,9 +223,7 @@ impl Agents {
 
     /// The agent for a request to `url`, made by the downloader configured by `config`.
     pub(crate) fn for_url(&self, url: &str, config: &Config) -> &Agent {
-        let plain_http = url
-            .get(..7)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        let plain_http = scheme_of(url).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http"));
         match &self.plain {
             Some(agent) if plain_http => agent,
             _ => self
