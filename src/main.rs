@@ -394,6 +394,7 @@ fn parse_seconds(text: &str) -> Result<Seconds, String> {
 
 fn main() {
     cli::process::limit_malloc_arenas();
+    cli::process::raise_open_files_limit();
     cli::process::grow_descriptor_table();
     std::process::exit(run());
 }

@@ -173,7 +173,8 @@ impl Downloader {
     /// [`Config::names`] is [`Names::Index`](crate::Names::Index): then only `out=` names are kept,
     /// and a list without them runs in flat memory at any length. Links themselves are read one at
     /// a time, at most `2 × jobs` wait in the pool, and finished files waiting for their commit
-    /// (`--sync batch`) are at most 16 per worker, 256 in all (or `2 × jobs`, if that is more).
+    /// (`--sync batch`) are at most a quarter of the process's limit of open files, up to 1,024
+    /// (or `2 × jobs`, if that is more).
     ///
     /// ```no_run
     /// use pardl::{DoneLinks, Shard, Config, Downloader, LinkReader};
@@ -299,7 +300,7 @@ impl Downloader {
             // down instead of piling up outcomes. The outcome of a file handed to the commit thread
             // is sent from there, once the file is renamed: a batch at once, with room for one on
             // top, so the commit thread is not held up mid-batch waiting for the delivery thread.
-            let room = commit_queue_capacity(jobs) * usize::from(committer.is_some());
+            let room = committer.as_ref().map_or(0, |c| c.capacity());
             let (sender, outcomes) = crossbeam_channel::bounded::<Outcome>(2 * jobs.max(1) + room);
             let delivery = scope.spawn(move || {
                 let mut summary = Summary::default();
