@@ -287,8 +287,8 @@ fn commit_batches(queue: &Receiver<Waiting>, enough: usize) {
     }
 }
 
-/// A batch: `first`, everything queued behind it, and what arrives within `window` of `first`
-/// until the batch holds `enough` or the queue is closed.
+/// A batch: `first`, everything queued behind it, and what arrives within `window` of taking
+/// `first`, until the batch holds `enough` or the queue is closed.
 fn gather<T>(queue: &Receiver<T>, first: T, enough: usize, window: Duration) -> Vec<T> {
     let mut batch = vec![first];
     batch.extend(queue.try_iter());
