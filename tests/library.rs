@@ -167,17 +167,18 @@ impl Iterator for CountingLinks {
 
 #[test]
 fn run_pulls_links_only_as_workers_free_up() {
-    const LINKS: usize = 50;
+    const LINKS: usize = 300;
     const JOBS: usize = 1;
     // The pool's queue holds `jobs` tasks; one more link may be waiting to be handed over; files
-    // done but waiting for their commit (`--sync batch`) are at most the commit queue's 16 per
+    // done but waiting for their commit (`--sync batch`) are at most the commit queue's 64 per
     // worker (src/disk/commit.rs) and a batch as big being flushed; outcomes not yet delivered are
-    // as many as the delivery channel holds (`2 × jobs`), plus the one being settled. Still well
-    // under the 50 links: a run that read its links ahead would pull them all.
-    const COMMIT_QUEUE: usize = 16 * JOBS;
-    const BOUND: usize = JOBS + JOBS + 2 + 2 * COMMIT_QUEUE + 2 * JOBS + 1;
+    // as many as the delivery channel holds (`2 × jobs` and room for the commit queue), plus the
+    // one being settled. Still well under the 300 links: a run that read its links ahead would
+    // pull them all.
+    const COMMIT_QUEUE: usize = 64 * JOBS;
+    const BOUND: usize = JOBS + JOBS + 2 + 2 * COMMIT_QUEUE + 2 * JOBS + COMMIT_QUEUE + 1;
 
-    // The first link takes ~2 s (512 KiB at 256 KiB/s); the other 49 are tiny.
+    // The first link takes ~2 s (512 KiB at 256 KiB/s); the other 299 are tiny.
     let mut files = vec![Served::with(
         "/slow.bin",
         512 * KIB,

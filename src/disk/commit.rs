@@ -175,10 +175,10 @@ impl Drop for Waiting {
 /// How long the commit thread tops up a batch that is not yet a quarter of the queue.
 pub(crate) const BATCH_WINDOW: Duration = Duration::from_millis(20);
 
-/// How many finished files may wait for the commit thread of a run with `jobs` workers: a quarter
-/// of the process's limit of open files (each holds a descriptor), at most 1,024, and never fewer
-/// than two per worker. Under the common limit of 1,024 that is 256; `main` raises the limit for
-/// the command (`src/cli/process.rs`).
+/// How many finished files may wait for the commit thread of a run with `jobs` workers: 64 per
+/// worker, at most a quarter of the process's limit of open files (each holds a descriptor) and
+/// 1,024, and never fewer than two per worker. Under the common limit of 1,024 that is 256 for 4
+/// workers or more; `main` raises the limit for the command (`src/cli/process.rs`).
 pub(crate) fn commit_queue_capacity(jobs: usize) -> usize {
     capacity_within(jobs, open_files_limit())
 }
@@ -186,7 +186,7 @@ pub(crate) fn commit_queue_capacity(jobs: usize) -> usize {
 /// [`commit_queue_capacity`] under a limit of `open_files`.
 fn capacity_within(jobs: usize, open_files: u64) -> usize {
     let quarter = usize::try_from(open_files / 4).unwrap_or(usize::MAX);
-    quarter.min(1024).max(2 * jobs)
+    quarter.min(1024).min(64 * jobs).max(2 * jobs)
 }
 
 /// The soft limit of open files of this process.
@@ -359,9 +359,11 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_holds_a_quarter_of_the_open_files_up_to_1024_and_at_least_two_per_worker() {
+    fn the_queue_holds_64_per_worker_within_a_quarter_of_the_open_files_and_1024() {
         assert_eq!(capacity_within(16, 1024), 256);
-        assert_eq!(capacity_within(1, 1024), 256);
+        assert_eq!(capacity_within(1, 1024), 64);
+        assert_eq!(capacity_within(1, 20_000), 64);
+        assert_eq!(capacity_within(8, 20_000), 512);
         assert_eq!(capacity_within(16, 4096), 1024);
         assert_eq!(capacity_within(16, u64::MAX), 1024);
         assert_eq!(capacity_within(200, 1024), 400);

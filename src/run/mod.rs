@@ -173,7 +173,7 @@ impl Downloader {
     /// [`Config::names`] is [`Names::Index`](crate::Names::Index): then only `out=` names are kept,
     /// and a list without them runs in flat memory at any length. Links themselves are read one at
     /// a time, at most `2 × jobs` wait in the pool, and finished files waiting for their commit
-    /// (`--sync batch`) are at most a quarter of the process's limit of open files, up to 1,024
+    /// (`--sync batch`) are at most 64 per worker, a quarter of the limit of open files and 1,024
     /// (or `2 × jobs`, if that is more).
     ///
     /// ```no_run
