@@ -78,10 +78,19 @@ fn three_files(options: &Options) -> Vec<DemoFile> {
     ]
 }
 
-/// More files than the outer pool has workers and queue slots: `2 × jobs + 3` files of a quarter of
-/// the largest size each.
+/// How many links the run reads ahead of its `jobs` workers: the slots of the outer pool's queue.
+fn queue_slots(jobs: usize) -> usize {
+    Config {
+        jobs,
+        ..Config::default()
+    }
+    .read_ahead()
+}
+
+/// More files than the outer pool has workers and queue slots, by three: files of a quarter of the
+/// largest size each.
 fn many_files(options: &Options) -> Vec<DemoFile> {
-    (1..=2 * options.jobs as u64 + 3)
+    (1..=(options.jobs + queue_slots(options.jobs)) as u64 + 3)
         .map(|i| DemoFile {
             path: format!("/many/part-{i:02}.bin"),
             out: None,
@@ -121,8 +130,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         },
         Run {
             title: format!(
-                "run 3: -x {x} -j {j}, {} files: more than {j} workers and {j} queue slots",
-                many_files(&options).len()
+                "run 3: -x {x} -j {j}, {} files: more than {j} workers and {} queue slots",
+                many_files(&options).len(),
+                queue_slots(j)
             ),
             files: many_files(&options),
             connections: x,
@@ -257,7 +267,8 @@ impl Seen {
         )
     }
 
-    /// When the reader took each link: the first `2 × jobs + 1` at once, then one per finished file.
+    /// When the reader took each link: the first `jobs` + queue slots + 1 at once, then one per
+    /// finished file.
     fn reader_line(&self, jobs: usize) -> String {
         // "At once": long before any file could finish (half the time the first one took).
         let first = self.first_finished.unwrap_or_default();
@@ -270,8 +281,9 @@ impl Seen {
             return format!("reader: all {at_once} links taken at once");
         };
         format!(
-            "reader: links 1-{at_once} taken at once ({jobs} running, {jobs} queued, 1 held in \
+            "reader: links 1-{at_once} taken at once ({jobs} running, {} queued, 1 held in \
              execute); link {} at {:.2} s, after the first file finished ({:.2} s)",
+            queue_slots(jobs),
             at_once + 1,
             next.as_secs_f64(),
             first.as_secs_f64()

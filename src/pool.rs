@@ -203,8 +203,48 @@ impl ThreadPool {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_with_name(workers: usize, name: &str) -> io::Result<ThreadPool> {
+        ThreadPool::try_with_queue(workers, workers, name)
+    }
+
+    /// Like [`ThreadPool::with_name`], but the queue holds up to `queue` tasks (at least one)
+    /// instead of one per worker.
+    ///
+    /// A deeper queue suits a producer that is often late: a thread that competes for the CPU
+    /// with many workers, feeding them tasks that each take a millisecond. With one slot per
+    /// worker the queue is soon empty, and every task handed over wakes a sleeping worker, and
+    /// every slot freed wakes the producer. pardl's file pool queues 4 links per worker for this
+    /// reason ([`Config::read_ahead`](crate::Config::read_ahead)).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system refuses to spawn a thread.
+    ///
+    /// ```
+    /// use pardl::pool::ThreadPool;
+    ///
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// // Two workers, and up to 32 tasks queued ahead of them.
+    /// let pool = ThreadPool::with_queue(2, 32, "pardl-file");
+    /// let sum = Arc::new(AtomicU64::new(0));
+    /// let total = Arc::clone(&sum);
+    /// pool.map(1..=100u64, move |n| {
+    ///     total.fetch_add(n, Ordering::Relaxed);
+    /// });
+    /// pool.wait_completion();
+    /// assert_eq!(sum.load(Ordering::Relaxed), 5050);
+    /// assert_eq!(pool.workers(), 2);
+    /// ```
+    pub fn with_queue(workers: usize, queue: usize, name: &str) -> ThreadPool {
+        ThreadPool::try_with_queue(workers, queue, name)
+            .unwrap_or_else(|err| panic!("thread pool '{name}': cannot spawn worker thread: {err}"))
+    }
+
+    /// [`ThreadPool::with_queue`], reporting a failure to spawn a thread as an error.
+    fn try_with_queue(workers: usize, queue: usize, name: &str) -> io::Result<ThreadPool> {
         let workers = workers.max(1);
-        let (sender, receiver) = crossbeam_channel::bounded(workers);
+        let (sender, receiver) = crossbeam_channel::bounded(queue.max(1));
         // Build the pool first and push workers into it, so that if a spawn
         // fails, dropping the half-built pool shuts down the ones that exist.
         let mut pool = ThreadPool {
@@ -634,28 +674,29 @@ mod tests {
         each_task_runs_exactly_once(8);
     }
 
-    #[test]
-    fn execute_blocks_while_the_queue_is_full() {
-        let pool = ThreadPool::new(1);
-        // The worker has taken the blocker off the queue: one free slot left.
-        let release_tx = occupy_the_only_worker(&pool);
+    /// Fills the queue of `pool` (one worker, its queue `queue` deep) behind a blocker, and checks
+    /// that the next `execute` waits until the worker frees a slot.
+    fn execute_blocks_once_the_queue_holds(pool: &ThreadPool, queue: usize) {
+        // The worker has taken the blocker off the queue: all `queue` slots are free.
+        let release_tx = occupy_the_only_worker(pool);
         let ran = counter();
-        let queued = Arc::clone(&ran);
-        pool.execute(move || {
-            queued.fetch_add(1, Ordering::Relaxed);
-        });
+        for _ in 0..queue {
+            let queued = Arc::clone(&ran);
+            pool.execute(move || {
+                queued.fetch_add(1, Ordering::Relaxed);
+            });
+        }
 
         let released = AtomicBool::new(false);
         thread::scope(|scope| {
             let (returned_tx, returned_rx) = mpsc::channel();
             let overflowing = Arc::clone(&ran);
-            let pool = &pool;
             let released = &released;
             scope.spawn(move || {
                 pool.execute(move || {
                     overflowing.fetch_add(1, Ordering::Relaxed);
                 });
-                // Only possible once the blocker let the worker take the
+                // Only possible once the blocker let the worker take a
                 // queued task, which happens after `released` is set.
                 let _ = returned_tx.send(released.load(Ordering::SeqCst));
             });
@@ -674,7 +715,19 @@ mod tests {
             );
         });
         pool.wait_completion();
-        assert_eq!(ran.load(Ordering::Relaxed), 2);
+        assert_eq!(ran.load(Ordering::Relaxed), queue + 1);
+    }
+
+    #[test]
+    fn execute_blocks_while_the_queue_is_full() {
+        execute_blocks_once_the_queue_holds(&ThreadPool::new(1), 1);
+    }
+
+    #[test]
+    fn a_deeper_queue_takes_as_many_tasks_before_execute_blocks() {
+        execute_blocks_once_the_queue_holds(&ThreadPool::with_queue(1, 5, "deep"), 5);
+        // Zero is treated as one, as for workers.
+        execute_blocks_once_the_queue_holds(&ThreadPool::with_queue(1, 0, "shallow"), 1);
     }
 
     #[test]

@@ -347,18 +347,18 @@ fn demo_runs_and_verifies_its_downloads() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("requests: 7 x 1 = 7, one per chunk"),
+        stdout.contains("requests: 13 x 1 = 13, one per chunk"),
         "{stdout}"
     );
     // Run 3: more files than workers, so the outer queue fills and the reader waits.
     assert!(
-        stdout.contains("== run 3: -x 4 -j 2, 7 files: more than 2 workers and 2 queue slots =="),
+        stdout.contains("== run 3: -x 4 -j 2, 13 files: more than 2 workers and 8 queue slots =="),
         "{stdout}"
     );
     assert!(
         stdout.contains(
-            "; links read but not finished: at most 5\nreader: links 1-5 taken at once (2 \
-             running, 2 queued, 1 held in execute); link 6 at "
+            "; links read but not finished: at most 11\nreader: links 1-11 taken at once (2 \
+             running, 8 queued, 1 held in execute); link 12 at "
         ),
         "{stdout}"
     );

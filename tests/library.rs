@@ -169,14 +169,15 @@ impl Iterator for CountingLinks {
 fn run_pulls_links_only_as_workers_free_up() {
     const LINKS: usize = 300;
     const JOBS: usize = 1;
-    // The pool's queue holds `jobs` tasks; one more link may be waiting to be handed over; files
-    // done but waiting for their commit (`--sync batch`) are at most the commit queue's 64 per
-    // worker (src/disk/commit.rs) and a batch as big being flushed; outcomes not yet delivered are
-    // as many as the delivery channel holds (`2 × jobs` and room for the commit queue), plus the
-    // one being settled. Still well under the 300 links: a run that read its links ahead would
-    // pull them all.
+    // The pool's queue holds 4 links per worker (`Config::read_ahead`); one more link
+    // may be waiting to be handed over; files done but waiting for their commit (`--sync batch`)
+    // are at most the commit queue's 64 per worker (src/disk/commit.rs) and a batch as big being
+    // flushed; outcomes not yet delivered are as many as the delivery channel holds (`2 × jobs`
+    // and room for the commit queue), plus the one being settled. Still well under the 300 links:
+    // a run that read all its links ahead would pull them all.
     const COMMIT_QUEUE: usize = 64 * JOBS;
-    const BOUND: usize = JOBS + JOBS + 2 + 2 * COMMIT_QUEUE + 2 * JOBS + COMMIT_QUEUE + 1;
+    const READ_AHEAD: usize = 4 * JOBS;
+    const BOUND: usize = JOBS + READ_AHEAD + 2 + 2 * COMMIT_QUEUE + 2 * JOBS + COMMIT_QUEUE + 1;
 
     // The first link takes ~2 s (512 KiB at 256 KiB/s); the other 299 are tiny.
     let mut files = vec![Served::with(

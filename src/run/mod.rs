@@ -172,7 +172,7 @@ impl Downloader {
     /// in a hash set that is dropped when the run ends), whatever the links' length, unless
     /// [`Config::names`] is [`Names::Index`](crate::Names::Index): then only `out=` names are kept,
     /// and a list without them runs in flat memory at any length. Links themselves are read one at
-    /// a time, at most `2 × jobs` wait in the pool, and finished files waiting for their commit
+    /// a time, at most 4 per worker wait in the pool, and finished files waiting for their commit
     /// (`--sync batch`) are at most 64 per worker, a quarter of the limit of open files and 1,024
     /// (or `2 × jobs`, if that is more).
     ///
@@ -310,7 +310,7 @@ impl Downloader {
                 }
                 summary
             });
-            let pool = ThreadPool::with_name(jobs, "pardl-file");
+            let pool = ThreadPool::with_queue(jobs, context.config.read_ahead(), "pardl-file");
             // Names taken stay reserved for the whole run (two links of one run never share a
             // file), and are given back as a whole at its end, so running the same links again maps
             // them to the same files.
