@@ -14,7 +14,9 @@
 //! frees a slot, instead of buffering the whole file as closures in memory.
 //! At any moment the pool holds at most `workers` running tasks plus
 //! `workers` queued ones, plus one task in the hands of each producer
-//! blocked in `execute`.
+//! blocked in `execute`. [`ThreadPool::with_queue`] sets another depth, for
+//! producers that fall behind workers whose tasks are short (pardl's file
+//! pool queues four links per worker).
 //!
 //! # Relation to the Python article
 //!
@@ -220,10 +222,10 @@ impl ThreadPool {
     /// Panics if the operating system refuses to spawn a thread.
     ///
     /// ```
-    /// use pardl::pool::ThreadPool;
-    ///
     /// use std::sync::atomic::{AtomicU64, Ordering};
     /// use std::sync::Arc;
+    ///
+    /// use pardl::pool::ThreadPool;
     ///
     /// // Two workers, and up to 32 tasks queued ahead of them.
     /// let pool = ThreadPool::with_queue(2, 32, "pardl-file");
