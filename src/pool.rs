@@ -189,8 +189,7 @@ impl ThreadPool {
     /// assert_eq!(pool.panicked_tasks(), 0);
     /// ```
     pub fn with_name(workers: usize, name: &str) -> ThreadPool {
-        ThreadPool::try_with_name(workers, name)
-            .unwrap_or_else(|err| panic!("thread pool '{name}': cannot spawn worker thread: {err}"))
+        ThreadPool::with_queue(workers, workers, name)
     }
 
     /// Like [`ThreadPool::with_name`], but reports a failure to spawn a
