@@ -7,10 +7,18 @@
 #   benches/ab.sh BEFORE_BIN AFTER_BIN [SCENARIOS] [RUNS]
 #   benches/ab.sh /tmp/old/pardl target/release/pardl "1 3 6" 9
 #
+#   S3_COUNT=2000 AFTER_ARGS="--sync never" CURL=1 benches/ab.sh target/release/pardl \
+#       target/release/pardl 3 20     # what the durability promise costs, with curl beside it
+#
 # SCENARIOS are those of benches/compare.sh (default "1 3 6": one big file, 200 small files, 2000
-# tiny links; QUICK=1 sizes), RUNS the runs per binary and scenario (default 9). Prints, for each
-# scenario and binary, the median and minimum wall time and the median CPU time (user + sys), and
-# fails if a run fails. The data and nginx come from `SERVE=1 benches/compare.sh`.
+# tiny links; QUICK=1 sizes), RUNS the runs per binary and scenario (default 9). BEFORE_ARGS and
+# AFTER_ARGS add options to each side's command (so one binary can be compared with itself under
+# two settings); CURL=1 adds curl on the same list as a third contender (scenarios 3 and 6, with
+# compare.sh's curl command). Prints, for each scenario and contender, the median and minimum wall
+# time, the median CPU time (user + sys), and the mean busy and idle time of the machine during
+# its runs (from /proc/stat, seconds of all cores' time; idle = cores × wall − busy: time in which
+# a core had nothing to run), and fails if a run fails. The data and nginx come from
+# `SERVE=1 benches/compare.sh`.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +26,12 @@ BEFORE=${1:?usage: benches/ab.sh BEFORE_BIN AFTER_BIN [SCENARIOS] [RUNS]}
 AFTER=${2:?usage: benches/ab.sh BEFORE_BIN AFTER_BIN [SCENARIOS] [RUNS]}
 SCENARIOS=${3:-"1 3 6"}
 RUNS=${4:-9}
+BEFORE_ARGS=${BEFORE_ARGS:-}
+AFTER_ARGS=${AFTER_ARGS:-}
+CURL=${CURL:-0}
 [[ -x $BEFORE && -x $AFTER ]] || { echo "both binaries must exist and be executable" >&2; exit 2; }
+CONTENDERS="before after"
+[[ $CURL == 1 ]] && CONTENDERS="before after curl"
 
 log=$(mktemp /tmp/pardl-ab.XXXXXX)
 work=$(mktemp -d /tmp/pardl-ab-out.XXXXXX)
@@ -47,32 +60,63 @@ args_for() {
     esac
 }
 
+# The command of one contender on one scenario, into the directory $1.
+command_for() {
+    local out=$1 who=$2 scenario=$3
+    case $who in
+    before) echo "$BEFORE -q -d $out $(args_for "$scenario") $BEFORE_ARGS" ;;
+    after) echo "$AFTER -q -d $out $(args_for "$scenario") $AFTER_ARGS" ;;
+    curl)
+        [[ $scenario == 3 || $scenario == 6 ]] \
+            || { echo "CURL=1 works with scenarios 3 and 6" >&2; exit 2; }
+        echo "curl -q -sS -f -Z --parallel-immediate --parallel-max 16 --output-dir $out" \
+            "-K $LINKS/$scenario.curl"
+        ;;
+    esac
+}
+
+# Busy time of all cores so far, in clock ticks (the first line of /proc/stat; idle and iowait
+# count as not busy).
+busy_ticks() {
+    awk '/^cpu /{total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6}' /proc/stat
+}
+
 for scenario in $SCENARIOS; do
-    read -r -a args <<<"$(args_for "$scenario")"
     times=$work/times-$scenario
     : >"$times"
+    : >"$times.busy"
     run=0
     for _ in $(seq "$RUNS"); do
-        for who in before after; do
-            bin=$BEFORE
-            [[ $who == after ]] && bin=$AFTER
+        for who in $CONTENDERS; do
             # A fresh directory per run, moved aside after it rather than deleted: creating many
             # files soon after deleting many is slow on ext4 without a journal (see compare.sh's
             # run_one), and would weigh on whichever binary runs next.
             out=$work/out-$who-$((++run))
-            /usr/bin/time -f "$who %e %U %S" -a -o "$times" "$bin" -q -d "$out" "${args[@]}" \
+            mkdir -p "$out"
+            read -r -a command <<<"$(command_for "$out" "$who" "$scenario")"
+            busy_before=$(busy_ticks)
+            started=$EPOCHREALTIME
+            /usr/bin/time -f "$who %e %U %S" -a -o "$times" "${command[@]}" \
                 >"$work/run.log" 2>&1 \
                 || { cat "$work/run.log" >&2; echo "scenario $scenario: $who failed" >&2; exit 1; }
+            # The wall time to the microsecond (/usr/bin/time's is to 10 ms), and the busy ticks.
+            echo "$who $started $EPOCHREALTIME $(($(busy_ticks) - busy_before))" >>"$times.busy"
         done
     done
     echo "scenario $scenario, $RUNS runs each, load $(cut -d' ' -f1-3 /proc/loadavg):"
-    python3 - "$times" <<'EOF'
+    # shellcheck disable=SC2086 # one argument per contender
+    python3 - "$times" "$(getconf CLK_TCK)" "$(nproc)" $CONTENDERS <<'EOF'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
-for who in ("before", "after"):
-    wall = [float(r[1]) for r in rows if r[0] == who]
+busy_rows = [line.split() for line in open(sys.argv[1] + ".busy") if line.strip()]
+tick, cores = int(sys.argv[2]), int(sys.argv[3])
+for who in sys.argv[4:]:
+    wall = [float(r[2]) - float(r[1]) for r in busy_rows if r[0] == who]
     cpu = [float(r[2]) + float(r[3]) for r in rows if r[0] == who]
+    busy = [int(r[3]) / tick for r in busy_rows if r[0] == who]
+    idle = [cores * w - b for w, b in zip(wall, busy)]
     print(f"  {who:6}  wall median {statistics.median(wall):.3f} s (min {min(wall):.3f})"
-          f"  cpu median {statistics.median(cpu):.3f} s")
+          f"  cpu median {statistics.median(cpu):.3f} s"
+          f"  machine busy {statistics.mean(busy):.3f} s, idle {statistics.mean(idle):.3f} s")
 EOF
 done
