@@ -31,7 +31,13 @@ AFTER_ARGS=${AFTER_ARGS:-}
 CURL=${CURL:-0}
 [[ -x $BEFORE && -x $AFTER ]] || { echo "both binaries must exist and be executable" >&2; exit 2; }
 CONTENDERS="before after"
-[[ $CURL == 1 ]] && CONTENDERS="before after curl"
+if [[ $CURL == 1 ]]; then
+    CONTENDERS="before after curl"
+    for scenario in $SCENARIOS; do
+        [[ $scenario == 3 || $scenario == 6 ]] \
+            || { echo "CURL=1 works with scenarios 3 and 6 (they have curl's list)" >&2; exit 2; }
+    done
+fi
 
 log=$(mktemp /tmp/pardl-ab.XXXXXX)
 work=$(mktemp -d /tmp/pardl-ab-out.XXXXXX)
@@ -67,8 +73,6 @@ command_for() {
     before) echo "$BEFORE -q -d $out $(args_for "$scenario") $BEFORE_ARGS" ;;
     after) echo "$AFTER -q -d $out $(args_for "$scenario") $AFTER_ARGS" ;;
     curl)
-        [[ $scenario == 3 || $scenario == 6 ]] \
-            || { echo "CURL=1 works with scenarios 3 and 6" >&2; exit 2; }
         echo "curl -q -sS -f -Z --parallel-immediate --parallel-max 16 --output-dir $out" \
             "-K $LINKS/$scenario.curl"
         ;;
@@ -96,10 +100,10 @@ for scenario in $SCENARIOS; do
             read -r -a command <<<"$(command_for "$out" "$who" "$scenario")"
             busy_before=$(busy_ticks)
             started=$EPOCHREALTIME
-            /usr/bin/time -f "$who %e %U %S" -a -o "$times" "${command[@]}" \
+            /usr/bin/time -f "$who %U %S" -a -o "$times" "${command[@]}" \
                 >"$work/run.log" 2>&1 \
                 || { cat "$work/run.log" >&2; echo "scenario $scenario: $who failed" >&2; exit 1; }
-            # The wall time to the microsecond (/usr/bin/time's is to 10 ms), and the busy ticks.
+            # The wall time to the microsecond (/usr/bin/time's %e is to 10 ms), and the busy ticks.
             echo "$who $started $EPOCHREALTIME $(($(busy_ticks) - busy_before))" >>"$times.busy"
         done
     done
@@ -112,7 +116,7 @@ busy_rows = [line.split() for line in open(sys.argv[1] + ".busy") if line.strip(
 tick, cores = int(sys.argv[2]), int(sys.argv[3])
 for who in sys.argv[4:]:
     wall = [float(r[2]) - float(r[1]) for r in busy_rows if r[0] == who]
-    cpu = [float(r[2]) + float(r[3]) for r in rows if r[0] == who]
+    cpu = [float(r[1]) + float(r[2]) for r in rows if r[0] == who]
     busy = [int(r[3]) / tick for r in busy_rows if r[0] == who]
     idle = [cores * w - b for w, b in zip(wall, busy)]
     print(f"  {who:6}  wall median {statistics.median(wall):.3f} s (min {min(wall):.3f})"
