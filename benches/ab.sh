@@ -9,15 +9,21 @@
 #
 #   S3_COUNT=2000 AFTER_ARGS="--sync never" CURL=1 benches/ab.sh target/release/pardl \
 #       target/release/pardl 3 20     # what the durability promise costs, with curl beside it
+#   S3_COUNT=2000 CURL=sync benches/ab.sh target/release/pardl target/release/pardl 3 30
+#                                     # the machine's budget of a run, against curl and a durable curl
 #
 # SCENARIOS are those of benches/compare.sh (default "1 3 6": one big file, 200 small files, 2000
 # tiny links; QUICK=1 sizes), RUNS the runs per binary and scenario (default 9). BEFORE_ARGS and
 # AFTER_ARGS add options to each side's command (so one binary can be compared with itself under
 # two settings); CURL=1 adds curl on the same list as a third contender (scenarios 3 and 6, with
-# compare.sh's curl command). Prints, for each scenario and contender, the median and minimum wall
-# time, the median CPU time (user + sys), and the mean busy and idle time of the machine during
-# its runs (from /proc/stat, seconds of all cores' time; idle = cores × wall − busy: time in which
-# a core had nothing to run), and fails if a run fails. The data and nginx come from
+# compare.sh's curl command), CURL=sync adds a fourth as well, `curl+syncfs`: curl followed by
+# `sync -f` on its output directory (one syncfs, the least a curl user who wants the files on the
+# disk must add). Prints, for each scenario and contender, the median and minimum wall time, the
+# median CPU time of the tool (user + sys), and the mean of what the machine did during its runs
+# (seconds of all cores' time): busy in all (from /proc/stat), of which nginx (its processes'
+# utime + stime) and the rest outside the tool and nginx (the kernel's threads: writeback, network
+# and block softirqs; and `sync -f` for curl+syncfs); and idle = cores × wall − busy, time in which
+# a core had nothing to run. Fails if a run fails. The data and nginx come from
 # `SERVE=1 benches/compare.sh`.
 set -euo pipefail
 
@@ -31,8 +37,9 @@ AFTER_ARGS=${AFTER_ARGS:-}
 CURL=${CURL:-0}
 [[ -x $BEFORE && -x $AFTER ]] || { echo "both binaries must exist and be executable" >&2; exit 2; }
 CONTENDERS="before after"
-if [[ $CURL == 1 ]]; then
+if [[ $CURL == 1 || $CURL == sync ]]; then
     CONTENDERS="before after curl"
+    if [[ $CURL == sync ]]; then CONTENDERS+=" curl+syncfs"; fi
     for scenario in $SCENARIOS; do
         [[ $scenario == 3 || $scenario == 6 ]] \
             || { echo "CURL=1 works with scenarios 3 and 6 (they have curl's list)" >&2; exit 2; }
@@ -54,8 +61,16 @@ for _ in $(seq 300); do
     sleep 0.2
 done
 line=$(grep '^U=' "$log") || { cat "$log" >&2; exit 1; }
-U=$(sed 's/.*U=\([^ ]*\).*/\1/' <<<"$line")
-LINKS=$(sed 's/.*LINKS=\([^ ]*\).*/\1/' <<<"$line")
+# The line is `U=… CAPPED=… LINKS=… MAN=… LOG=…`; nginx's prefix directory holds logs/access.log
+# (LOG) and nginx.pid (see compare.sh's config).
+for word in $line; do
+    case $word in
+    U=*) U=${word#U=} ;;
+    LINKS=*) LINKS=${word#LINKS=} ;;
+    LOG=*) ACCESS_LOG=${word#LOG=} ;;
+    esac
+done
+NGINX_PID=$(cat "$(dirname "$(dirname "$ACCESS_LOG")")/nginx.pid")
 
 args_for() {
     case $1 in
@@ -72,7 +87,7 @@ command_for() {
     case $who in
     before) echo "$BEFORE -q -d $out $(args_for "$scenario") $BEFORE_ARGS" ;;
     after) echo "$AFTER -q -d $out $(args_for "$scenario") $AFTER_ARGS" ;;
-    curl)
+    curl | curl+syncfs)
         echo "curl -q -sS -f -Z --parallel-immediate --parallel-max 16 --output-dir $out" \
             "-K $LINKS/$scenario.curl"
         ;;
@@ -83,6 +98,16 @@ command_for() {
 # count as not busy).
 busy_ticks() {
     awk '/^cpu /{total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6}' /proc/stat
+}
+
+# CPU time of nginx's master and workers so far, in clock ticks (utime + stime of each).
+nginx_ticks() {
+    local pid total=0
+    for pid in $NGINX_PID $(pgrep -P "$NGINX_PID"); do
+        # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+    done
+    echo "$total"
 }
 
 for scenario in $SCENARIOS; do
@@ -98,13 +123,16 @@ for scenario in $SCENARIOS; do
             out=$work/out-$who-$((++run))
             mkdir -p "$out"
             read -r -a command <<<"$(command_for "$out" "$who" "$scenario")"
+            nginx_before=$(nginx_ticks)
             busy_before=$(busy_ticks)
             started=$EPOCHREALTIME
             /usr/bin/time -f "$who %U %S" -a -o "$times" "${command[@]}" \
                 >"$work/run.log" 2>&1 \
                 || { cat "$work/run.log" >&2; echo "scenario $scenario: $who failed" >&2; exit 1; }
-            # The wall time to the microsecond (/usr/bin/time's %e is to 10 ms), and the busy ticks.
-            echo "$who $started $EPOCHREALTIME $(($(busy_ticks) - busy_before))" >>"$times.busy"
+            if [[ $who == curl+syncfs ]]; then sync -f "$out"; fi
+            # The wall time to the microsecond (/usr/bin/time's %e is to 10 ms), and the ticks.
+            echo "$who $started $EPOCHREALTIME $(($(busy_ticks) - busy_before))" \
+                "$(($(nginx_ticks) - nginx_before))" >>"$times.busy"
         done
     done
     echo "scenario $scenario, $RUNS runs each, load $(cut -d' ' -f1-3 /proc/loadavg):"
@@ -118,9 +146,12 @@ for who in sys.argv[4:]:
     wall = [float(r[2]) - float(r[1]) for r in busy_rows if r[0] == who]
     cpu = [float(r[1]) + float(r[2]) for r in rows if r[0] == who]
     busy = [int(r[3]) / tick for r in busy_rows if r[0] == who]
+    nginx = [int(r[4]) / tick for r in busy_rows if r[0] == who]
     idle = [cores * w - b for w, b in zip(wall, busy)]
-    print(f"  {who:6}  wall median {statistics.median(wall):.3f} s (min {min(wall):.3f})"
+    rest = statistics.mean(busy) - statistics.mean(cpu) - statistics.mean(nginx)
+    print(f"  {who:11}  wall median {statistics.median(wall):.3f} s (min {min(wall):.3f})"
           f"  cpu median {statistics.median(cpu):.3f} s"
-          f"  machine busy {statistics.mean(busy):.3f} s, idle {statistics.mean(idle):.3f} s")
+          f"  machine busy {statistics.mean(busy):.3f} s (nginx {statistics.mean(nginx):.3f},"
+          f" rest {rest:.3f}), idle {statistics.mean(idle):.3f} s")
 EOF
 done
