@@ -24,7 +24,8 @@
 # utime + stime) and the rest outside the tool and nginx (the kernel's threads: writeback, network
 # and block softirqs; and `sync -f` for curl+syncfs); and idle = cores × wall − busy, time in which
 # a core had nothing to run. Fails if a run fails. The data and nginx come from
-# `SERVE=1 benches/compare.sh`.
+# `SERVE=1 benches/compare.sh`. The outputs are deleted at the end unless KEEP=1, which leaves them
+# (deleting many files slows the creation of new ones for minutes on ext4 without a journal).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +36,7 @@ RUNS=${4:-9}
 BEFORE_ARGS=${BEFORE_ARGS:-}
 AFTER_ARGS=${AFTER_ARGS:-}
 CURL=${CURL:-0}
+KEEP=${KEEP:-0}   # 1: leave the runs' outputs on the disk (see cleanup)
 [[ -x $BEFORE && -x $AFTER ]] || { echo "both binaries must exist and be executable" >&2; exit 2; }
 CONTENDERS="before after"
 if [[ $CURL == 1 || $CURL == sync ]]; then
@@ -53,7 +55,14 @@ server=$!
 cleanup() {
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    rm -rf "$work" "$log"
+    rm -f "$log"
+    # On ext4 without a journal, creating files within minutes of deleting many is slow (see
+    # compare.sh's run_one): KEEP=1 leaves them, so that runs right after this one are not skewed.
+    if [[ $KEEP == 1 ]]; then
+        echo "outputs kept in $work" >&2
+    else
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 for _ in $(seq 300); do
