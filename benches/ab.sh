@@ -29,6 +29,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/common.sh
+source "$REPO/benches/common.sh"
 BEFORE=${1:?usage: benches/ab.sh BEFORE_BIN AFTER_BIN [SCENARIOS] [RUNS]}
 AFTER=${2:?usage: benches/ab.sh BEFORE_BIN AFTER_BIN [SCENARIOS] [RUNS]}
 SCENARIOS=${3:-"1 3 6"}
@@ -38,6 +40,10 @@ AFTER_ARGS=${AFTER_ARGS:-}
 CURL=${CURL:-0}
 KEEP=${KEEP:-0}   # 1: leave the runs' outputs on the disk (see cleanup)
 [[ -x $BEFORE && -x $AFTER ]] || { echo "both binaries must exist and be executable" >&2; exit 2; }
+for scenario in $SCENARIOS; do
+    [[ $scenario == 1 || $scenario == 3 || $scenario == 6 ]] \
+        || { echo "benches/ab.sh knows scenarios 1, 3 and 6" >&2; exit 2; }
+done
 CONTENDERS="before after"
 if [[ $CURL == 1 || $CURL == sync ]]; then
     CONTENDERS="before after curl"
@@ -81,25 +87,29 @@ for word in $line; do
 done
 NGINX_PID=$(cat "$(dirname "$(dirname "$ACCESS_LOG")")/nginx.pid")
 
+# pardl's options for a scenario (compare.sh's, for its QUICK sizes), into the array ARGS.
 args_for() {
     case $1 in
-    1) echo "-j 1 -x 4 --max-per-host 16 $U/s1/big.bin" ;;
-    3) echo "-j 16 -x 1 --max-per-host 16 -i $LINKS/3" ;;
-    6) echo "-j 16 -x 1 --max-per-host 16 -i $LINKS/6" ;;
-    *) echo "benches/ab.sh knows scenarios 1, 3 and 6" >&2; exit 2 ;;
+    1) ARGS=(-j 1 -x 4 --max-per-host 16 "$U/s1/big.bin") ;;
+    3 | 6) ARGS=(-j 16 -x 1 --max-per-host 16 -i "$LINKS/$1") ;;
     esac
 }
 
-# The command of one contender on one scenario, into the directory $1.
+# The command of one contender on one scenario, into the directory $1: into the array CMD.
 command_for() {
-    local out=$1 who=$2 scenario=$3
+    local out=$1 who=$2 scenario=$3 extra
     case $who in
-    before) echo "$BEFORE -q -d $out $(args_for "$scenario") $BEFORE_ARGS" ;;
-    after) echo "$AFTER -q -d $out $(args_for "$scenario") $AFTER_ARGS" ;;
-    curl | curl+syncfs)
-        echo "curl -q -sS -f -Z --parallel-immediate --parallel-max 16 --output-dir $out" \
-            "-K $LINKS/$scenario.curl"
+    before | after)
+        args_for "$scenario"
+        if [[ $who == before ]]; then
+            read -r -a extra <<<"$BEFORE_ARGS"
+            CMD=("$BEFORE" -q -d "$out" "${ARGS[@]}" "${extra[@]}")
+        else
+            read -r -a extra <<<"$AFTER_ARGS"
+            CMD=("$AFTER" -q -d "$out" "${ARGS[@]}" "${extra[@]}")
+        fi
         ;;
+    curl | curl+syncfs) curl_list_command "$out" 16 "$LINKS/$scenario" ;;
     esac
 }
 
@@ -131,11 +141,11 @@ for scenario in $SCENARIOS; do
             # run_one), and would weigh on whichever binary runs next.
             out=$work/out-$who-$((++run))
             mkdir -p "$out"
-            read -r -a command <<<"$(command_for "$out" "$who" "$scenario")"
+            command_for "$out" "$who" "$scenario"
             nginx_before=$(nginx_ticks)
             busy_before=$(busy_ticks)
             started=$EPOCHREALTIME
-            /usr/bin/time -f "$who %U %S" -a -o "$times" "${command[@]}" \
+            /usr/bin/time -f "$who %U %S" -a -o "$times" "${CMD[@]}" \
                 >"$work/run.log" 2>&1 \
                 || { cat "$work/run.log" >&2; echo "scenario $scenario: $who failed" >&2; exit 1; }
             if [[ $who == curl+syncfs ]]; then sync -f "$out"; fi

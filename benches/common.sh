@@ -71,6 +71,15 @@ stop_nginx() {
     fi
 }
 
+# curl's command for a list of links, into the array CMD: the transfers of the curl config file
+# $3.curl (one `url =` and `output =` pair per link, written by compare.sh next to the links file
+# $3), $2 at once, into the directory $1. curl never splits a file: one connection per file.
+# compare.sh and ab.sh both run it.
+curl_list_command() {
+    # shellcheck disable=SC2034 # CMD is the caller's
+    CMD=(curl -q -sS -f -Z --parallel-immediate --parallel-max "$2" --output-dir "$1" -K "$3.curl")
+}
+
 # Replaces what stands between `<!-- $1:begin -->` and `<!-- $1:end -->` in docs/benchmarks.md with
 # the contents of file $2.
 update_docs_section() {

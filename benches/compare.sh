@@ -455,7 +455,7 @@ tool_cmd() {
         if single "$s"; then
             CMD=(curl -q -sS -f "${ca[@]}" -o "$out/$name" "$url")
         else
-            CMD=(curl -q -sS -f -Z --parallel-immediate --parallel-max "$j" --output-dir "$out" -K "$links.curl")
+            curl_list_command "$out" "$j" "$links"
         fi ;;
     wget2)
         CMD=(wget2 --no-config -q -P "$out" -t 5)
