@@ -9,23 +9,24 @@
 #
 #   S3_COUNT=2000 AFTER_ARGS="--sync never" CURL=1 benches/ab.sh target/release/pardl \
 #       target/release/pardl 3 20     # what the durability promise costs, with curl beside it
-#   S3_COUNT=2000 CURL=sync benches/ab.sh target/release/pardl target/release/pardl 3 30
-#                                     # the machine's budget of a run, against curl and a durable curl
+#   KEEP=1 S3_COUNT=2000 AFTER_ARGS="--sync never" CURL=sync benches/ab.sh target/release/pardl \
+#       target/release/pardl 3 30     # the machine's budget of a run, beside curl and a durable curl
 #
 # SCENARIOS are those of benches/compare.sh (default "1 3 6": one big file, 200 small files, 2000
 # tiny links; QUICK=1 sizes), RUNS the runs per binary and scenario (default 9). BEFORE_ARGS and
-# AFTER_ARGS add options to each side's command (so one binary can be compared with itself under
-# two settings); CURL=1 adds curl on the same list as a third contender (scenarios 3 and 6, with
-# compare.sh's curl command), CURL=sync adds a fourth as well, `curl+syncfs`: curl followed by
-# `sync -f` on its output directory (one syncfs, the least a curl user who wants the files on the
-# disk must add). Prints, for each scenario and contender, the median and minimum wall time, the
-# median CPU time of the tool (user + sys), and the mean of what the machine did during its runs
-# (seconds of all cores' time): busy in all (from /proc/stat), of which nginx (its processes'
-# utime + stime) and the rest outside the tool and nginx (the kernel's threads: writeback, network
-# and block softirqs; and `sync -f` for curl+syncfs); and idle = cores × wall − busy, time in which
-# a core had nothing to run. Fails if a run fails. The data and nginx come from
-# `SERVE=1 benches/compare.sh`. The outputs are deleted at the end unless KEEP=1, which leaves them
-# (deleting many files slows the creation of new ones for minutes on ext4 without a journal).
+# AFTER_ARGS add options to each side's command (so one binary can be compared with itself under two
+# settings); CURL=1 adds curl on the same list as a third contender (scenarios 3 and 6, with the
+# command compare.sh runs: common.sh's curl_list_command), CURL=sync adds a fourth as well,
+# `curl+syncfs`: curl followed by `sync -f` on its output directory (one syncfs, the least a curl
+# user who wants the files on the disk must add). Prints, for each scenario and contender, the
+# median and minimum wall time, the median CPU time of the tool (user + sys), and the mean of what
+# the machine did during its runs (seconds of all cores' time): busy in all (from /proc/stat), of
+# which nginx (its processes' utime + stime) and the rest outside the tool and nginx (the kernel's
+# threads: writeback, network and block softirqs; and `sync -f` for curl+syncfs); and idle = cores ×
+# wall − busy, time in which a core had nothing to run. Fails if a run fails. The data and nginx
+# come from `SERVE=1 benches/compare.sh`. The outputs are deleted at the end unless KEEP=1, which
+# leaves them (deleting many files slows the creation of new ones for minutes on ext4 without a
+# journal).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,7 +51,7 @@ if [[ $CURL == 1 || $CURL == sync ]]; then
     if [[ $CURL == sync ]]; then CONTENDERS+=" curl+syncfs"; fi
     for scenario in $SCENARIOS; do
         [[ $scenario == 3 || $scenario == 6 ]] \
-            || { echo "CURL=1 works with scenarios 3 and 6 (they have curl's list)" >&2; exit 2; }
+            || { echo "CURL=$CURL works with scenarios 3 and 6 (they have curl's list)" >&2; exit 2; }
     done
 fi
 
