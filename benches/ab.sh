@@ -21,7 +21,7 @@
 # user who wants the files on the disk must add). Prints, for each scenario and contender, the
 # median and minimum wall time, the median CPU time of the tool (user + sys), and the mean of what
 # the machine did during its runs (seconds of all cores' time): busy in all (from /proc/stat), of
-# which nginx (its processes' utime + stime) and the rest outside the tool and nginx (the kernel's
+# which nginx (its workers' utime + stime) and the rest outside the tool and nginx (the kernel's
 # threads: writeback, network and block softirqs; and `sync -f` for curl+syncfs); and idle = cores ×
 # wall − busy, time in which a core had nothing to run. Fails if a run fails. The data and nginx
 # come from `SERVE=1 benches/compare.sh`. The outputs are deleted at the end unless KEEP=1, which
@@ -41,19 +41,18 @@ AFTER_ARGS=${AFTER_ARGS:-}
 CURL=${CURL:-0}
 KEEP=${KEEP:-0}   # 1: leave the runs' outputs on the disk (see cleanup)
 [[ -x $BEFORE && -x $AFTER ]] || { echo "both binaries must exist and be executable" >&2; exit 2; }
+case $CURL in
+0) CONTENDERS="before after" ;;
+1) CONTENDERS="before after curl" ;;
+sync) CONTENDERS="before after curl curl+syncfs" ;;
+*) echo "CURL is 0, 1 or sync" >&2; exit 2 ;;
+esac
 for scenario in $SCENARIOS; do
     [[ $scenario == 1 || $scenario == 3 || $scenario == 6 ]] \
         || { echo "benches/ab.sh knows scenarios 1, 3 and 6" >&2; exit 2; }
+    [[ $CURL == 0 || $scenario != 1 ]] \
+        || { echo "CURL=$CURL works with scenarios 3 and 6 (they have curl's list)" >&2; exit 2; }
 done
-CONTENDERS="before after"
-if [[ $CURL == 1 || $CURL == sync ]]; then
-    CONTENDERS="before after curl"
-    if [[ $CURL == sync ]]; then CONTENDERS+=" curl+syncfs"; fi
-    for scenario in $SCENARIOS; do
-        [[ $scenario == 3 || $scenario == 6 ]] \
-            || { echo "CURL=$CURL works with scenarios 3 and 6 (they have curl's list)" >&2; exit 2; }
-    done
-fi
 
 log=$(mktemp /tmp/pardl-ab.XXXXXX)
 work=$(mktemp -d /tmp/pardl-ab-out.XXXXXX)
@@ -78,7 +77,7 @@ for _ in $(seq 300); do
 done
 line=$(grep '^U=' "$log") || { cat "$log" >&2; exit 1; }
 # The line is `U=… CAPPED=… LINKS=… MAN=… LOG=…`; nginx's prefix directory holds logs/access.log
-# (LOG) and nginx.pid (see compare.sh's config).
+# (LOG) and nginx.pid.
 for word in $line; do
     case $word in
     U=*) U=${word#U=} ;;
@@ -86,7 +85,7 @@ for word in $line; do
     LOG=*) ACCESS_LOG=${word#LOG=} ;;
     esac
 done
-NGINX_PID=$(cat "$(dirname "$(dirname "$ACCESS_LOG")")/nginx.pid")
+NG=$(dirname "$(dirname "$ACCESS_LOG")") # for common.sh's nginx_worker_ticks
 
 # pardl's options for a scenario (compare.sh's, for its QUICK sizes), into the array ARGS.
 args_for() {
@@ -102,13 +101,10 @@ command_for() {
     case $who in
     before | after)
         args_for "$scenario"
-        if [[ $who == before ]]; then
-            read -r -a extra <<<"$BEFORE_ARGS"
-            CMD=("$BEFORE" -q -d "$out" "${ARGS[@]}" "${extra[@]}")
-        else
-            read -r -a extra <<<"$AFTER_ARGS"
-            CMD=("$AFTER" -q -d "$out" "${ARGS[@]}" "${extra[@]}")
-        fi
+        # BEFORE and BEFORE_ARGS, or AFTER and AFTER_ARGS.
+        local bin=${who^^} options=${who^^}_ARGS
+        read -r -a extra <<<"${!options}"
+        CMD=("${!bin}" -q -d "$out" "${ARGS[@]}" "${extra[@]}")
         ;;
     curl | curl+syncfs) curl_list_command "$out" 16 "$LINKS/$scenario" ;;
     esac
@@ -118,16 +114,6 @@ command_for() {
 # count as not busy).
 busy_ticks() {
     awk '/^cpu /{total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6}' /proc/stat
-}
-
-# CPU time of nginx's master and workers so far, in clock ticks (utime + stime of each).
-nginx_ticks() {
-    local pid total=0
-    for pid in $NGINX_PID $(pgrep -P "$NGINX_PID"); do
-        # Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-    done
-    echo "$total"
 }
 
 for scenario in $SCENARIOS; do
@@ -143,7 +129,7 @@ for scenario in $SCENARIOS; do
             out=$work/out-$who-$((++run))
             mkdir -p "$out"
             command_for "$out" "$who" "$scenario"
-            nginx_before=$(nginx_ticks)
+            nginx_before=$(nginx_worker_ticks)
             busy_before=$(busy_ticks)
             started=$EPOCHREALTIME
             /usr/bin/time -f "$who %U %S" -a -o "$times" "${CMD[@]}" \
@@ -152,7 +138,7 @@ for scenario in $SCENARIOS; do
             if [[ $who == curl+syncfs ]]; then sync -f "$out"; fi
             # The wall time to the microsecond (/usr/bin/time's %e is to 10 ms), and the ticks.
             echo "$who $started $EPOCHREALTIME $(($(busy_ticks) - busy_before))" \
-                "$(($(nginx_ticks) - nginx_before))" >>"$times.busy"
+                "$(($(nginx_worker_ticks) - nginx_before))" >>"$times.busy"
         done
     done
     echo "scenario $scenario, $RUNS runs each, load $(cut -d' ' -f1-3 /proc/loadavg):"

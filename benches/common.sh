@@ -71,6 +71,18 @@ stop_nginx() {
     fi
 }
 
+# CPU time (utime + stime) the worker processes of the nginx running from $NG have used so far, in
+# clock ticks.
+nginx_worker_ticks() {
+    local pid total=0 f
+    for pid in $(pgrep -P "$(cat "$NG/nginx.pid")"); do
+        read -r -a f <"/proc/$pid/stat" || continue
+        # Fields 14 and 15 (utime, stime); the comm field ("nginx") has no spaces.
+        total=$((total + f[13] + f[14]))
+    done
+    echo "$total"
+}
+
 # curl's command for a list of links, into the array CMD: the transfers of the curl config file
 # $3.curl (one `url =` and `output =` pair per link, written by compare.sh next to the links file
 # $3), $2 at once, into the directory $1. curl never splits a file: one connection per file.

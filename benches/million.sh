@@ -117,13 +117,7 @@ EOF
 
 # CPU seconds (user+sys) used so far by nginx's worker processes.
 nginx_cpu() {
-    local pid total=0 f
-    for pid in $(pgrep -P "$(cat "$NG/nginx.pid")"); do
-        read -r -a f <"/proc/$pid/stat" || continue
-        # Fields 14 and 15 (utime, stime) in clock ticks; the comm field has no spaces here.
-        total=$((total + f[13] + f[14]))
-    done
-    awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
+    awk -v t="$(nginx_worker_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}'
 }
 
 cleanup() {
